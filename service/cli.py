@@ -1,0 +1,66 @@
+"""The `moderation` command.
+
+Each subcommand lives in the module that owns it and registers itself through a `register(subparsers)`
+function that adds its parser and sets `func` (a callable taking the parsed args, returning an exit status).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _register_serve(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("serve", help="run the HTTP service (uvicorn)")
+    p.add_argument("--host", default=None, help="bind address (default: MODERATION_HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default: MODERATION_PORT or 8000)")
+    p.add_argument("--reload", action="store_true", help="restart on code changes (development only)")
+    p.set_defaults(func=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.config import get_settings
+
+    settings = get_settings()
+    host = args.host or settings.HOST
+    port = args.port or settings.PORT
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        reload=args.reload,
+        log_level=settings.LOG_LEVEL.lower(),
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="moderation", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _register_serve(subparsers)
+    for module_name in ("service.check",):
+        try:
+            module = __import__(module_name, fromlist=["register"])
+        except ModuleNotFoundError as exc:  # a subcommand not built yet must not break the others
+            if exc.name != module_name:
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""The moderation domain's vocabulary: what a comment, a match, a reason and a verdict are.
+
+These are pydantic models because the verdict is a public JSON contract (ARCHITECTURE.md) and the same
+objects are cached in Redis; pydantic is a data library, not a web framework, so the domain stays free of
+FastAPI.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Clause = Literal["obscene", "derogatory", "personal"]
+"""The three clauses of the notice: obscene words, derogatory words, personal attacks."""
+
+CLAUSES: tuple[Clause, ...] = ("obscene", "derogatory", "personal")
+
+Tier = Literal["reject", "review"]
+"""Word-list tiers that produce matches. The third tier, `allow`, never produces a match."""
+
+VerdictKind = Literal["accept", "review", "reject"]
+
+Source = Literal["wordlist", "model", "rule"]
+
+
+class Comment(BaseModel):
+    """One comment as the pipeline receives it (already validated by whichever door it came in by)."""
+
+    text: str
+    id: str | None = None
+    article_id: str | None = None
+    author_id: str | None = None
+    lang: str | None = None
+
+
+class WordMatch(BaseModel):
+    """One word-list hit, located in the ORIGINAL text the client sent."""
+
+    term: str = Field(description="The listed term that matched, in its canonical spelling.")
+    tier: Tier
+    clause: Clause
+    start: int = Field(description="Offset of the first matched character in the original text.")
+    end: int = Field(description="Offset one past the last matched character in the original text.")
+    text: str = Field(description="The original text between start and end, as the commenter wrote it.")
+    evidence: list[str] = Field(
+        default_factory=list,
+        description="The normalization steps that revealed the match (e.g. 'leet', 'confusable', 'spaced').",
+    )
+
+
+class Reason(BaseModel):
+    """Why a verdict is not a plain accept: one broken clause (or one failure), with its evidence."""
+
+    code: str = Field(
+        description="Machine-readable reason: wordlist_match, model_score or model_unavailable."
+    )
+    clause: Clause | None = Field(description="The clause of the notice that was broken; null for failures.")
+    source: Source
+    action: Literal["review", "reject"] = Field(description="What this reason alone asks for.")
+    category: str | None = Field(default=None, description="Model category, for model reasons.")
+    term: str | None = Field(default=None, description="Listed term, for word-list reasons.")
+    score: float | None = None
+    threshold: float | None = None
+    start: int | None = None
+    end: int | None = None
+    message: str | None = None
+
+
+class Profanity(BaseModel):
+    matches: list[WordMatch] = Field(default_factory=list)
+
+
+class Verdict(BaseModel):
+    """The public answer for one comment."""
+
+    id: str
+    verdict: VerdictKind
+    reasons: list[Reason] = Field(default_factory=list)
+    notice: str | None = Field(
+        default=None, description="Text to show the commenter when the comment is not accepted."
+    )
+    scores: dict[str, float] = Field(
+        default_factory=dict, description="Every model category's score; empty when the model was not consulted."
+    )
+    profanity: Profanity = Field(default_factory=Profanity)
+    cached: bool = False
+    model_consulted: bool = Field(
+        default=True, description="False when the service runs without a model or the model failed."
+    )
+    policy_version: str
+    model: str = Field(description="Model id: name plus a hash of the checkpoint file, or 'none'.")
