@@ -38,18 +38,36 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _register_probe(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("probe", help="exit 0 when a running service answers ready (container healthcheck)")
+    p.add_argument("--url", default="http://127.0.0.1:8000/readyz", help="the endpoint to ask (default: %(default)s)")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the answer")
+    p.set_defaults(func=_probe)
+
+
+def _probe(args: argparse.Namespace) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(args.url, timeout=args.timeout) as response:  # noqa: S310 (local URL)
+            print(response.read().decode("utf-8", "replace"))
+            return 0
+    except urllib.error.HTTPError as exc:
+        print(f"{args.url}: HTTP {exc.code} {exc.read().decode('utf-8', 'replace')}", file=sys.stderr)
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"{args.url}: no answer ({exc})", file=sys.stderr)
+    return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moderation", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _register_serve(subparsers)
-    for module_name in ("service.check",):
-        try:
-            module = __import__(module_name, fromlist=["register"])
-        except ModuleNotFoundError as exc:  # a subcommand not built yet must not break the others
-            if exc.name != module_name:
-                raise
-            continue
-        module.register(subparsers)
+    _register_probe(subparsers)
+    from service import check
+
+    check.register(subparsers)
     return parser
 
 

@@ -1,0 +1,68 @@
+"""POST /v1/moderate and /v1/moderate/batch."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from service.api.deps import PipelineDep, SettingsDep
+from service.api.errors import ERROR_RESPONSES, ApiError
+from service.api.schemas import BatchIn, BatchOut, CommentIn
+from service.config import Settings
+from service.moderation.types import Comment, Verdict
+
+router = APIRouter(prefix="/v1/moderate", tags=["moderation"])
+
+
+def _check_text(text: str, settings: Settings, field: str) -> None:
+    if not text.strip():
+        raise ApiError(422, "empty_text", "The comment text is empty or only whitespace.", field)
+    if len(text) > settings.MAX_CHARS:
+        raise ApiError(
+            422,
+            "text_too_long",
+            f"The comment has {len(text)} characters; the limit is {settings.MAX_CHARS} (MODERATION_MAX_CHARS).",
+            field,
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ApiError(
+            422, "invalid_text", f"The text holds an unpaired surrogate (\\u{ord(text[exc.start]):04x}) at {exc.start}.", field
+        ) from None
+
+
+def _comment(body: CommentIn) -> Comment:
+    return Comment(**body.model_dump())
+
+
+@router.post(
+    "",
+    response_model=Verdict,
+    summary="Moderate one comment",
+    responses=ERROR_RESPONSES,
+)
+async def moderate_one(body: CommentIn, pipeline: PipelineDep, settings: SettingsDep) -> Verdict:
+    _check_text(body.text, settings, "text")
+    (verdict,) = await pipeline.moderate([_comment(body)])
+    return verdict
+
+
+@router.post(
+    "/batch",
+    response_model=BatchOut,
+    summary="Moderate up to MODERATION_MAX_BATCH comments in one call",
+    responses=ERROR_RESPONSES,
+)
+async def moderate_batch(body: BatchIn, pipeline: PipelineDep, settings: SettingsDep) -> BatchOut:
+    if not body.comments:
+        raise ApiError(422, "empty_batch", "Send at least one comment in 'comments'.", "comments")
+    if len(body.comments) > settings.MAX_BATCH:
+        raise ApiError(
+            422,
+            "batch_too_large",
+            f"The batch has {len(body.comments)} comments; the limit is {settings.MAX_BATCH} (MODERATION_MAX_BATCH).",
+            "comments",
+        )
+    for i, c in enumerate(body.comments):
+        _check_text(c.text, settings, f"comments.{i}.text")
+    return BatchOut(results=await pipeline.moderate([_comment(c) for c in body.comments]))

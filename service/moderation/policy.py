@@ -1,0 +1,183 @@
+"""The policy: rules/policy.yaml, validated, and the decision it makes from matches and scores.
+
+`decide` is a pure function of (policy, word-list matches, model scores): the same inputs give the same
+verdict whichever door a comment came in by (API, compatibility endpoint, rescoring).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from service.moderation.types import Clause, Reason, VerdictKind, WordMatch
+
+Action = Literal["review", "reject"]
+
+
+class PolicyError(Exception):
+    """The policy file is unusable; the message names the file, the field and the reason."""
+
+    def __init__(self, path: Path, field: str, reason: str) -> None:
+        self.path, self.field, self.reason = path, field, reason
+        super().__init__(f"{path}: {field}: {reason}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RejectMessages(_Strict):
+    obscene: str = Field(min_length=1)
+    derogatory: str = Field(min_length=1)
+    personal: str = Field(min_length=1)
+
+
+class Messages(_Strict):
+    reject: RejectMessages
+    review: str = Field(min_length=1)
+
+
+class WordlistTiers(_Strict):
+    reject: Action
+    review: Action
+
+
+class CategoryRule(_Strict):
+    clause: Clause
+    review: float | None = Field(default=None, ge=0.0, le=1.0)
+    reject: float | None = Field(default=None, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CategoryRule:
+        if self.review is None and self.reject is None:
+            raise ValueError("set at least one of review and reject (or remove the category)")
+        if self.review is not None and self.reject is not None and self.review > self.reject:
+            raise ValueError(f"review threshold {self.review} is above reject threshold {self.reject}")
+        return self
+
+
+class Policy(_Strict):
+    version: str = Field(min_length=1)
+    notice: str = Field(min_length=1)
+    messages: Messages
+    wordlist: WordlistTiers
+    categories: dict[str, CategoryRule]
+    model_unavailable: Action = "review"
+    #: sha256 of the file's bytes, so an edit that forgot to bump `version` still changes cache keys.
+    fingerprint: str = ""
+
+
+def load_policy(path: Path) -> Policy:
+    try:
+        raw_bytes = path.read_bytes()
+    except OSError as exc:
+        raise PolicyError(path, "<file>", f"cannot read the policy file ({exc.strerror or exc})") from exc
+    try:
+        raw = yaml.safe_load(raw_bytes)
+    except yaml.YAMLError as exc:
+        raise PolicyError(path, "<yaml>", f"not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise PolicyError(path, "<root>", "the file must hold a mapping (version, notice, messages, ...)")
+    if "fingerprint" in raw:
+        raise PolicyError(path, "fingerprint", "computed by the service; remove it from the file")
+    raw["fingerprint"] = hashlib.sha256(raw_bytes).hexdigest()[:16]
+    try:
+        return Policy.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "<root>"
+        reason = first["msg"]
+        if first["type"] == "extra_forbidden":
+            reason = "unknown field (a typo?)"
+        more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+        raise PolicyError(path, field, reason + more) from exc
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: VerdictKind
+    reasons: list[Reason]
+    notice: str | None
+
+
+def decide(
+    policy: Policy,
+    matches: Sequence[WordMatch],
+    scores: Mapping[str, float] | None,
+    *,
+    model_failed: bool = False,
+) -> Decision:
+    """Turn evidence into a verdict. `scores` is None when the model was not consulted."""
+    reasons: list[Reason] = []
+    for match in matches:
+        reasons.append(
+            Reason(
+                code="wordlist_match",
+                clause=match.clause,
+                source="wordlist",
+                action=policy.wordlist.reject if match.tier == "reject" else policy.wordlist.review,
+                term=match.term,
+                start=match.start,
+                end=match.end,
+            )
+        )
+    if scores is not None:
+        for category, rule in policy.categories.items():
+            score = scores.get(category)
+            if score is None:
+                continue
+            # Thresholds are inclusive: a score exactly at the threshold triggers it.
+            if rule.reject is not None and score >= rule.reject:
+                action, threshold = "reject", rule.reject
+            elif rule.review is not None and score >= rule.review:
+                action, threshold = "review", rule.review
+            else:
+                continue
+            reasons.append(
+                Reason(
+                    code="model_score",
+                    clause=rule.clause,
+                    source="model",
+                    action=action,
+                    category=category,
+                    score=round(float(score), 6),
+                    threshold=threshold,
+                )
+            )
+    if model_failed:
+        reasons.append(
+            Reason(
+                code="model_unavailable",
+                clause=None,
+                source="model",
+                action=policy.model_unavailable,
+                message="The toxicity model could not score this comment; it is held for a moderator.",
+            )
+        )
+
+    if any(r.action == "reject" for r in reasons):
+        verdict: VerdictKind = "reject"
+    elif reasons:
+        verdict = "review"
+    else:
+        verdict = "accept"
+    return Decision(verdict=verdict, reasons=reasons, notice=_notice(policy, verdict, reasons))
+
+
+def _notice(policy: Policy, verdict: VerdictKind, reasons: Sequence[Reason]) -> str | None:
+    if verdict == "accept":
+        return None
+    if verdict == "review":
+        return f"{policy.messages.review} {policy.notice}"
+    # Name the first clause (in the notice's order) that a rejecting reason broke.
+    broken: list[Clause] = [r.clause for r in reasons if r.action == "reject" and r.clause is not None]
+    for clause in ("derogatory", "personal", "obscene"):
+        if clause in broken:
+            return f"{getattr(policy.messages.reject, clause)} {policy.notice}"
+    return policy.notice

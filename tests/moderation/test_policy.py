@@ -1,0 +1,137 @@
+"""The policy file's validation and the decision it makes, with exact scores (no model involved)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from service.moderation.policy import PolicyError, decide, load_policy
+from service.moderation.types import WordMatch
+
+RULES = Path(__file__).resolve().parents[2] / "rules"
+
+
+@pytest.fixture(scope="module")
+def policy():
+    return load_policy(RULES / "policy.yaml")
+
+
+def _write(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture
+def raw() -> dict:
+    return yaml.safe_load((RULES / "policy.yaml").read_text())
+
+
+def test_shipped_policy_loads_with_its_notice(policy):
+    assert policy.notice == "Kindly refrain from using derogatory, personal, or obscene words in your comments."
+    assert {r.clause for r in policy.categories.values()} == {"obscene", "derogatory", "personal"}
+    assert len(policy.fingerprint) == 16
+
+
+@pytest.mark.parametrize(
+    ("category", "clause"),
+    [("obscene", "obscene"), ("sexual_explicit", "obscene"), ("identity_attack", "derogatory"),
+     ("insult", "personal"), ("threat", "personal")],
+)
+def test_each_clause_triggers_from_its_category(policy, category, clause):
+    d = decide(policy, [], {category: 0.95})
+    assert d.verdict == "reject"
+    (reason,) = d.reasons
+    assert (reason.clause, reason.source, reason.category, reason.code) == (clause, "model", category, "model_score")
+    assert reason.threshold == policy.categories[category].reject
+    assert d.notice is not None and policy.notice in d.notice
+
+
+def test_thresholds_are_inclusive_at_their_edges(policy):
+    rule = policy.categories["insult"]
+    assert decide(policy, [], {"insult": rule.reject}).verdict == "reject"
+    assert decide(policy, [], {"insult": rule.reject - 1e-6}).verdict == "review"
+    assert decide(policy, [], {"insult": rule.review}).verdict == "review"
+    assert decide(policy, [], {"insult": rule.review - 1e-6}).verdict == "accept"
+
+
+def test_review_band_names_the_reason_and_the_review_notice(policy):
+    d = decide(policy, [], {"threat": 0.6})
+    assert d.verdict == "review"
+    assert d.reasons[0].action == "review" and d.reasons[0].score == 0.6
+    assert d.notice.startswith(policy.messages.review)
+
+
+def test_general_toxicity_never_rejects_alone(policy):
+    assert decide(policy, [], {"toxicity": 0.99}).verdict == "review"
+
+
+def test_clean_scores_accept_without_notice(policy):
+    d = decide(policy, [], dict.fromkeys(policy.categories, 0.01))
+    assert (d.verdict, d.reasons, d.notice) == ("accept", [], None)
+
+
+def _match(tier: str, clause: str) -> WordMatch:
+    return WordMatch(term="x", tier=tier, clause=clause, start=3, end=7, text="xxxx", evidence=[])
+
+
+def test_wordlist_tiers_map_to_actions_and_keep_spans(policy):
+    d = decide(policy, [_match("reject", "derogatory")], None)
+    assert d.verdict == "reject"
+    assert (d.reasons[0].start, d.reasons[0].end, d.reasons[0].clause) == (3, 7, "derogatory")
+    assert "derogatory" in d.notice
+    assert decide(policy, [_match("review", "obscene")], None).verdict == "review"
+
+
+def test_model_failure_is_review_never_accept(policy):
+    d = decide(policy, [], None, model_failed=True)
+    assert d.verdict == "review"
+    assert d.reasons[-1].code == "model_unavailable"
+    # A rejecting word still rejects: failure only ever makes a verdict stricter.
+    assert decide(policy, [_match("reject", "obscene")], None, model_failed=True).verdict == "reject"
+
+
+def test_categories_the_model_lacks_are_skipped(policy):
+    assert decide(policy, [], {"unknown_category": 1.0}).verdict == "accept"
+
+
+def test_fingerprint_changes_with_content(tmp_path, raw):
+    a = load_policy(_write(tmp_path, raw))
+    raw["categories"]["insult"]["reject"] = 0.8
+    b = load_policy(_write(tmp_path, raw))
+    assert a.version == b.version and a.fingerprint != b.fingerprint
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field", "words"),
+    [
+        (lambda r: r.pop("version"), "version", "required"),
+        (lambda r: r["categories"]["insult"].update(reject=1.5), "categories.insult.reject", "less than or equal"),
+        (lambda r: r["categories"]["insult"].update(clause="rude"), "categories.insult.clause", "obscene"),
+        (lambda r: r["categories"]["insult"].update(review=0.9, reject=0.7), "categories.insult", "above"),
+        (lambda r: r.update(thresholds={}), "thresholds", "unknown field"),
+        (lambda r: r["wordlist"].update(reject="ban"), "wordlist.reject", "review"),
+    ],
+)
+def test_bad_policy_names_file_field_and_reason(tmp_path, raw, mutate, field, words):
+    mutate(raw)
+    path = _write(tmp_path, raw)
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    assert info.value.field == field
+    assert words in info.value.reason
+    assert str(path) in str(info.value)
+
+
+def test_unparseable_and_missing_files(tmp_path):
+    bad = tmp_path / "policy.yaml"
+    bad.write_text("version: [unclosed\n")
+    with pytest.raises(PolicyError, match="not valid YAML"):
+        load_policy(bad)
+    with pytest.raises(PolicyError, match="cannot read"):
+        load_policy(tmp_path / "absent.yaml")
+    bad.write_text("- a list\n")
+    with pytest.raises(PolicyError, match="mapping"):
+        load_policy(bad)

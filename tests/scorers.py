@@ -1,0 +1,58 @@
+"""Deterministic stand-ins for the toxicity model (test doubles, named as such).
+
+The real Detoxify loader is tested on real checkpoints in tests/moderation/test_toxicity.py; a tiny random
+model can't be made to score "insult" at exactly 0.7, so policy and API tests use these, which score what the
+text tells them to: a marker such as ``[[insult=0.72]]`` anywhere in the text sets that category's score.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+
+CATEGORIES = (
+    "toxicity",
+    "severe_toxicity",
+    "obscene",
+    "identity_attack",
+    "insult",
+    "threat",
+    "sexual_explicit",
+)
+
+_MARKER = re.compile(r"\[\[([a-z_]+)=([0-9.]+)\]\]")
+
+
+class MarkerScorer:
+    """Scores 0.01 for every category unless the text carries ``[[category=score]]`` markers."""
+
+    def __init__(self, model_id: str = "marker:000000000000", categories: Sequence[str] = CATEGORIES) -> None:
+        self.model_id = model_id
+        self.categories = tuple(categories)
+        self.calls: list[list[str]] = []
+        self._lock = threading.Lock()
+
+    def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        with self._lock:
+            self.calls.append(list(texts))
+        out = []
+        for text in texts:
+            scores = dict.fromkeys(self.categories, 0.01)
+            for name, value in _MARKER.findall(text):
+                if name in scores:
+                    scores[name] = float(value)
+            out.append(scores)
+        return out
+
+    @property
+    def texts_scored(self) -> int:
+        return sum(len(c) for c in self.calls)
+
+
+class FailingScorer(MarkerScorer):
+    """Raises on every call, as a model that ran out of memory or hit a corrupt tensor would."""
+
+    def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        super().score(texts)
+        raise RuntimeError("simulated inference failure")
