@@ -1,0 +1,205 @@
+"""The verdict cache in Redis, through redis-py's asyncio client.
+
+A cache must never be the reason a request fails or stalls, so:
+- connect and socket timeouts are short (default 0.5 s) and redis-py's own retries are off — a retry
+  would double the wait on a Redis that is gone, and the caller can always score uncached instead;
+- after a connection failure the store skips Redis for a backoff (1 s, doubling to 10 s), raising
+  StoreUnavailable at once, so a dead Redis costs each request nothing and Redis isn't hammered while it
+  comes back; the first call after the backoff is the probe, and a success (or a successful `ping()`,
+  which /readyz calls and which ignores the backoff) puts the store back in service by itself;
+- every redis-py exception becomes StoreUnavailable; a value that is not a JSON object is a miss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, TypeVar
+
+import redis.asyncio as aioredis
+import redis.exceptions as redis_errors
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from service.store.base import StoreUnavailable, check_ttl, dump_verdict, load_verdict
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Errors that mean "Redis is not reachable right now" and start the backoff. Other RedisErrors (Redis
+# answered but refused: OOM, READONLY, WRONGTYPE…) still make the call fail with StoreUnavailable, but the
+# next call may well succeed, so they don't stop the traffic.
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    TimeoutError,  # asyncio.timeout's deadline (asyncio.TimeoutError is TimeoutError since 3.11)
+    OSError,
+)
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password (in the userinfo or a `password=` option) replaced by ***."""
+    # Regexes rather than urlsplit/urlunsplit, which turn unix:///path into unix:/path.
+    # The userinfo ends at the netloc's last "@"; a password may itself contain "@" or ":".
+    masked = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*:)[^/?#]*@", r"\1***@", url)
+    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", masked)
+
+
+class RedisStore:
+    kind: Literal["redis"] = "redis"
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        description: str,
+        operation_timeout_s: float = 1.0,
+        backoff_initial_s: float = 1.0,
+        backoff_max_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Prefer `from_url`. `client` should have its retries off, as there."""
+        if backoff_initial_s <= 0 or backoff_max_s < backoff_initial_s:
+            raise ValueError("need 0 < backoff_initial_s <= backoff_max_s")
+        self._client = client
+        self._description = description
+        self._operation_timeout_s = operation_timeout_s
+        self._backoff_initial_s = backoff_initial_s
+        self._backoff_max_s = backoff_max_s
+        self._clock = clock
+        self._next_backoff_s = backoff_initial_s
+        self._skip_until: float | None = None  # clock() before which calls don't reach Redis
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        socket_timeout_s: float = 0.5,
+        backoff_initial_s: float = 1.0,
+        backoff_max_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> RedisStore:
+        """A store on `url` (redis://, rediss:// or unix://). Connects lazily: no I/O happens here."""
+        client = aioredis.Redis.from_url(
+            url,
+            socket_timeout=socket_timeout_s,
+            socket_connect_timeout=socket_timeout_s,
+            retry=Retry(NoBackoff(), 0),
+            # Bytes, decoded by load_verdict: with decode_responses=True a value that is not UTF-8
+            # would raise UnicodeDecodeError out of redis-py instead of being a logged miss.
+            decode_responses=False,
+        )
+        return cls(
+            client,
+            description=mask_url(url),
+            # Connect and one reply each have socket_timeout_s; this deadline bounds the whole call
+            # whatever happens inside the driver.
+            operation_timeout_s=2 * socket_timeout_s + 0.1,
+            backoff_initial_s=backoff_initial_s,
+            backoff_max_s=backoff_max_s,
+            clock=clock,
+        )
+
+    @property
+    def backing_off(self) -> bool:
+        """Whether calls are currently skipped after a failure."""
+        return self._skip_until is not None and self._clock() < self._skip_until
+
+    async def get_verdict(self, key: str) -> dict[str, Any] | None:
+        raw = await self._call("GET", lambda: self._client.get(key))
+        if raw is None:
+            return None
+        verdict = load_verdict(raw)
+        if verdict is None:
+            log.warning("cached value under %s is not a JSON object; treating it as a miss", key)
+        return verdict
+
+    async def set_verdict(self, key: str, verdict: dict[str, Any], ttl_s: int) -> None:
+        check_ttl(ttl_s)
+        raw = dump_verdict(verdict)
+        await self._call("SET", lambda: self._client.set(key, raw, ex=ttl_s))
+
+    async def ping(self) -> bool:
+        # Ignores the backoff on purpose: /readyz should report the truth, and a success here brings
+        # the store back into service without waiting for the backoff to run out.
+        try:
+            async with asyncio.timeout(self._operation_timeout_s):
+                answered = bool(await self._client.ping())
+        except _CONNECTION_ERRORS as exc:
+            await self._failed(exc, "PING")
+            return False
+        except redis_errors.RedisError as exc:  # e.g. NOAUTH: it answers, but not to us
+            log.warning("Redis at %s refused PING: %s", self._description, exc)
+            return False
+        except Exception:  # ping must never raise
+            log.exception("unexpected error pinging Redis at %s", self._description)
+            return False
+        if answered:
+            self._succeeded()
+        return answered
+
+    async def aclose(self) -> None:
+        try:
+            await self._client.aclose()
+        except (redis_errors.RedisError, OSError) as exc:  # a dead connection must not fail a shutdown
+            log.debug("error closing the Redis client: %s", exc)
+
+    def describe(self) -> str:
+        return self._description
+
+    def __repr__(self) -> str:
+        return f"RedisStore({self._description!r})"
+
+    async def _call(self, command: str, send: Callable[[], Awaitable[T]]) -> T:
+        if self.backing_off:
+            assert self._skip_until is not None
+            remaining = self._skip_until - self._clock()
+            raise StoreUnavailable(
+                f"Redis at {self._description} skipped for {remaining:.1f} s more after a failure"
+            )
+        try:
+            async with asyncio.timeout(self._operation_timeout_s):
+                result = await send()
+        except _CONNECTION_ERRORS as exc:
+            await self._failed(exc, command)
+            raise StoreUnavailable(f"Redis at {self._description} unavailable ({command}): {exc}") from exc
+        except redis_errors.RedisError as exc:
+            log.warning("Redis at %s refused %s: %s", self._description, command, exc)
+            raise StoreUnavailable(f"Redis at {self._description} refused {command}: {exc}") from exc
+        self._succeeded()
+        return result
+
+    async def _failed(self, exc: BaseException, command: str) -> None:
+        now = self._clock()
+        if self._skip_until is not None and now < self._skip_until:
+            # Calls that were in flight when Redis went away, or a /readyz ping during the backoff:
+            # the outage is already known, so the backoff neither restarts nor grows.
+            return
+        backoff_s = self._next_backoff_s
+        self._skip_until = now + backoff_s
+        self._next_backoff_s = min(backoff_s * 2, self._backoff_max_s)
+        log.warning(
+            "Redis at %s unavailable (%s: %s); skipping it for %.1f s, requests are scored uncached",
+            self._description,
+            command,
+            exc or type(exc).__name__,
+            backoff_s,
+        )
+        # Idle pooled connections may be half-open after an outage; drop them so that the probe after
+        # the backoff starts from fresh connections instead of failing on a stale one.
+        try:
+            await self._client.connection_pool.disconnect(inuse_connections=False)
+        except (redis_errors.RedisError, OSError) as disconnect_exc:
+            log.debug("error dropping pooled Redis connections: %s", disconnect_exc)
+
+    def _succeeded(self) -> None:
+        if self._skip_until is None:
+            return
+        log.info("Redis at %s answers again; verdict cache back in service", self._description)
+        self._skip_until = None
+        self._next_backoff_s = self._backoff_initial_s

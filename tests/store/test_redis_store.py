@@ -1,0 +1,293 @@
+"""RedisStore against real Redis servers, over real connections.
+
+The shared server (TEST_REDIS_URL, default db 15 of the local one) serves the cache behaviour, each test
+under its own key prefix. Outages use ThrowawayRedis servers the tests start and kill themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import time
+from collections.abc import Iterator
+
+import anyio
+import pytest
+import redis
+
+from service.store import Keys, RedisStore, Store, StoreUnavailable, verdict_digest
+from service.store.redis import mask_url
+from tests.redis_server import ThrowawayRedis, free_port
+from tests.store.fakes import FakeClock
+
+pytestmark = pytest.mark.anyio
+
+VERDICT = {
+    "id": "c-1",
+    "verdict": "review",
+    "reasons": [{"clause": "personal", "source": "model", "category": "insult", "score": 0.71}],
+    "notice": "Attaques personnelles — interdites",
+    "cached": False,
+}
+
+
+@pytest.fixture
+def key(keys: Keys) -> str:
+    return keys.verdict(verdict_digest("you utter clown", "policy-1", "rules-1", "toxic-bert@abc"))
+
+
+# --- the cache, on the shared server ---------------------------------------------------------------
+
+
+async def test_miss(redis_store: RedisStore, key: str) -> None:
+    assert await redis_store.get_verdict(key) is None
+
+
+async def test_hit_after_set(redis_store: RedisStore, key: str) -> None:
+    await redis_store.set_verdict(key, VERDICT, ttl_s=60)
+    assert await redis_store.get_verdict(key) == VERDICT
+
+
+async def test_key_contents_are_the_exact_name_and_compact_json(
+    redis_store: RedisStore, keys: Keys, raw_redis: redis.Redis
+) -> None:
+    digest = verdict_digest("you utter clown", "policy-1", "rules-1", "toxic-bert@abc")
+    await redis_store.set_verdict(keys.verdict(digest), VERDICT, ttl_s=60)
+    [name] = list(raw_redis.scan_iter(match=f"{keys.prefix}*"))
+    assert name == f"{keys.prefix}verdict:{digest}"
+    assert raw_redis.type(name) == "string"
+    stored = raw_redis.get(name)
+    assert stored == json.dumps(VERDICT, ensure_ascii=False, separators=(",", ":"))
+    assert "Attaques personnelles — interdites" in stored  # UTF-8 as is, not \u escapes
+
+
+async def test_ttl_is_set_on_the_key(redis_store: RedisStore, key: str, raw_redis: redis.Redis) -> None:
+    await redis_store.set_verdict(key, VERDICT, ttl_s=300)
+    assert 298 <= raw_redis.ttl(key) <= 300
+
+
+async def test_setting_again_replaces_value_and_ttl(
+    redis_store: RedisStore, key: str, raw_redis: redis.Redis
+) -> None:
+    await redis_store.set_verdict(key, VERDICT, ttl_s=300)
+    await redis_store.set_verdict(key, {"verdict": "accept"}, ttl_s=30)
+    assert await redis_store.get_verdict(key) == {"verdict": "accept"}
+    assert 28 <= raw_redis.ttl(key) <= 30
+
+
+async def test_verdict_expires_after_its_ttl(
+    redis_store: RedisStore, key: str, raw_redis: redis.Redis
+) -> None:
+    await redis_store.set_verdict(key, VERDICT, ttl_s=1)
+    assert await redis_store.get_verdict(key) == VERDICT
+    await anyio.sleep(1.2)
+    assert await redis_store.get_verdict(key) is None
+    assert raw_redis.exists(key) == 0
+
+
+@pytest.mark.parametrize(
+    "stored", ["not json {", "[1, 2]", '"a string"', b"\xff\xfe{}", b"\xff\xfe{\x00}\x00"]
+)
+async def test_malformed_value_is_a_logged_miss(
+    redis_store: RedisStore,
+    key: str,
+    raw_redis: redis.Redis,
+    stored: str | bytes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The last two are not UTF-8 (the last one is "{}" in UTF-16, which json.loads(bytes) would accept).
+    raw_redis.set(key, stored, ex=60)
+    with caplog.at_level(logging.WARNING, logger="service.store.redis"):
+        assert await redis_store.get_verdict(key) is None
+    assert key in caplog.text
+    assert not redis_store.backing_off
+
+
+async def test_redis_refusing_a_command_is_unavailable_but_not_an_outage(
+    redis_store: RedisStore, key: str, raw_redis: redis.Redis
+) -> None:
+    raw_redis.rpush(key, "a list, not a string")  # GET answers WRONGTYPE
+    with pytest.raises(StoreUnavailable, match="WRONGTYPE"):
+        await redis_store.get_verdict(key)
+    assert not redis_store.backing_off  # Redis answered: later calls still go to it
+    other = key + "-other"
+    await redis_store.set_verdict(other, VERDICT, ttl_s=60)
+    assert await redis_store.get_verdict(other) == VERDICT
+
+
+async def test_bad_ttl_or_value_is_a_programming_error_not_unavailability(
+    redis_store: RedisStore, key: str, raw_redis: redis.Redis
+) -> None:
+    with pytest.raises(ValueError, match="ttl_s"):
+        await redis_store.set_verdict(key, VERDICT, ttl_s=0)
+    with pytest.raises(TypeError):
+        await redis_store.set_verdict(key, {"when": object()}, ttl_s=60)
+    assert raw_redis.exists(key) == 0
+
+
+async def test_protocol_members(redis_store: RedisStore, redis_url: str) -> None:
+    assert isinstance(redis_store, Store)
+    assert redis_store.kind == "redis"
+    assert await redis_store.ping() is True
+    assert redis_store.describe() == mask_url(redis_url)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("redis://:s3cr%40t@cache:6379/2", "redis://:***@cache:6379/2"),
+        ("rediss://moderation:s3cret@cache.internal:6380/0", "rediss://moderation:***@cache.internal:6380/0"),
+        ("redis://user@cache/0", "redis://user@cache/0"),
+        ("redis://:p@ss:w0rd@cache:6379/0", "redis://:***@cache:6379/0"),
+        ("unix:///run/redis.sock?db=1&password=s3cret", "unix:///run/redis.sock?db=1&password=***"),
+    ],
+)
+def test_describe_masks_passwords(url: str, shown: str) -> None:
+    assert mask_url(url) == shown
+
+
+# --- outages, on servers the tests own ---------------------------------------------------------------
+
+
+@pytest.fixture
+def server() -> Iterator[ThrowawayRedis]:
+    with ThrowawayRedis() as throwaway:
+        yield throwaway
+
+
+async def test_redis_going_away_and_coming_back(server: ThrowawayRedis) -> None:
+    store = RedisStore.from_url(server.url, backoff_initial_s=0.2, backoff_max_s=0.4)
+    try:
+        await store.set_verdict("k", VERDICT, ttl_s=60)
+        assert await store.get_verdict("k") == VERDICT
+
+        server.stop()
+        for call in (store.get_verdict("k"), store.set_verdict("k", VERDICT, ttl_s=60)):
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable):
+                await call
+            assert time.monotonic() - started < 1.0
+        started = time.monotonic()
+        assert await store.ping() is False
+        assert time.monotonic() - started < 1.0
+
+        server.start()  # same port, empty: no persistence
+        deadline = time.monotonic() + 5
+        while True:  # the same store object, never rebuilt, picks Redis up again after its backoff
+            try:
+                assert await store.get_verdict("k") is None
+                break
+            except StoreUnavailable:
+                assert time.monotonic() < deadline, "the store did not recover after Redis came back"
+                await anyio.sleep(0.05)
+        assert not store.backing_off
+        await store.set_verdict("k", VERDICT, ttl_s=60)
+        assert await store.get_verdict("k") == VERDICT
+        assert await store.ping() is True
+    finally:
+        await store.aclose()
+
+
+def _connections_received(server: ThrowawayRedis) -> int:
+    client = redis.Redis.from_url(server.url)
+    try:
+        # Our own connection counts too, so measure with one client throughout.
+        return int(client.info("stats")["total_connections_received"])
+    finally:
+        client.close()
+
+
+async def test_during_the_backoff_redis_is_not_asked_and_the_backoff_doubles_to_its_cap(
+    clock: FakeClock,
+) -> None:
+    port = free_port()
+    store = RedisStore.from_url(f"redis://127.0.0.1:{port}/0", clock=clock)  # 1 s doubling to 10 s
+    try:
+        with pytest.raises(StoreUnavailable):
+            await store.get_verdict("k")  # connection refused: nothing listens yet
+        assert store.backing_off
+
+        with ThrowawayRedis(port=port) as server:
+            before = _connections_received(server)
+            clock.advance(0.9)
+            with pytest.raises(StoreUnavailable, match="skipped"):
+                await store.get_verdict("k")  # Redis is back, but the store doesn't ask yet
+            with pytest.raises(StoreUnavailable, match="skipped"):
+                await store.set_verdict("k", VERDICT, ttl_s=60)
+            assert _connections_received(server) == before + 1  # only the measuring client's own
+
+            clock.advance(0.1)
+            assert await store.get_verdict("k") is None  # the probe after the backoff succeeds
+
+        # Gone again: each failed probe doubles the pause, which starts again from 1 s after a success.
+        for expected_pause in (1, 2, 4, 8, 10, 10):
+            with pytest.raises(StoreUnavailable, match="unavailable"):
+                await store.get_verdict("k")
+            clock.advance(expected_pause - 0.01)
+            assert store.backing_off
+            clock.advance(0.01)
+            assert not store.backing_off
+    finally:
+        await store.aclose()
+
+
+async def test_a_successful_ping_ends_the_backoff_early(clock: FakeClock) -> None:
+    port = free_port()
+    store = RedisStore.from_url(f"redis://127.0.0.1:{port}/0", clock=clock)
+    try:
+        assert await store.ping() is False
+        assert store.backing_off
+        with ThrowawayRedis(port=port):
+            assert await store.ping() is True
+            assert not store.backing_off
+            await store.set_verdict("k", VERDICT, ttl_s=60)
+            assert await store.get_verdict("k") == VERDICT
+    finally:
+        await store.aclose()
+
+
+async def test_concurrent_failures_start_one_backoff_not_many(clock: FakeClock) -> None:
+    store = RedisStore.from_url(f"redis://127.0.0.1:{free_port()}/0", clock=clock)
+    failures: list[BaseException] = []
+
+    async def get() -> None:
+        try:
+            await store.get_verdict("k")
+        except StoreUnavailable as exc:
+            failures.append(exc)
+
+    try:
+        async with anyio.create_task_group() as tasks:
+            for _ in range(10):
+                tasks.start_soon(get)
+        assert len(failures) == 10
+        clock.advance(1.0)  # ten simultaneous failures still mean the first, 1 s pause
+        assert not store.backing_off
+    finally:
+        await store.aclose()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A port that accepts TCP connections and never says a word: a hung Redis."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        yield sock.getsockname()[1]
+
+
+async def test_a_hung_redis_cannot_stall_a_request(silent_server: int) -> None:
+    store = RedisStore.from_url(f"redis://127.0.0.1:{silent_server}/0", socket_timeout_s=0.25)
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            await store.get_verdict("k")
+        assert time.monotonic() - started < 1.0
+        # ping ignores the backoff (it is what /readyz asks), so it meets the hung server too.
+        started = time.monotonic()
+        assert await store.ping() is False
+        assert time.monotonic() - started < 1.0
+    finally:
+        await store.aclose()
