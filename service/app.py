@@ -63,9 +63,7 @@ def create_app(settings: Settings | None = None, *, scorer: Scorer | None = None
         if missing:
             log.warning("policy categories the model does not produce (skipped): %s", ", ".join(missing))
         store = open_store(settings.REDIS_URL)
-        if store.kind == "memory":
-            log.warning("REDIS_URL is unset: verdicts are cached in this process's memory only")
-        else:
+        if store.kind == "redis":
             up = await store.ping()
             log.info("verdict cache: %s (%s)", store.describe(), "answering" if up else "NOT answering yet")
         pipeline = Pipeline(

@@ -56,3 +56,13 @@ class FailingScorer(MarkerScorer):
     def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
         super().score(texts)
         raise RuntimeError("simulated inference failure")
+
+
+class NaNScorer(MarkerScorer):
+    """Returns NaN for one category, as a numerically broken model would."""
+
+    def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        out = super().score(texts)
+        for scores in out:
+            scores["insult"] = float("nan")
+        return out

@@ -136,6 +136,11 @@ class Pipeline:
         result = await loop.run_in_executor(self._executor, self.scorer.score, texts)
         if len(result) != len(texts):
             raise RuntimeError(f"model returned {len(result)} score sets for {len(texts)} comments")
+        for scores in result:
+            for category, value in scores.items():
+                # NaN would compare false against every threshold and turn into an accept.
+                if not (isinstance(value, float | int) and 0.0 <= value <= 1.0):
+                    raise RuntimeError(f"model returned {value!r} for {category}, not a probability")
         return result
 
     async def _cache_get(self, key: str) -> Verdict | None:
@@ -143,7 +148,7 @@ class Pipeline:
             raw = await self.store.get_verdict(key)
         except StoreUnavailable as exc:
             self.stats.cache_errors += 1
-            log.warning("verdict cache unavailable, scoring uncached: %s", exc)
+            log.debug("verdict cache unavailable, scoring uncached: %s", exc)  # the store logs outages once
             return None
         if raw is None:
             self.stats.cache_misses += 1
@@ -162,4 +167,4 @@ class Pipeline:
             await self.store.set_verdict(key, verdict.model_dump(mode="json"), self.cache_ttl_s)
         except StoreUnavailable as exc:
             self.stats.cache_errors += 1
-            log.warning("verdict cache unavailable, verdict not cached: %s", exc)
+            log.debug("verdict cache unavailable, verdict not cached: %s", exc)

@@ -113,3 +113,10 @@ def test_without_a_model_every_verdict_says_so(make_client):
     assert body["scores"] == {}
     clean = client.post("/v1/moderate", json={"text": "Nice."}).json()
     assert clean["verdict"] == "accept" and clean["model_consulted"] is False
+
+
+def test_nonsense_scores_are_a_model_failure_not_an_accept(make_client):
+    from tests.scorers import NaNScorer
+
+    body = make_client(NaNScorer()).post("/v1/moderate", json={"text": "Hello there."}).json()
+    assert body["verdict"] == "review" and body["reasons"][0]["code"] == "model_unavailable"
