@@ -1,0 +1,342 @@
+"""Normalization for the word list: fold a comment so disguised spellings meet the listed terms.
+
+Two views of a text are built with `str.translate` (C speed), each original character mapping to zero or
+more characters:
+
+- the **literal** view (`fold_literal`): NFKC, case folding, invisible characters removed, accents
+  stripped, look-alike letters of other scripts mapped by shape to Latin. Punctuation and digits stay.
+  This is what a reader sees; benign dictionary words are only recognised in this view, so a disguise
+  ("$cunthorpe") never borrows a benign word's protection.
+- the **match** view (`fold_match`): the literal view plus leetspeak (@→a, $→s, 0→o, …), masks
+  (`*` and `#` become `*`), separators inside a word deleted ("f.u_c-k" → "fuck") and every other
+  non-letter turned into a space. Symbols that can stand for two letters (1 ! | → i or l) become the
+  placeholder `I`, which the term index expands on its side, so the text side never explodes into variants.
+
+`squeeze` collapses repeated letters and spaces ("fuuuck" → "fuck"). Offsets back to the original text are
+computed only for texts that produced a candidate (`OffsetMap`), because most comments are clean.
+
+Evidence step names (attached to every match, see `STEPS`):
+  nfkc        a compatibility form (full-width, mathematical alphabets, ligatures) was folded
+  casefold    a non-ASCII case form was folded (plain A-Z upper case is not a disguise and is not reported)
+  invisible   a zero-width, bidi-control, soft-hyphen, variation-selector or tag character was removed
+  confusable  a look-alike letter from another script was mapped by shape (Unicode confusables data)
+  accent      a diacritic was stripped
+  leet        a digit or symbol stood for a letter
+  masked      `*` or `#` stood for a letter
+  separated   letters were split by spaces or punctuation
+  repeated    letters were repeated
+  joined      the term was run together with other words
+  literal     none of the above: a plain hit
+
+Confusables come from the `confusable-homoglyphs` package, which ships Unicode's confusables.txt (UTS #39)
+as JSON; only targets that are a single ASCII letter or digit are used.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from importlib import resources
+
+STEPS: tuple[str, ...] = (
+    "nfkc",
+    "casefold",
+    "invisible",
+    "confusable",
+    "accent",
+    "leet",
+    "masked",
+    "separated",
+    "repeated",
+    "joined",
+    "literal",
+)
+
+AMBIGUOUS = "I"
+"""Placeholder for a symbol that may read as i or l. Upper case never survives folding otherwise."""
+
+MASK = "*"
+
+DELETED = "\x00"
+"""Stands for a deleted character in the hot translate table; NUL itself folds to a space."""
+
+# Leetspeak: symbol → letter. The ambiguous ones map to the placeholder; the term index expands i and l.
+LEET: dict[str, str] = {
+    "@": "a",
+    "4": "a",
+    "8": "b",
+    "3": "e",
+    "€": "e",
+    "9": "g",
+    "0": "o",
+    "$": "s",
+    "5": "s",
+    "§": "s",
+    "7": "t",
+    "+": "t",
+    "1": AMBIGUOUS,
+    "!": AMBIGUOUS,
+    "|": AMBIGUOUS,
+}
+MASK_CHARS = "*#"
+# Inside a word these only separate letters ("f.u.c.k", "s_h_i_t", "mother-fucker", "don't"): deleting them
+# rejoins the word. Everything else that is not a letter splits words.
+JOINERS = ".,_-'`~:;^\"\u2019\u2018\u00b7\u2022"
+
+# Code points whose only effect is invisible: zero-width, bidi controls, soft hyphen, joiners, BOM,
+# variation selectors, tags, combining grapheme joiner, Mongolian vowel separator, Hangul fillers.
+_INVISIBLE_RANGES: tuple[tuple[int, int], ...] = (
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0x1BCA0, 0x1BCA3),
+    (0xE0000, 0xE007F),
+    (0xE0100, 0xE01EF),
+)
+
+# Planes 0 and 1 hold every script and symbol block that carries look-alikes; planes 2-3 are CJK
+# ideographs (left as they are) and plane 14 holds tags and variation selectors (listed above).
+_SCAN_LIMIT = 0x20000
+
+SQUEEZE_RE = re.compile(r"([a-zI ])(?=\1)")
+"""Deletes a letter (or space) that the next character repeats: runs collapse to one."""
+
+
+def squeeze(s: str) -> str:
+    return SQUEEZE_RE.sub("", s)
+
+
+def _invisible_set() -> set[int]:
+    out: set[int] = set()
+    for lo, hi in _INVISIBLE_RANGES:
+        out.update(range(lo, hi + 1))
+    return out
+
+
+def _load_confusables() -> dict[str, str]:
+    """Non-ASCII character → the ASCII letter or digit it looks like (lower case where a letter)."""
+    data = json.loads(
+        resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text(encoding="utf-8")
+    )
+    out: dict[str, str] = {}
+    for char, group in data.items():
+        if len(char) != 1 or char.isascii():
+            continue
+        targets = {g["c"] for g in group if len(g["c"]) == 1 and g["c"].isascii() and g["c"].isalnum()}
+        if not targets:
+            continue
+        letters = {t.lower() for t in targets if t.isalpha()}
+        if {"i", "l"} <= letters:
+            out[char] = AMBIGUOUS
+        elif letters:
+            out[char] = min(letters)
+        else:
+            out[char] = min(targets)
+    return out
+
+
+@dataclass(frozen=True)
+class FoldTables:
+    literal: dict[int, str]
+    """Translate table of the literal view (only characters that change)."""
+    match: dict[int, str]
+    """Translate table of the match view (only characters that change)."""
+    hot: dict[int, str]
+    """The match table with deletions written as DELETED, so ASCII text keeps CPython's fast translate
+    path (which needs one ASCII character per ASCII input); remove DELETED afterwards."""
+    steps: dict[int, tuple[str, ...]]
+    """Evidence steps per original character (characters absent here are plain)."""
+
+
+def _literal_char(ch: str, confusables: dict[str, str], invisible: set[int]) -> tuple[str, list[str]]:
+    steps: list[str] = []
+    if ord(ch) in invisible:
+        return "", ["invisible"]
+    n = unicodedata.normalize("NFKC", ch)
+    if n != ch:
+        steps.append("nfkc")
+    f = n.casefold()
+    if f != n and not n.isascii():
+        steps.append("casefold")
+    d = unicodedata.normalize("NFD", f)
+    stripped = "".join(c for c in d if not unicodedata.combining(c))
+    if stripped != d:
+        steps.append("accent")
+    # Recompose what is left (e.g. Hangul), then map look-alikes by shape, character by character.
+    out = []
+    for c in unicodedata.normalize("NFC", stripped):
+        if not c.isascii() and c in confusables:
+            c2 = confusables[c]
+            if "confusable" not in steps:
+                steps.append("confusable")
+            out.append(c2 if c2 == AMBIGUOUS else c2.lower())
+        elif ord(c) in invisible:
+            if "invisible" not in steps:
+                steps.append("invisible")
+        else:
+            out.append(c)
+    return "".join(out), steps
+
+
+def _match_piece(lit: str) -> tuple[str, list[str]]:
+    """The match view of a literal-view piece, and the steps that changed it."""
+    out = []
+    steps: list[str] = []
+    for c in lit:
+        if "a" <= c <= "z" or c == AMBIGUOUS:
+            out.append(c)
+        elif c in LEET:
+            out.append(LEET[c])
+            steps.append("leet")
+        elif c in MASK_CHARS:
+            out.append(MASK)
+            steps.append("masked")
+        elif c in JOINERS:
+            steps.append("separated")
+        elif c.isascii():
+            out.append(" ")
+            if c.isspace() or c in "/\\":
+                steps.append("separated")
+        else:
+            cat = unicodedata.category(c)
+            if cat[0] in "LN" or cat[0] == "M":
+                out.append(c)
+            else:
+                out.append(" ")
+                if cat[0] == "Z":
+                    steps.append("separated")
+    return "".join(out), steps
+
+
+@functools.lru_cache(maxsize=1)
+def tables() -> FoldTables:
+    """Build the fold tables once per process (about a third of a second)."""
+    confusables = _load_confusables()
+    invisible = _invisible_set()
+    literal: dict[int, str] = {}
+    match: dict[int, str] = {}
+    steps: dict[int, tuple[str, ...]] = {}
+    for cp in list(range(_SCAN_LIMIT)) + sorted(i for i in invisible if i >= _SCAN_LIMIT):
+        ch = chr(cp)
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        lit, st = _literal_char(ch, confusables, invisible)
+        m, st2 = _match_piece(lit)
+        all_steps = tuple(dict.fromkeys(st + st2))
+        if lit != ch:
+            literal[cp] = lit
+        if m != ch:
+            match[cp] = m
+        if all_steps:
+            steps[cp] = all_steps
+    hot = {cp: (DELETED if cp < 128 and v == "" else v) for cp, v in match.items()}
+    return FoldTables(literal=literal, match=match, hot=hot, steps=steps)
+
+
+def fold_literal(text: str) -> str:
+    return text.translate(tables().literal)
+
+
+def fold_match(text: str) -> str:
+    return text.translate(tables().match)
+
+
+def fold_match_fast(text: str) -> str:
+    """Same result as fold_match, faster on ASCII text."""
+    s = text.translate(tables().hot)
+    return s.replace(DELETED, "") if DELETED in s else s
+
+
+class OffsetMap:
+    """Offsets of each original character in a folded view (built lazily, for texts with candidates)."""
+
+    __slots__ = ("starts", "origin")
+
+    def __init__(self, text: str, table: dict[int, str]) -> None:
+        starts = [0] * (len(text) + 1)
+        origin: list[int] = []
+        pos = 0
+        get = table.get
+        for i, ch in enumerate(text):
+            starts[i] = pos
+            n = len(get(ord(ch), ch))
+            origin.extend([i] * n)
+            pos += n
+        starts[len(text)] = pos
+        self.starts = starts
+        """starts[i]: offset in the folded view where original character i's piece begins."""
+        self.origin = origin
+        """origin[j]: the original character that produced folded character j."""
+
+    def span_to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Folded [start, end) (end > start) → the smallest original span producing those characters."""
+        return self.origin[start], self.origin[end - 1] + 1
+
+
+class DeletionMap:
+    """Maps indices of a string that had some characters deleted back to the string before deletion.
+
+    Built from the (few) deleted positions, found with a C-level regex scan, so no per-character loop."""
+
+    __slots__ = ("deleted",)
+
+    def __init__(self, deleted: list[int]) -> None:
+        self.deleted = deleted
+
+    def before(self, i: int) -> int:
+        for d in self.deleted:
+            if d <= i:
+                i += 1
+            else:
+                break
+        return i
+
+
+_DELETED_RE = re.compile(DELETED)
+
+
+def deleted_positions(raw: str) -> list[int]:
+    return [m.start() for m in _DELETED_RE.finditer(raw)]
+
+
+def squeezed_positions(s: str) -> list[int]:
+    return [m.start() for m in SQUEEZE_RE.finditer(s)]
+
+
+def squeeze_origin(s: str) -> list[int]:
+    """For each character of squeeze(s), the index in s of the FIRST character of its run."""
+    out: list[int] = []
+    run_start = 0
+    n = len(s)
+    for i, c in enumerate(s):
+        if i > 0 and s[i - 1] != c:
+            run_start = i
+        if i + 1 < n and s[i + 1] == c and (c == " " or c == AMBIGUOUS or "a" <= c <= "z"):
+            continue
+        out.append(run_start)
+    return out
+
+
+def evidence_for(original: str, steps_table: dict[int, tuple[str, ...]], skip_spaces: bool) -> list[str]:
+    """Union of the per-character steps over an original span, in STEPS order."""
+    found: set[str] = set()
+    for ch in original:
+        st = steps_table.get(ord(ch))
+        if st:
+            if skip_spaces and ch.isspace():
+                continue
+            found.update(st)
+    return [s for s in STEPS if s in found]

@@ -1,0 +1,57 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from service.moderation import normalize as nz
+
+
+@pytest.mark.parametrize(
+    ("text", "literal", "match"),
+    [
+        ("ＦＵＣＫ", "fuck", "fuck"),  # full-width, NFKC
+        ("𝐟𝐮𝐜𝐤", "fuck", "fuck"),  # mathematical bold
+        ("fυсk", "fuck", "fuck"),  # Greek upsilon, Cyrillic es: by shape
+        ("рussy", "pussy", "pussy"),  # Cyrillic er looks like p (a transliterator says r)
+        ("f\u200bu\u00adc\u200dk", "fuck", "fuck"),  # zero-width space, soft hyphen, zero-width joiner
+        ("f\u202eu\ufe0fck", "fuck", "fuck"),  # bidi override, variation selector
+        ("fück", "fuck", "fuck"),  # precomposed accent
+        ("fu\u0301ck", "fuck", "fuck"),  # combining accent
+        ("a$$h0le", "a$$h0le", "asshole"),  # leet only in the match view
+        ("sh!t", "sh!t", "shIt"),  # ! may be i or l: the placeholder
+        ("f.u_c-k", "f.u_c-k", "fuck"),  # separators inside a word are deleted
+        ("f*ck", "f*ck", "f*ck"),
+        ("f#ck", "f#ck", "f*ck"),
+    ],
+)
+def test_folds(text: str, literal: str, match: str) -> None:
+    assert nz.fold_literal(text) == literal
+    assert nz.fold_match(text) == match
+    assert nz.fold_match_fast(text) == match
+
+
+@pytest.mark.parametrize(("text", "squeezed"), [("fuuuuck", "fuck"), ("a  b", "a b"), ("shIIt", "shIt")])
+def test_squeeze(text: str, squeezed: str) -> None:
+    assert nz.squeeze(text) == squeezed
+
+
+def test_deletion_map_points_back() -> None:
+    raw = nz.tables().hot
+    text = "f.u.c.k you"
+    folded = text.translate(raw)
+    dmap = nz.DeletionMap(nz.deleted_positions(folded))
+    s = folded.replace(nz.DELETED, "")
+    assert [text[dmap.before(i)] for i in range(len(s))] == [c for c in text if c not in "."]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_folding_never_raises_and_offsets_cover(text: str) -> None:
+    lit = nz.fold_literal(text)
+    match = nz.fold_match(text)
+    assert nz.fold_match_fast(text) == match
+    for table, view in ((nz.tables().literal, lit), (nz.tables().match, match)):
+        omap = nz.OffsetMap(text, table)
+        assert len(omap.origin) == len(view)
+        assert all(0 <= o < len(text) for o in omap.origin)
+        assert omap.starts == sorted(omap.starts)
+    nz.squeeze(match)
