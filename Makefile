@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # (override, e.g. TORCH_SPEC="torch==2.5.1", where another release is at hand).
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install run test bench check clean
+.PHONY: install run test bench demo-model clean
 
 install: $(STAMP)
 
@@ -31,6 +31,10 @@ bench: $(STAMP)
 	scripts/ensure-redis
 	@set -e; for b in tests/benchmarks/bench_*.py; do \
 		m=$$(echo $${b%.py} | tr / .); echo "== $$m"; $(BIN)/python -m $$m; done
+
+# A stand-in model for trying the service where Detoxify's weights can't be downloaded (see README).
+demo-model: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m tests.fixtures.demo_model .cache/demo-model
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
