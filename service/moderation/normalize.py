@@ -7,7 +7,8 @@ more characters:
   stripped, look-alike letters of other scripts mapped by shape to Latin. Punctuation and digits stay.
   This is what a reader sees; benign dictionary words are only recognised in this view, so a disguise
   ("$cunthorpe") never borrows a benign word's protection.
-- the **match** view (`fold_match`): the literal view plus leetspeak (@→a, $→s, 0→o, …), masks
+- the **match** view (`fold_match`): the literal view plus leetspeak (@→a, $→s, 0→o, …; the two-character
+  "|<", "()" and "(" between letters are replaced first, keeping the length: see MULTI_LEET), masks
   (`*` and `#` become `*`), separators inside a word deleted ("f.u_c-k" → "fuck") and every other
   non-letter turned into a space. Symbols that can stand for two letters (1 ! | → i or l) become the
   placeholder `I`, which the term index expands on its side, so the text side never explodes into variants.
@@ -34,6 +35,7 @@ as JSON; only targets that are a single ASCII letter or digit are used.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 import re
@@ -82,6 +84,26 @@ LEET: dict[str, str] = {
     "|": AMBIGUOUS,
 }
 MASK_CHARS = "*#"
+
+# Leetspeak written with two characters, or with a character that is punctuation elsewhere. Each is replaced
+# in the comment before folding by a string OF THE SAME LENGTH (the letter, then a joiner that the match view
+# deletes), so offsets in the replaced text are offsets in the original. "(" reads as c and "()" as o only
+# between letters ("di(k", "c()ck"): at the start of a word "(" is a parenthesis far more often ("(rap
+# music)", "(lit review)"). "ph" for f is handled on the term side (see wordlist.py), as "ph" is ordinary
+# English spelling and must not change the text.
+MULTI_LEET: dict[str, str] = {"|<": "k.", "()": "o.", "(": "c"}
+_MULTI_LEET_RE = re.compile(r"\|<|(?<=[^\W\d_])\((?:\))?(?=[^\W\d_])")
+
+
+def _multi_leet_piece(m: re.Match[str]) -> str:
+    return MULTI_LEET[m.group()]
+
+
+def substitute_multi_leet(text: str) -> str:
+    """The comment with multi-character leet replaced, same length (see MULTI_LEET)."""
+    if "(" in text or "|<" in text:
+        return _MULTI_LEET_RE.sub(_multi_leet_piece, text)
+    return text
 # Inside a word these only separate letters ("f.u.c.k", "s_h_i_t", "mother-fucker", "don't"): deleting them
 # rejoins the word. Everything else that is not a letter splits words.
 JOINERS = ".,_-'`~:;^\"\u2019\u2018\u00b7\u2022"
@@ -251,13 +273,48 @@ def fold_literal(text: str) -> str:
 
 
 def fold_match(text: str) -> str:
-    return text.translate(tables().match)
+    return substitute_multi_leet(text).translate(tables().match)
 
 
 def fold_match_fast(text: str) -> str:
     """Same result as fold_match, faster on ASCII text."""
+    text = substitute_multi_leet(text)
+    if text.isascii():
+        table, delete = ascii_match_table()
+        return text.encode("ascii").translate(table, delete).decode("ascii")
     s = text.translate(tables().hot)
     return s.replace(DELETED, "") if DELETED in s else s
+
+
+@functools.lru_cache(maxsize=1)
+def ascii_match_table() -> tuple[bytes, bytes]:
+    """The match view's ASCII part as a `bytes.translate` table and its deleted bytes: ASCII folds one
+    character to at most one ASCII character, and bytes.translate is several times faster than
+    str.translate."""
+    match = tables().match
+    table = bytearray(range(256))
+    delete = bytearray()
+    for cp in range(128):
+        piece = match.get(cp, chr(cp))
+        if piece == "":
+            delete.append(cp)
+        else:
+            assert len(piece) == 1 and piece.isascii(), (cp, piece)
+            table[cp] = ord(piece)
+    return bytes(table), bytes(delete)
+
+
+@functools.lru_cache(maxsize=2)
+def irregular_re(view: str) -> re.Pattern[str]:
+    """Matches every character that a view ("literal" or "match") may fold to other than exactly one
+    character: the ASCII ones exactly, and any non-ASCII character (few in most comments; SparseOffsetMap
+    checks those against the table, as a class of the thousands of irregular code points scans slowly)."""
+    table = tables().literal if view == "literal" else tables().match
+    ascii_irregular = "".join(chr(cp) for cp in range(128) if len(table.get(cp, chr(cp))) != 1)
+    pattern = "[^\\x00-\\x7f]"
+    if ascii_irregular:
+        pattern += "|[" + re.escape(ascii_irregular) + "]"
+    return re.compile(pattern)
 
 
 class OffsetMap:
@@ -286,23 +343,67 @@ class OffsetMap:
         return self.origin[start], self.origin[end - 1] + 1
 
 
+class SparseOffsetMap:
+    """The answers of OffsetMap, computed from the few characters whose piece is not one character long
+    (found by a C-level regex scan), so a long comment costs no per-character Python loop."""
+
+    __slots__ = ("orig", "folded", "lengths", "shifts")
+
+    def __init__(self, text: str, table: dict[int, str], irregular: re.Pattern[str]) -> None:
+        orig: list[int] = []
+        folded: list[int] = []
+        lengths: list[int] = []
+        shifts = [0]
+        shift = 0
+        get = table.get
+        for m in irregular.finditer(text):
+            ch = m.group()
+            n = len(get(ord(ch), ch))
+            if n == 1:
+                continue
+            i = m.start()
+            orig.append(i)
+            folded.append(i + shift)
+            lengths.append(n)
+            shift += n - 1
+            shifts.append(shift)
+        self.orig = orig
+        self.folded = folded
+        self.lengths = lengths
+        self.shifts = shifts
+
+    def start(self, i: int) -> int:
+        """OffsetMap.starts[i]: where original character i's piece begins in the folded view."""
+        return i + self.shifts[bisect.bisect_left(self.orig, i)]
+
+    def origin(self, j: int) -> int:
+        """OffsetMap.origin[j]: the original character that produced folded character j."""
+        k = bisect.bisect_right(self.folded, j) - 1
+        if k < 0:
+            return j
+        f, n = self.folded[k], self.lengths[k]
+        if j < f + n:
+            return self.orig[k]
+        return self.orig[k] + 1 + (j - f - n)
+
+    def span_to_original(self, start: int, end: int) -> tuple[int, int]:
+        return self.origin(start), self.origin(end - 1) + 1
+
+
 class DeletionMap:
     """Maps indices of a string that had some characters deleted back to the string before deletion.
 
     Built from the (few) deleted positions, found with a C-level regex scan, so no per-character loop."""
 
-    __slots__ = ("deleted",)
+    __slots__ = ("kept_before",)
 
     def __init__(self, deleted: list[int]) -> None:
-        self.deleted = deleted
+        # For each deleted position (sorted), how many kept characters precede it: a kept character i of the
+        # shorter string comes after exactly the deleted ones whose count here is <= i.
+        self.kept_before = [d - n for n, d in enumerate(deleted)]
 
     def before(self, i: int) -> int:
-        for d in self.deleted:
-            if d <= i:
-                i += 1
-            else:
-                break
-        return i
+        return i + bisect.bisect_right(self.kept_before, i)
 
 
 _DELETED_RE = re.compile(DELETED)
@@ -332,6 +433,8 @@ def squeeze_origin(s: str) -> list[int]:
 
 def evidence_for(original: str, steps_table: dict[int, tuple[str, ...]], skip_spaces: bool) -> list[str]:
     """Union of the per-character steps over an original span, in STEPS order."""
+    if original.isascii() and original.isalpha():
+        return []  # plain letters, upper or lower case: nothing to report
     found: set[str] = set()
     for ch in original:
         st = steps_table.get(ord(ch))

@@ -5,7 +5,8 @@ File format (the header of rules/wordlist/better-profanity.txt says the same for
     [TIER CLAUSE]     section header; TIER reject | review | allow; CLAUSE obscene | derogatory | personal
                       (none for allow)
     term              one term or phrase per line
-    term | stem       a stem: dictionary words that begin or end with it are derivatives, not benign words
+    term | stem       a stem: dictionary words that begin or end with it (or with it and an inflection) are
+                      derivatives, not benign words
     # comment
 
 Precedence, lowest first: better-profanity's list (default reject / obscene) < better-profanity.txt

@@ -1,9 +1,25 @@
-"""Word-list benchmark: the engine against better-profanity 0.7.0 on the same ~300-character comments,
-and the engine on 10,000-character comments (cost should grow linearly with length).
+"""Word-list benchmark: the engine against better-profanity 0.7.0 on the same ~300-character comments, and
+the engine on 10,000-character comments (cost should grow linearly with length).
 
-Run: `python -m tests.benchmarks.bench_wordlist` (about a minute). Prints the median of several runs.
-The comments are generated from wordfreq's common English words with a fixed seed; about one in ten
-carries a listed term (plain or disguised) and one in ten a benign look-alike, like a real comment stream.
+Run: `python -m tests.benchmarks.bench_wordlist` (well under two minutes). Exit status 1 if the ratio target
+is missed.
+
+The machine this runs on is shared and noisy, so:
+- the engine and better-profanity are measured in rounds, each on its own batch of comments, and within a
+  round they alternate in blocks: better-profanity on a quarter of the batch (about half a second), then the
+  engine on the whole batch 20 times over (some 15 ms), four times, who goes first alternating,
+  so load affects both alike; each round gives a ratio and the verdict is the median ratio. (A block of
+  engine passes is long enough to measure throughput, as the issue asks; alternating at every comment
+  instead would measure a cold start after each 50 ms of better-profanity evicting the engine's tables
+  from the CPU caches, which is latency, not throughput.)
+- times are CPU time of this process (`time.process_time`), which does not count the time the process waits
+  for a core; wall-clock medians are printed alongside.
+
+The comments are built with a fixed seed from wordfreq's common English words, cut at a word boundary just
+under the length. Each batch has exactly one in ten comments carrying a listed term (plain or disguised) and
+one in ten a benign look-alike; about one in three has a misspelt word, as real comments do, so the engine's
+path for words outside its vocabulary is measured too (its cache of such words is emptied before every pass,
+so they cost what a first sight costs).
 """
 
 from __future__ import annotations
@@ -11,7 +27,9 @@ from __future__ import annotations
 import pathlib
 import random
 import statistics
+import sys
 import time
+from collections.abc import Callable
 
 import wordfreq
 
@@ -19,14 +37,25 @@ from service.moderation.wordlist import WordList
 
 RULES = pathlib.Path(__file__).resolve().parents[2] / "rules"
 SEED = 20240611
-RUNS = 5
-ENGINE_COMMENTS = 2000
-BASELINE_COMMENTS = 30
-BASELINE_RUNS = 3
+TARGET_RATIO = 2500  # the issue's requirement: engine throughput / better-profanity's, same texts
+ROUNDS = 9
+BATCH = 40  # comments per round; better-profanity takes about 50 ms each
+BLOCKS = 4  # alternations per round
+ENGINE_PASSES = 20  # passes of the engine over the batch per block
+FLAGGED_SHARE = 0.1
+BENIGN_SHARE = 0.1
+TYPO_SHARE = 0.3
+STREAM_COMMENTS = 2000
+STREAM_RUNS = 5  # each followed by a run over the long comments
 LONG_COMMENTS = 40
 
-OFFENSIVE = ["fuck", "f u c k", "sh!t", "a$$hole", "fuuuuck", "f*ck", "youareanasshole", "b1tch", "crap", "Ｆ𝐮сk"]
-BENIGN = ["Scunthorpe", "assassin", "cocktail", "classic", "therapist", "Essex", "shiitake", "grapes", "analysis"]
+OFFENSIVE = [
+    "fuck", "f u c k", "sh!t", "a$$hole", "fuuuuck", "f*ck", "youareanasshole", "b1tch", "crap", "Ｆ𝐮сk",
+    "f*k", "phuck", "di(k", "shitstorm",
+]  # fmt: skip
+BENIGN = [
+    "Scunthorpe", "assassin", "cocktail", "classic", "therapist", "Essex", "shiitake", "grapes", "analysis",
+]  # fmt: skip
 
 
 def _listed() -> set[str]:
@@ -36,75 +65,144 @@ def _listed() -> set[str]:
     return {str(w).lower() for w in profanity.CENSOR_WORDSET}
 
 
-def make_comments(n: int, length: int, rng: random.Random) -> list[str]:
+def _vocabulary() -> list[str]:
+    # wordfreq counts social media too: keep its listed words out of the clean text.
     listed = _listed()
-    # wordfreq counts social media too: keep its listed words out of the clean text, as a real stream has
-    # most comments clean.
-    vocab = [w for w in wordfreq.top_n_list("en", 5000) if w.isalpha() and w not in listed]
-    out = []
-    for _ in range(n):
-        words: list[str] = []
-        size = 0
-        roll = rng.random()
-        while size < length:
-            sentence = [rng.choice(vocab) for _ in range(rng.randint(5, 14))]
-            sentence[0] = sentence[0].capitalize()
-            text = " ".join(sentence) + rng.choice([".", ".", ".", "!", "?", ","])
-            words.append(text)
-            size += len(text) + 1
-        comment = " ".join(words)[:length]
-        if roll < 0.1:
-            pos = rng.randrange(len(comment))
-            comment = comment[:pos] + " " + rng.choice(OFFENSIVE) + " " + comment[pos:]
-        elif roll < 0.2:
-            pos = rng.randrange(len(comment))
-            comment = comment[:pos] + " " + rng.choice(BENIGN) + " " + comment[pos:]
-        out.append(comment[:length])
-    return out
+    return [w for w in wordfreq.top_n_list("en", 5000) if w.isalpha() and w not in listed]
 
 
-def per_comment_us(fn, texts: list[str]) -> float:
-    start = time.perf_counter()
-    for t in texts:
-        fn(t)
-    return (time.perf_counter() - start) / len(texts) * 1e6
+def _typo(word: str, rng: random.Random) -> str:
+    if len(word) < 4:
+        return word + word[-1]
+    i = rng.randrange(1, len(word) - 2)
+    return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
 
 
-def main() -> None:
+def make_comment(kind: str, length: int, vocab: list[str], rng: random.Random) -> str:
+    """One comment of about `length` characters (whole words); kind: clean, flagged or benign."""
+    parts: list[str] = []
+    size = 0
+    while size < length:
+        sentence = [rng.choice(vocab) for _ in range(rng.randint(5, 14))]
+        sentence[0] = sentence[0].capitalize()
+        text = " ".join(sentence) + rng.choice([".", ".", ".", "!", "?", ","])
+        parts.append(text)
+        size += len(text) + 1
+    comment = " ".join(parts)
+    if rng.random() < TYPO_SHARE:
+        words = comment.split(" ")
+        i = rng.randrange(len(words))
+        words[i] = _typo(words[i], rng)
+        comment = " ".join(words)
+    insert = {"flagged": OFFENSIVE, "benign": BENIGN}.get(kind)
+    if insert:
+        pos = rng.randrange(length - 20)
+        comment = comment[:pos] + " " + rng.choice(insert) + " " + comment[pos:]
+    # End at the last space before `length` characters: a real comment does not end in half a word.
+    return comment[: comment.rfind(" ", 0, length + 1)]
+
+
+def make_batch(n: int, length: int, vocab: list[str], rng: random.Random) -> list[str]:
+    flagged, benign = round(n * FLAGGED_SHARE), round(n * BENIGN_SHARE)
+    kinds = ["flagged"] * flagged + ["benign"] * benign + ["clean"] * (n - flagged - benign)
+    rng.shuffle(kinds)
+    return [make_comment(k, length, vocab, rng) for k in kinds]
+
+
+def timed(
+    fn: Callable[[str], object], texts: list[str], passes: int, before_pass: Callable[[], None]
+) -> tuple[float, float]:
+    """(CPU µs, wall µs) per comment over `passes` passes of `texts`."""
+    cpu = wall = 0.0
+    for _ in range(passes):
+        before_pass()
+        c0, w0 = time.process_time(), time.perf_counter()
+        for t in texts:
+            fn(t)
+        cpu += time.process_time() - c0
+        wall += time.perf_counter() - w0
+    n = len(texts) * passes
+    return cpu / n * 1e6, wall / n * 1e6
+
+
+def main() -> int:
+    started = time.perf_counter()
     rng = random.Random(SEED)
+    vocab = _vocabulary()
     t0 = time.perf_counter()
     wl = WordList.load(RULES)
     load_s = time.perf_counter() - t0
-    short = make_comments(ENGINE_COMMENTS, 300, rng)
-    long = make_comments(LONG_COMMENTS, 10_000, rng)
 
     from better_profanity import profanity
 
     profanity.load_censor_words()
-    baseline_texts = short[:BASELINE_COMMENTS]
+    batches = [make_batch(BATCH, 300, vocab, rng) for _ in range(ROUNDS)]
+    stream = make_batch(STREAM_COMMENTS, 300, vocab, rng)
+    long = make_batch(LONG_COMMENTS, 10_000, vocab, rng)
+    forget = wl.clear_token_cache
 
-    engine_runs = [per_comment_us(wl.find, short) for _ in range(RUNS)]
-    engine_same = [per_comment_us(wl.find, baseline_texts) for _ in range(RUNS)]
-    baseline_runs = [per_comment_us(profanity.contains_profanity, baseline_texts) for _ in range(BASELINE_RUNS)]
-    long_runs = [per_comment_us(wl.find, long) for _ in range(RUNS)]
+    def nothing() -> None:
+        pass
 
-    engine = statistics.median(engine_runs)
-    same = statistics.median(engine_same)
-    baseline = statistics.median(baseline_runs)
-    long_med = statistics.median(long_runs)
-    flagged = sum(1 for t in short if wl.find(t))
+    for t in batches[0]:  # warm both up (first calls build caches of their own)
+        wl.find(t)
+        profanity.contains_profanity(t)
+
+    rounds = []
+    for r, batch in enumerate(batches):
+        engine_cpu = engine_wall = base_cpu = base_wall = 0.0
+        size = len(batch) // BLOCKS
+        for block in range(BLOCKS):
+            part = batch[block * size : (block + 1) * size]
+            for what in ("baseline", "engine") if (r + block) % 2 == 0 else ("engine", "baseline"):
+                if what == "baseline":
+                    cpu, wall = timed(profanity.contains_profanity, part, 1, nothing)
+                    base_cpu, base_wall = base_cpu + cpu, base_wall + wall
+                else:
+                    cpu, wall = timed(wl.find, batch, ENGINE_PASSES, forget)
+                    engine_cpu, engine_wall = engine_cpu + cpu, engine_wall + wall
+        rounds.append(((engine_cpu / BLOCKS, engine_wall / BLOCKS), (base_cpu / BLOCKS, base_wall / BLOCKS)))
+
+    stream_runs, long_runs = [], []
+    for _ in range(STREAM_RUNS):  # alternated, so the per-character comparison sees the same load
+        stream_runs.append(timed(wl.find, stream, 1, forget))
+        long_runs.append(timed(wl.find, long, 1, forget))
+
+    engine_cpu = statistics.median(e[0] for e, _b in rounds)
+    engine_wall = statistics.median(e[1] for e, _b in rounds)
+    base_cpu = statistics.median(b[0] for _e, b in rounds)
+    base_wall = statistics.median(b[1] for _e, b in rounds)
+    ratios = [b[0] / e[0] for e, b in rounds]
+    ratio = statistics.median(ratios)
+    wall_ratio = statistics.median(b[1] / e[1] for e, b in rounds)
+    stream_cpu = statistics.median(r[0] for r in stream_runs)
+    long_cpu = statistics.median(r[0] for r in long_runs)
+    flagged = sum(1 for t in stream if wl.find(t))
+    per_round = sum(1 for b in batches for t in b if wl.find(t)) / ROUNDS
+
     print(f"word list {wl.version}: loaded in {load_s:.2f} s")
-    print(f"300-char comments ({ENGINE_COMMENTS}, {flagged} flagged): engine median {engine:.1f} us/comment "
-          f"({1e6 / engine:,.0f} comments/s); runs {[round(r, 1) for r in engine_runs]}")
-    print(f"better-profanity 0.7.0 contains_profanity, same texts ({BASELINE_COMMENTS}): median "
-          f"{baseline / 1000:.1f} ms/comment; runs {[round(r / 1000, 1) for r in baseline_runs]}")
-    print(f"engine on those {BASELINE_COMMENTS} texts: median {same:.1f} us/comment")
-    print(f"ratio (better-profanity / engine, same {BASELINE_COMMENTS} texts): {baseline / same:,.0f}x; "
-          f"against the engine's {ENGINE_COMMENTS}-comment median: {baseline / engine:,.0f}x")
-    print(f"10,000-char comments ({LONG_COMMENTS}): engine median {long_med:.1f} us/comment; "
-          f"per character {long_med / 10_000 * 1000:.2f} ns vs {engine / 300 * 1000:.2f} ns at 300 chars "
-          f"(length x{10_000 / 300:.1f}, time x{long_med / engine:.1f})")
+    print(f"{ROUNDS} rounds of {BATCH} comments of 300 chars ({per_round:.1f} flagged per round on average), "
+          f"engine and better-profanity 0.7.0 alternating; CPU time per comment:")
+    for i, ((e_cpu, _), (b_cpu, _)) in enumerate(rounds):
+        print(f"  round {i + 1}: engine {e_cpu:6.1f} us   better-profanity {b_cpu / 1000:6.1f} ms   "
+              f"ratio {b_cpu / e_cpu:7,.0f}x")
+    print(f"engine median {engine_cpu:.1f} us/comment CPU ({engine_wall:.1f} us wall); "
+          f"better-profanity median {base_cpu / 1000:.1f} ms/comment CPU ({base_wall / 1000:.1f} ms wall)")
+    print(f"ratio, median over rounds: {ratio:,.0f}x CPU (wall: {wall_ratio:,.0f}x); "
+          f"range {min(ratios):,.0f}x - {max(ratios):,.0f}x")
+    print(f"stream of {STREAM_COMMENTS} comments of 300 chars ({flagged} flagged): engine median "
+          f"{stream_cpu:.1f} us/comment CPU ({1e6 / stream_cpu:,.0f} comments/s per core); "
+          f"runs {[round(r[0], 1) for r in stream_runs]}")
+    print(f"10,000-char comments ({LONG_COMMENTS}): engine median {long_cpu:.1f} us/comment CPU; "
+          f"per character "
+          f"{long_cpu / 10_000 * 1000:.2f} ns vs {stream_cpu / 300 * 1000:.2f} ns at 300 chars "
+          f"(length x{10_000 / 300:.1f}, time x{long_cpu / stream_cpu:.1f})")
+    print(f"finished in {time.perf_counter() - started:.0f} s")
+    ok = ratio >= TARGET_RATIO
+    verdict, sign = ("PASS", ">=") if ok else ("FAIL", "<")
+    print(f"{verdict}: median ratio {ratio:,.0f}x {sign} target {TARGET_RATIO:,}x")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -21,6 +21,11 @@ from service.moderation import normalize as nz
         ("f.u_c-k", "f.u_c-k", "fuck"),  # separators inside a word are deleted
         ("f*ck", "f*ck", "f*ck"),
         ("f#ck", "f#ck", "f*ck"),
+        ("fu|<", "fu|<", "fuk"),  # two-character leet, same length before folding: "|<" → "k."
+        ("c()ck", "c()ck", "cock"),
+        ("di(k", "di(k", "dick"),  # "(" is c only between letters ...
+        ("(rap)", "(rap)", " rap "),  # ... at a word's edge it is a parenthesis
+        ("f(x) = ()", "f(x) = ()", "fcx      "),
     ],
 )
 def test_folds(text: str, literal: str, match: str) -> None:
@@ -44,14 +49,30 @@ def test_deletion_map_points_back() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text())
+@given(st.text() | st.text(alphabet=st.sampled_from(list("ab(|<)*.$ \u200b\ufb01\u0301é𝐮сＦ")), max_size=30))
 def test_folding_never_raises_and_offsets_cover(text: str) -> None:
+    substituted = nz.substitute_multi_leet(text)
+    assert len(substituted) == len(text)
     lit = nz.fold_literal(text)
     match = nz.fold_match(text)
     assert nz.fold_match_fast(text) == match
-    for table, view in ((nz.tables().literal, lit), (nz.tables().match, match)):
-        omap = nz.OffsetMap(text, table)
+    for name, source, table, view in (
+        ("literal", text, nz.tables().literal, lit),
+        ("match", substituted, nz.tables().match, match),
+    ):
+        omap = nz.OffsetMap(source, table)
         assert len(omap.origin) == len(view)
         assert all(0 <= o < len(text) for o in omap.origin)
         assert omap.starts == sorted(omap.starts)
+        sparse = nz.SparseOffsetMap(source, table, nz.irregular_re(name))
+        assert [sparse.origin(j) for j in range(len(view))] == omap.origin
+        assert [sparse.start(i) for i in range(len(text) + 1)] == omap.starts
     nz.squeeze(match)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=40), unique=True).map(sorted), st.integers(0, 40))
+def test_deletion_map_matches_a_walk(deleted: list[int], length: int) -> None:
+    kept = [i for i in range(max(length, max(deleted, default=0) + 1)) if i not in set(deleted)]
+    dmap = nz.DeletionMap(deleted)
+    assert [dmap.before(i) for i in range(len(kept))] == kept

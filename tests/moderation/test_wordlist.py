@@ -36,6 +36,11 @@ EVASIONS = [
     ("a$$hole", "asshole", "a$$hole", "leet"),
     ("b1tch", "bitch", "b1tch", "leet"),
     ("c0ck", "cock", "c0ck", "leet"),
+    ("c()ck", "cock", "c()ck", "leet"),  # two-character leet
+    ("fu|< off", "fuk", "fu|<", "leet"),
+    ("di(k", "dick", "di(k", "leet"),
+    ("motherphucker", "motherfucker", "motherphucker", "leet"),  # "ph" for f, on the term side
+    ("phaggot", "faggot", "phaggot", "leet"),
     ("f u c k", "fuck", "f u c k", "separated"),
     ("f.u_c.k", "fuck", "f.u_c.k", "separated"),
     ("s-h-i-t", "shit", "s-h-i-t", "separated"),
@@ -45,10 +50,19 @@ EVASIONS = [
     ("f*ck", "fuck", "f*ck", "masked"),
     ("sh*t", "shit", "sh*t", "masked"),
     ("c**t", "cunt", "c**t", "masked"),
+    ("f*k off", "fuck", "f*k", "masked"),  # one star may hide two letters
+    ("you c*t", "cunt", "c*t", "masked"),
+    ("b*ch", "bitch", "b*ch", "masked"),
     ("youareanasshole", "asshole", "asshole", "joined"),
     ("fuckyou", "fuck", "fuck", "joined"),
     ("$cunthorpe", "cunt", "cunt", "joined"),  # a disguise does not borrow the benign word's protection
+    ("a$$assin", "ass", "a$$", "leet"),  # nor does a short term disguised at the start of a benign word
+    ("the a$$ets", "ass", "a$$", "joined"),
     ("sh1take", "shit", "sh1t", "leet"),
+    # A derivative reports the listed term that explains the word: "shit|storm", not "shits|torm".
+    ("what a shitstorm", "shit", "shit", "joined"),
+    ("youfuckingidiot", "fucking", "fucking", "joined"),
+    ("bullshits", "bullshit", "bullshit", "joined"),
 ]
 
 
@@ -76,12 +90,26 @@ BENIGN = [
     "I am a gay man",  # identity terms are never obscene
     "my friends are lesbians and queer",
     "the score was 4 5 5",
+    "(rap music) and (lit review)",  # "(" is a letter only between letters
+    "call f(x) and g(y) with print()",
+    "2*3=6, a*b and x*y",  # masks are letters only inside words
+    "the phone and the graph of the phase",  # "ph" for f is on the term side only
+    "Pass the assessment to the assassin",
+    "a |< b",
+    "@ssmith said so, see cl@ss and p@ssword",  # a symbol first (a handle), or not at the word's start
+    "Micro$oft and AT&T",
 ]
 
 
 @pytest.mark.parametrize("text", BENIGN)
 def test_benign_lookalikes_are_not_flagged(wordlist: WordList, text: str) -> None:
     assert wordlist.find(text) == []
+
+
+def test_masked_two_letter_skeleton_only_for_masked_words(wordlist: WordList) -> None:
+    # "f*k" is fuck (a star may hide two letters); without a star the same letters are no term.
+    assert [m.term for m in wordlist.find("fk")] == []
+    assert [m.term for m in wordlist.find("f**k")] == ["fuck"]
 
 
 def test_match_fields(wordlist: WordList) -> None:
@@ -91,8 +119,25 @@ def test_match_fields(wordlist: WordList) -> None:
     assert (m.term, m.tier, m.clause, m.start, m.end, m.evidence) == ("crap", "review", "obscene", 3, 7, ["literal"])
 
 
+@pytest.mark.parametrize(
+    "text", ["blow   job", "the carpet, muncher", "oh mother  fucker!", "she - male", "ff u  c k", "a b c"]
+)
+def test_phrases_and_spaced_letters_across_gaps(wordlist: WordList, text: str) -> None:
+    assert wordlist.find(text) == wordlist.find_without_prefilter(text)
+    assert wordlist.find(text) or text == "a b c"
+
+
 def test_overlaps_keep_the_widest(wordlist: WordList) -> None:
     assert [m.term for m in wordlist.find("motherfucker")] == ["motherfucker"]
+    assert [m.term for m in wordlist.find("fuckers")] == ["fuckers"]
+
+
+def test_derivative_prefers_the_stem_that_ends_a_word(wordlist: WordList) -> None:
+    # "shits" is listed too, but in "shitstorm" its "s" belongs to "storm".
+    (m,) = wordlist.find("shitstorm")
+    assert (m.term, m.start, m.end) == ("shit", 0, 4)
+    (m,) = wordlist.find("shits")
+    assert m.term == "shits"
 
 
 def test_trailing_exclamation_is_not_part_of_the_span(wordlist: WordList) -> None:
@@ -148,6 +193,30 @@ def test_span_covers_the_inserted_term(prefix: str, term: str, suffix: str) -> N
     lo, hi = len(prefix) + 1, len(prefix) + 1 + len(term)
     matches = _shared().find(text)
     assert any(m.start <= lo and m.end >= hi for m in matches), matches
+
+
+# The prefilter (clean vocabulary, per-token search, phrase roles) must never change a verdict: compare with a
+# search of the whole squeezed text for everything.
+_FRAGMENTS = [
+    "fuck", "f u c k", "sh!t", "a$$hole", "fuuuck", "f*k", "c**t", "cocktail", "c0cktail", "Scunthorpe",
+    "space", "$pace", "shitstorm", "ass", "ass!!!!", "mother", "fucker", "blow", "job", "booty", "call",
+    "the", "of", "and", "great!", "ff", "u", "c", "k", "I", "a", "mm", "di(k", "c()ck", "|<", "ph", "ＦＵ",
+    "сk", "\u200b", ".", ",", "-", "  ", "glass", "assassin", "analysis", "hell", "helllo", "crap",
+    "a$$", "@ss", "a$$assin", "t1t", "she", "male", "of",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from(_FRAGMENTS), max_size=12),
+    st.lists(st.sampled_from(["", " ", "", ", "]), max_size=12),
+)
+def test_prefilter_never_changes_a_verdict(fragments: list[str], glue: list[str]) -> None:
+    wl = _shared()
+    text = "".join(f + (glue[i] if i < len(glue) else " ") for i, f in enumerate(fragments))
+    wl.clear_token_cache()
+    assert wl.find(text) == wl.find_without_prefilter(text)
+    assert wl.find(text) == wl.find_without_prefilter(text)  # and again, from the caches
 
 
 _WL: list[WordList] = []
