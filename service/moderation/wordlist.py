@@ -500,14 +500,33 @@ class WordList:
             window = s[start:end]
             hits = self._locate_in(window, nz.SQUEEZE_RE.sub("", window), todo)
             found.extend((start + a, start + b, key, kind) for a, b, key, kind in hits)
-        return self._finish(text, folded, s, found) if found else []
+        return self._unexclaimed(text, self._finish(text, folded, s, found)) if found else []
+
+    def _unexclaimed(self, text: str, matches: list[WordMatch]) -> list[WordMatch]:
+        """Drop hits that need a word's closing '!' as a letter: "Thanks Anna!" is an exclamation, not
+        "anal". '!' inside a word ("sh!t") still reads as a letter, and a hit that stands without the
+        closing marks ("fuck!!") stays."""
+        kept: list[WordMatch] = []
+        for match in matches:
+            bare = match.text.rstrip("!")
+            at_word_end = match.end == len(text) or not text[match.end].isalnum()
+            if bare == match.text or not at_word_end:
+                kept.append(match)
+                continue
+            # What the word says without its closing marks ("PUSS!" is "puss", not "pussi"), if anything.
+            for sub in self.find(bare):
+                moved = sub.model_copy(update={"start": sub.start + match.start, "end": sub.end + match.start})
+                if not any((k.start, k.end, k.term) == (moved.start, moved.end, moved.term) for k in kept):
+                    kept.append(moved)
+        kept.sort(key=lambda m: m.start)
+        return kept
 
     def find_without_prefilter(self, text: str) -> list[WordMatch]:
         """What `find` returns, by searching the whole squeezed text for everything (slow; for tests)."""
         folded, s = self._fold(text)
         q = nz.SQUEEZE_RE.sub("", s)
         found = self._locate_in(s, q, _SHORT | _MASKED | _SPACED | _LONG) + self._disguised_prefixes(text, s)
-        return self._finish(text, folded, s, found) if found else []
+        return self._unexclaimed(text, self._finish(text, folded, s, found)) if found else []
 
     def _disguised_prefixes(self, text: str, s: str) -> list[tuple[int, int, str, str]]:
         """Short terms (whole tokens otherwise) at the start of a longer word whose spelling of them has a
@@ -714,7 +733,10 @@ class WordList:
             automaton = self._term_automaton if todo & _LONG else self._phrase_automaton
             for end, (_is_term, form, keys) in automaton.iter(q) if len(automaton) else ():
                 qs, qe = end - len(form) + 1, end + 1
-                whole = (qs == 0 or q[qs - 1] == " ") and (qe == len(q) or q[qe] == " ")
+                # Closing placeholders ("cunt!" folds to "cuntI") end the word: it was exclaimed, not joined.
+                whole = (qs == 0 or q[qs - 1] == " ") and (
+                    qe == len(q) or q[qe] == " " or _ENDS_AMBIGUOUS_RE.match(q, qe) is not None
+                )
                 ss, se = q_to_s(qs, qe)
                 for key in keys:
                     found.append((ss, se, key, "token" if whole else "joined"))

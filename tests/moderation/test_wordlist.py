@@ -78,6 +78,7 @@ def test_evasions_are_caught(wordlist: WordList, text: str, term: str, original:
 BENIGN = [
     "Scunthorpe United won at home",
     "the assassin ordered a cocktail",
+    "Thanks Anna!",  # a closing '!' is an exclamation, not an l: not "anal"
     "a classic therapist in Essex",
     "Penistone is near Sheffield",
     "shiitake mushrooms and grapes",
