@@ -12,9 +12,18 @@ Programming errors are not unavailability and propagate as themselves: a TTL bel
 from __future__ import annotations
 
 import json
-from typing import Any, Literal, Protocol, runtime_checkable
+import re
+from collections.abc import Sequence
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 StoreKind = Literal["redis", "memory"]
+
+
+class LogEntry(NamedTuple):
+    """One decision-log entry: its stream id ("<ms>-<seq>") and its fields."""
+
+    id: str
+    fields: dict[str, str]
 
 
 class StoreUnavailable(Exception):
@@ -42,6 +51,58 @@ class Store(Protocol):
 
         Raises StoreUnavailable when the store cannot be reached.
         """
+        ...
+
+    # The decision log, counters, review queue and comment statuses (service.moderation.decisions uses
+    # these). Every method raises StoreUnavailable when the store cannot be reached.
+
+    async def log_append(self, stream: str, fields: dict[str, str], *, max_len: int, min_id_ms: int) -> str:
+        """Append an entry to a capped stream and return its id ("<ms>-<seq>"). Entries older than
+        `min_id_ms` and beyond the newest `max_len` are trimmed (approximately, as Redis' `~` does)."""
+        ...
+
+    async def log_range(self, stream: str, *, max_id: str, min_id: str, count: int) -> list[LogEntry]:
+        """Up to `count` entries, newest first, between `max_id` and `min_id` in XREVRANGE notation:
+        "+" / "-" for the ends, "<ms>" or "<ms>-<seq>" inclusive, "(<ms>-<seq>" exclusive."""
+        ...
+
+    async def log_length(self, stream: str) -> int:
+        """Entries in the stream (0 when there is none)."""
+        ...
+
+    async def counters_incr(self, keys: Sequence[str], ttl_s: int) -> None:
+        """Add one to each counter; each expires `ttl_s` after it was created."""
+        ...
+
+    async def counters_get(self, keys: Sequence[str]) -> list[int]:
+        """Each counter's value, 0 for one that is missing."""
+        ...
+
+    async def queue_add(self, queue: str, member: str, score: float) -> None:
+        """Put `member` in the sorted set `queue` (re-adding moves it to `score`)."""
+        ...
+
+    async def queue_remove(self, queue: str, member: str) -> bool:
+        """Take `member` out; True when it was there. Exactly one of concurrent callers gets True."""
+        ...
+
+    async def queue_page(self, queue: str, offset: int, count: int) -> list[str]:
+        """Members in score order (oldest first), `count` of them from `offset`."""
+        ...
+
+    async def queue_size(self, queue: str) -> int:
+        ...
+
+    async def hash_set(self, key: str, fields: dict[str, str], ttl_s: int | None) -> None:
+        """Set fields of a hash (others are kept); `ttl_s` None leaves it without an expiry."""
+        ...
+
+    async def hash_get(self, key: str) -> dict[str, str] | None:
+        """All fields of a hash, or None when it does not exist (or expired)."""
+        ...
+
+    async def hashes_get(self, keys: Sequence[str]) -> list[dict[str, str] | None]:
+        """`hash_get` for many keys in one round trip."""
         ...
 
     async def ping(self) -> bool:
@@ -79,3 +140,18 @@ def load_verdict(raw: str | bytes) -> dict[str, Any] | None:
     except ValueError:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
         return None
     return value if isinstance(value, dict) else None
+
+
+_STREAM_ID = re.compile(r"^(\d+)(?:-(\d+))?$")
+
+
+def parse_stream_id(value: str, *, upper: bool) -> tuple[int, int]:
+    """A stream id as (ms, seq). A bare "<ms>" means its first id as a lower bound and its last as an upper
+    one, as XRANGE reads it. Raises ValueError for anything else (callers validate user input with it)."""
+    match = _STREAM_ID.match(value)
+    if not match:
+        raise ValueError(f"not a stream id: {value!r}")
+    ms = int(match.group(1))
+    if match.group(2) is not None:
+        return ms, int(match.group(2))
+    return ms, (2**64 - 1 if upper else 0)

@@ -1,8 +1,17 @@
 """Every Redis key name the service uses is built here, under one prefix per deployment.
 
 Two deployments (staging and production, or two sites) can share one Redis because everything they write
-lives under their own prefix. Later keys (decision log stream, review queue, per-minute counters) belong
-here too, as further methods of `Keys`, so that no other module formats a key name by hand.
+lives under their own prefix. Every key is a method of `Keys`, so that no other module formats a key name by
+hand:
+
+    {prefix}verdict:{digest}                      cached verdict (string, TTL CACHE_TTL_S)
+    {prefix}log                                   decision log (stream, capped by LOG_MAX_ENTRIES and
+                                                  LOG_RETENTION_DAYS)
+    {prefix}review:queue                          pending reviews (sorted set: comment id -> ms entered)
+    {prefix}comment:{comment id}                  a comment's status (hash; TTL LOG_RETENTION_DAYS once final)
+    {prefix}count:{m|h}:{bucket}:{dimension}:{value}
+                                                  per-minute / per-hour counters (string, TTL a bit over
+                                                  what the dashboard shows)
 """
 
 from __future__ import annotations
@@ -30,6 +39,30 @@ class Keys:
         if not digest or any(ch.isspace() for ch in digest):
             raise ValueError(f"a verdict digest must be non-empty and free of whitespace, got {digest!r}")
         return f"{self.prefix}verdict:{digest}"
+
+    def decision_log(self) -> str:
+        """The decision log: a capped Stream of verdicts (rejections and reviews) and moderators' decisions."""
+        return f"{self.prefix}log"
+
+    def review_queue(self) -> str:
+        """The review queue: a sorted set of comment ids scored by the time they entered (ms since epoch)."""
+        return f"{self.prefix}review:queue"
+
+    def comment(self, comment_id: str) -> str:
+        """A hash with one comment's current status (and, for reviews and rejections, what a moderator needs)."""
+        if not comment_id:
+            raise ValueError("a comment id must be non-empty")
+        return f"{self.prefix}comment:{comment_id}"
+
+    def counter(self, period: str, bucket: int, dimension: str, value: str) -> str:
+        """A counter of one bucket: `period` is "m" (per minute) or "h" (per hour), `bucket` the minute or
+        hour since the epoch, `dimension` what is counted (verdict, clause, cache, decision), `value` which."""
+        if period not in ("m", "h"):
+            raise ValueError(f"a counter period is 'm' or 'h', got {period!r}")
+        for name, part in (("dimension", dimension), ("value", value)):
+            if not part or any(ch.isspace() or ch == ":" for ch in part):
+                raise ValueError(f"a counter {name} must be non-empty, without whitespace or ':', got {part!r}")
+        return f"{self.prefix}count:{period}:{bucket}:{dimension}:{value}"
 
     def __repr__(self) -> str:
         return f"Keys(prefix={self.prefix!r})"

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal, TypeVar
 
 import redis.asyncio as aioredis
@@ -24,7 +24,7 @@ import redis.exceptions as redis_errors
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from service.store.base import StoreUnavailable, check_ttl, dump_verdict, load_verdict
+from service.store.base import LogEntry, StoreUnavailable, check_ttl, dump_verdict, load_verdict
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,11 @@ _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,  # asyncio.timeout's deadline (asyncio.TimeoutError is TimeoutError since 3.11)
     OSError,
 )
+
+
+def _text(value: bytes | str) -> str:
+    # The client returns bytes (see from_url); text that is not UTF-8 is shown, not fatal.
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def mask_url(url: str) -> str:
@@ -123,6 +128,92 @@ class RedisStore:
         check_ttl(ttl_s)
         raw = dump_verdict(verdict)
         await self._call("SET", lambda: self._client.set(key, raw, ex=ttl_s))
+
+    async def log_append(self, stream: str, fields: dict[str, str], *, max_len: int, min_id_ms: int) -> str:
+        async def send() -> Any:
+            # XADD takes one trim strategy; the second goes in the same round trip. `~` lets Redis trim
+            # whole macro-nodes only, which keeps both O(1) amortized.
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.xadd(stream, fields, maxlen=max_len, approximate=True)
+                pipe.xtrim(stream, minid=f"{max(min_id_ms, 0)}-0", approximate=True)
+                return await pipe.execute()
+
+        entry_id, _ = await self._call("XADD", send)
+        return _text(entry_id)
+
+    async def log_range(self, stream: str, *, max_id: str, min_id: str, count: int) -> list[LogEntry]:
+        rows = await self._call("XREVRANGE", lambda: self._client.xrevrange(stream, max_id, min_id, count=count))
+        return [LogEntry(_text(i), {_text(k): _text(v) for k, v in f.items()}) for i, f in rows]
+
+    async def log_length(self, stream: str) -> int:
+        return int(await self._call("XLEN", lambda: self._client.xlen(stream)))
+
+    async def counters_incr(self, keys: Sequence[str], ttl_s: int) -> None:
+        check_ttl(ttl_s)
+        if not keys:
+            return
+
+        async def send() -> Any:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.incr(key)
+                    pipe.expire(key, ttl_s, nx=True)
+                return await pipe.execute()
+
+        await self._call("INCR", send)
+
+    async def counters_get(self, keys: Sequence[str]) -> list[int]:
+        if not keys:
+            return []
+        values = await self._call("MGET", lambda: self._client.mget(list(keys)))
+        return [int(v) if v is not None else 0 for v in values]
+
+    async def queue_add(self, queue: str, member: str, score: float) -> None:
+        await self._call("ZADD", lambda: self._client.zadd(queue, {member: score}))
+
+    async def queue_remove(self, queue: str, member: str) -> bool:
+        return bool(await self._call("ZREM", lambda: self._client.zrem(queue, member)))
+
+    async def queue_page(self, queue: str, offset: int, count: int) -> list[str]:
+        if count < 1:
+            return []
+        members = await self._call("ZRANGE", lambda: self._client.zrange(queue, offset, offset + count - 1))
+        return [_text(m) for m in members]
+
+    async def queue_size(self, queue: str) -> int:
+        return int(await self._call("ZCARD", lambda: self._client.zcard(queue)))
+
+    async def hash_set(self, key: str, fields: dict[str, str], ttl_s: int | None) -> None:
+        if ttl_s is not None:
+            check_ttl(ttl_s)
+
+        async def send() -> Any:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.hset(key, mapping=fields)
+                if ttl_s is None:
+                    pipe.persist(key)
+                else:
+                    pipe.expire(key, ttl_s)
+                return await pipe.execute()
+
+        await self._call("HSET", send)
+
+    async def hash_get(self, key: str) -> dict[str, str] | None:
+        value = await self._call("HGETALL", lambda: self._client.hgetall(key))
+        return {_text(k): _text(v) for k, v in value.items()} or None
+
+    async def hashes_get(self, keys: Sequence[str]) -> list[dict[str, str] | None]:
+        if not keys:
+            return []
+
+        async def send() -> Any:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.hgetall(key)
+                return await pipe.execute()
+
+        values = await self._call("HGETALL", send)
+        return [{_text(k): _text(v) for k, v in value.items()} or None for value in values]
 
     async def ping(self) -> bool:
         # Ignores the backoff on purpose: /readyz should report the truth, and a success here brings

@@ -1,0 +1,77 @@
+"""GET /v1/comments/{id} (public: a comment's status) and POST /v1/comments/{id}/overturn (moderators).
+
+The status read is public on purpose: the site's server (or its widget) asks it to learn whether to publish a
+comment, and it tells nothing but the status, never the text, the reasons or the moderator.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Body
+from pydantic import BaseModel, Field
+
+from service.api.deps import AdminDep, DecisionsDep
+from service.api.errors import ERROR_RESPONSES, ApiError, ErrorResponse
+from service.moderation.decisions import CommentNotFound, CommentStatus, DecisionConflict
+
+router = APIRouter(prefix="/v1/comments", tags=["comments"])
+
+
+class StatusOut(BaseModel):
+    id: str
+    status: str = Field(description="accepted | rejected | pending_review | approved | rejected_by_moderator")
+    publish: bool | None = Field(description="Whether to show the comment; null while it waits for a moderator.")
+    final: bool = Field(description="False only while the comment is pending review.")
+    updated_at: datetime
+
+
+class ModeratedStatusOut(StatusOut):
+    verdict: str = Field(description="The service's own verdict: accept | review | reject.")
+    decided_by: str | None = None
+    note: str | None = None
+
+
+class NoteIn(BaseModel):
+    note: str | None = Field(default=None, max_length=2000)
+
+
+def status_out(s: CommentStatus) -> StatusOut:
+    return StatusOut(id=s.id, status=s.status, publish=s.publish, final=s.publish is not None, updated_at=s.updated_at)
+
+
+def moderated_out(s: CommentStatus) -> ModeratedStatusOut:
+    return ModeratedStatusOut(
+        **status_out(s).model_dump(), verdict=s.verdict, decided_by=s.decided_by, note=s.note
+    )
+
+
+NOT_FOUND = {404: {"model": ErrorResponse, "description": "No status is known for that comment id."}}
+
+
+@router.get("/{comment_id}", response_model=StatusOut, summary="A comment's status", responses=NOT_FOUND)
+async def get_status(comment_id: str, decisions: DecisionsDep) -> StatusOut:
+    try:
+        return status_out(await decisions.status(comment_id))
+    except CommentNotFound:
+        raise ApiError(
+            404, "comment_not_found", f"No status for comment {comment_id} (never moderated, or past the retention)."
+        ) from None
+
+
+@router.post(
+    "/{comment_id}/overturn",
+    response_model=ModeratedStatusOut,
+    summary="Reverse a comment's final status (moderators)",
+    responses={**ERROR_RESPONSES, **NOT_FOUND, 409: {"model": ErrorResponse, "description": "Pending review."}},
+)
+async def overturn(
+    comment_id: str, session: AdminDep, decisions: DecisionsDep, body: NoteIn | None = Body(default=None)
+) -> ModeratedStatusOut:
+    try:
+        status = await decisions.overturn(comment_id, session.user, (body.note if body else None) or "")
+    except CommentNotFound:
+        raise ApiError(404, "comment_not_found", f"No status for comment {comment_id}.") from None
+    except DecisionConflict as exc:
+        raise ApiError(409, "pending_review", str(exc)) from None
+    return moderated_out(status)

@@ -1,0 +1,118 @@
+"""The review queue (moderators): GET /v1/review, POST /v1/review/{id}, and GET /v1/review/log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from service.api.comments import NOT_FOUND, ModeratedStatusOut, moderated_out
+from service.api.deps import AdminDep, DecisionsDep
+from service.api.errors import ERROR_RESPONSES, ApiError, ErrorResponse
+from service.moderation.decisions import CommentNotFound, DecisionConflict, LogRecord
+from service.moderation.types import Reason, WordMatch
+from service.store.base import parse_stream_id
+
+router = APIRouter(prefix="/v1/review", tags=["review"])
+
+
+class LogEntryOut(BaseModel):
+    log_id: str
+    kind: str = Field(description="verdict (the service's) or moderator (a moderator's decision)")
+    comment_id: str
+    at: datetime
+    verdict: str
+    text: str = ""
+    article_id: str | None = None
+    author_id: str | None = None
+    reasons: list[Reason] = Field(default_factory=list)
+    matches: list[WordMatch] = Field(default_factory=list)
+    scores: dict[str, float] = Field(default_factory=dict)
+    policy_version: str = ""
+    model: str = ""
+    action: str = ""
+    overturn: bool = False
+    previous_status: str = ""
+    status: str = ""
+    moderator: str = ""
+    note: str = ""
+
+
+class QueueItemOut(BaseModel):
+    comment_id: str
+    entered_at: datetime
+    entry: LogEntryOut
+
+
+class QueueOut(BaseModel):
+    pending: int
+    items: list[QueueItemOut]
+
+
+class LogPageOut(BaseModel):
+    entries: list[LogEntryOut]
+    next_before: str | None = Field(description="Pass as `before` for the next, older page; null at the end.")
+
+
+class DecisionIn(BaseModel):
+    decision: Literal["approve", "reject"]
+    note: str | None = Field(default=None, max_length=2000)
+
+
+def entry_out(r: LogRecord) -> LogEntryOut:
+    fields: dict[str, Any] = {k: v for k, v in vars(r).items() if k in LogEntryOut.model_fields}
+    return LogEntryOut(log_id=r.id, **fields)
+
+
+@router.get("", response_model=QueueOut, summary="Pending reviews, oldest first")
+async def queue(
+    _: AdminDep,
+    decisions: DecisionsDep,
+    offset: int = Query(default=0, ge=0),
+    limit: int = Query(default=20, ge=1, le=200),
+) -> QueueOut:
+    items = await decisions.queue(offset, limit)
+    return QueueOut(
+        pending=await decisions.queue_size(),
+        items=[QueueItemOut(comment_id=i.comment_id, entered_at=i.entered_at, entry=entry_out(i.record)) for i in items],
+    )
+
+
+@router.get("/log", response_model=LogPageOut, summary="The decision log, newest first")
+async def decision_log(
+    _: AdminDep,
+    decisions: DecisionsDep,
+    before: str | None = Query(default=None, description="A log_id: start after it (exclusive)."),
+    kind: Literal["verdict", "moderator"] | None = None,
+    verdict: Literal["review", "reject"] | None = None,
+    clause: str | None = None,
+    article_id: str | None = None,
+    limit: int = Query(default=50, ge=1, le=500),
+) -> LogPageOut:
+    if before is not None:
+        try:
+            parse_stream_id(before, upper=True)
+        except ValueError:
+            raise ApiError(422, "invalid_field", "`before` must be a log_id such as 1717000000000-0.", "before") from None
+    page = await decisions.entries(
+        before=before, kind=kind, verdict=verdict, clause=clause, article_id=article_id, page_size=limit
+    )
+    return LogPageOut(entries=[entry_out(r) for r in page.records], next_before=page.next_before)
+
+
+@router.post(
+    "/{comment_id}",
+    response_model=ModeratedStatusOut,
+    summary="Approve or reject a pending comment",
+    responses={**ERROR_RESPONSES, **NOT_FOUND, 409: {"model": ErrorResponse, "description": "Not pending."}},
+)
+async def decide(comment_id: str, body: DecisionIn, session: AdminDep, decisions: DecisionsDep) -> ModeratedStatusOut:
+    try:
+        status = await decisions.decide(comment_id, body.decision, session.user, body.note or "")
+    except CommentNotFound:
+        raise ApiError(404, "comment_not_found", f"No status for comment {comment_id}.") from None
+    except DecisionConflict as exc:
+        raise ApiError(409, "not_pending", str(exc)) from None
+    return moderated_out(status)

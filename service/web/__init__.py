@@ -1,0 +1,1 @@
+"""The dashboard's templates, static files and server-side chart geometry."""

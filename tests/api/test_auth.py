@@ -1,0 +1,170 @@
+"""Login, session cookies and CSRF: the unit (AdminAuth) and the dashboard's forms through the app."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+
+from service.api.auth import AdminAuth, AuthConfigError, password_problem
+from tests.api.admin import ADMIN_PASSWORD
+from tests.conftest import make_settings
+from tests.scorers import MarkerScorer
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _auth(clock: Clock | None = None) -> AdminAuth:
+    return AdminAuth("admin", ADMIN_PASSWORD, "s" * 32, max_age_s=600, secure_cookies=True, clock=clock or Clock())
+
+
+def test_session_cookie_round_trips_and_refuses_tampering():
+    clock = Clock()
+    auth = _auth(clock)
+    session, cookie = auth.new_session()
+    assert auth.read_session(cookie) == session
+    payload, mac = cookie.rsplit(".", 1)
+    assert auth.read_session(payload + "." + mac[:-2] + ("AA" if mac[-2:] != "AA" else "BB")) is None
+    forged_payload = payload[:-2] + ("xx" if payload[-2:] != "xx" else "yy")
+    assert auth.read_session(f"{forged_payload}.{mac}") is None
+    other = AdminAuth("admin", ADMIN_PASSWORD, "t" * 32, max_age_s=600, secure_cookies=True, clock=clock)
+    assert other.read_session(cookie) is None  # another secret
+    assert auth.read_session("") is None and auth.read_session("no-dot") is None
+    clock.now += 601
+    assert auth.read_session(cookie) is None  # expired
+
+
+def test_csrf_and_login_checks():
+    auth = _auth()
+    session, _ = auth.new_session()
+    assert auth.csrf_ok(session, session.csrf)
+    assert not auth.csrf_ok(session, None) and not auth.csrf_ok(session, "") and not auth.csrf_ok(session, "x")
+    assert auth.check_login("admin", ADMIN_PASSWORD)
+    assert not auth.check_login("admin", ADMIN_PASSWORD + "x") and not auth.check_login("root", ADMIN_PASSWORD)
+
+
+@pytest.mark.parametrize("password", [None, "", "changeme", "Password", "admin", "short-pass1"])
+def test_production_refuses_missing_or_placeholder_passwords(password):
+    assert password_problem(password, "admin") is not None
+    settings = make_settings(ENVIRONMENT="production", ADMIN_PASSWORD=password)
+    with pytest.raises(AuthConfigError, match="MODERATION_ADMIN_PASSWORD"):
+        AdminAuth.from_settings(settings)
+
+
+def test_production_accepts_a_real_password_and_sets_secure_cookies():
+    auth = AdminAuth.from_settings(make_settings(ENVIRONMENT="production", ADMIN_PASSWORD=ADMIN_PASSWORD))
+    assert auth.secure_cookies and auth.check_login("admin", ADMIN_PASSWORD)
+
+
+def test_production_app_refuses_to_start_without_a_password(make_client, caplog):
+    with caplog.at_level(logging.CRITICAL, logger="service"), pytest.raises(AuthConfigError):
+        make_client(MarkerScorer(), ENVIRONMENT="production", ADMIN_PASSWORD="changeme")
+    assert "cannot start" in caplog.text and "placeholder" in caplog.text
+
+
+def test_development_without_a_password_generates_one_and_says_it(caplog):
+    with caplog.at_level(logging.WARNING):
+        auth = AdminAuth.from_settings(make_settings(ADMIN_PASSWORD=None))
+    generated = re.search(r"password '([^']+)'", caplog.text).group(1)
+    assert auth.check_login("admin", generated) and not auth.secure_cookies
+
+
+def test_session_secret_derives_from_the_password():
+    a = AdminAuth.from_settings(make_settings(ADMIN_PASSWORD=ADMIN_PASSWORD))
+    b = AdminAuth.from_settings(make_settings(ADMIN_PASSWORD=ADMIN_PASSWORD))
+    c = AdminAuth.from_settings(make_settings(ADMIN_PASSWORD=ADMIN_PASSWORD + "-new"))
+    _, cookie = a.new_session()
+    assert b.read_session(cookie) is not None  # another worker with the same settings
+    assert c.read_session(cookie) is None  # a new password signs everyone out
+
+
+# -- the dashboard's forms ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app(make_client):
+    return make_client(MarkerScorer(), ADMIN_PASSWORD=ADMIN_PASSWORD)
+
+
+def _login_form(client):
+    page = client.get("/dashboard/login")
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+def _dashboard_login(client):
+    token = _login_form(client)
+    return client.post("/dashboard/login", data={"csrf_token": token, "user": "admin", "password": ADMIN_PASSWORD,
+                                                 "next": "/dashboard/review"}, follow_redirects=False)
+
+
+def test_anonymous_pages_redirect_to_the_login(app):
+    for path in ("/dashboard", "/dashboard/rejections?clause=obscene", "/dashboard/review"):
+        response = app.get(path, follow_redirects=False)
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/dashboard/login?next=%2Fdashboard")
+
+
+def test_login_sets_a_strict_httponly_session_cookie(app):
+    response = _dashboard_login(app)
+    assert response.status_code == 303 and response.headers["location"] == "/dashboard/review"
+    cookie = next(v for k, v in response.headers.multi_items() if k == "set-cookie" and "moderation_session=" in v)
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+    assert app.get("/dashboard", follow_redirects=False).status_code == 200
+
+
+def test_login_form_needs_its_csrf_token(app):
+    _login_form(app)
+    forged = app.post("/dashboard/login", data={"csrf_token": "forged", "user": "admin", "password": ADMIN_PASSWORD},
+                      follow_redirects=False)
+    assert forged.status_code == 403
+    assert app.get("/dashboard", follow_redirects=False).status_code == 303
+
+
+def test_wrong_password_is_refused(app):
+    token = _login_form(app)
+    response = app.post("/dashboard/login", data={"csrf_token": token, "user": "admin", "password": "nope"})
+    assert response.status_code == 401 and "Wrong user or password" in response.text
+
+
+def test_login_never_redirects_off_site(app):
+    token = _login_form(app)
+    response = app.post("/dashboard/login", data={"csrf_token": token, "user": "admin", "password": ADMIN_PASSWORD,
+                                                  "next": "//evil.example/dashboard"}, follow_redirects=False)
+    assert response.headers["location"] == "/dashboard"
+
+
+def test_forged_dashboard_posts_are_refused(app):
+    app.post("/v1/moderate", json={"text": "Hmm [[insult=0.6]]", "id": "f1"})
+    _dashboard_login(app)
+    for path, data in (("/dashboard/review/f1", {"decision": "approve"}),
+                       ("/dashboard/review/f1", {"decision": "approve", "csrf_token": "guess"}),
+                       ("/dashboard/comments/f1/overturn", {}),
+                       ("/dashboard/logout", {})):
+        assert app.post(path, data=data, follow_redirects=False).status_code == 403
+    assert app.get("/v1/comments/f1").json()["status"] == "pending_review"
+
+
+def test_review_form_decides_with_the_token(app):
+    app.post("/v1/moderate", json={"text": "Hmm [[insult=0.6]]", "id": "f2"})
+    _dashboard_login(app)
+    page = app.get("/dashboard/review")
+    assert 'data-comment-id="f2"' in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    response = app.post("/dashboard/review/f2", data={"decision": "reject", "csrf_token": token}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/dashboard/review?flash=")
+    assert app.get("/v1/comments/f2").json()["status"] == "rejected_by_moderator"
+
+
+def test_comment_text_is_escaped_and_spans_highlighted(app):
+    app.post("/v1/moderate", json={"text": "<img src=x onerror=alert(1)> fucking hell", "id": "x1"})
+    _dashboard_login(app)
+    page = app.get("/dashboard/rejections").text
+    assert "<img src=x" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt; <mark>fucking</mark>" in page

@@ -1,0 +1,83 @@
+"""The review queue and the decision log through the admin API, on real Redis."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.admin import ADMIN_PASSWORD, login
+from tests.scorers import MarkerScorer
+
+
+@pytest.fixture
+def app(make_client, redis_url, key_prefix):
+    return make_client(MarkerScorer(), REDIS_URL=redis_url, REDIS_PREFIX=key_prefix, ADMIN_PASSWORD=ADMIN_PASSWORD)
+
+
+def test_log_holds_rejections_and_reviews_in_full(app):
+    app.post("/v1/moderate", json={"text": "This is fucking ridiculous.", "id": "r1", "article_id": "a-7",
+                                   "author_id": "u-9"})
+    app.post("/v1/moderate", json={"text": "Lovely.", "id": "ok"})
+    app.post("/v1/moderate", json={"text": "You are dim [[insult=0.55]]", "id": "v1", "article_id": "a-7"})
+    login(app)
+    entries = app.get("/v1/review/log").json()["entries"]
+    assert [(e["comment_id"], e["verdict"]) for e in entries] == [("v1", "review"), ("r1", "reject")]
+    rejected = entries[1]
+    assert rejected["text"] == "This is fucking ridiculous."
+    assert (rejected["article_id"], rejected["author_id"]) == ("a-7", "u-9")
+    assert rejected["policy_version"] == "2026-11-27.1" and rejected["model"] == "marker:000000000000"
+    (match,) = rejected["matches"]
+    assert rejected["text"][match["start"]:match["end"]] == match["text"]
+    assert any(r["source"] == "wordlist" and r["clause"] == "obscene" for r in rejected["reasons"])
+    assert rejected["scores"]["insult"] == 0.01
+    review = entries[0]["reasons"][0]
+    assert (review["category"], review["score"], review["threshold"]) == ("insult", 0.55, 0.5)
+
+    rejections = app.get("/v1/review/log", params={"verdict": "reject", "clause": "obscene"}).json()
+    assert [e["comment_id"] for e in rejections["entries"]] == ["r1"]
+    assert app.get("/v1/review/log", params={"before": "not-an-id"}).status_code == 422
+
+
+def test_review_queue_is_cleared_by_decisions(app):
+    for i in range(3):
+        app.post("/v1/moderate", json={"text": f"Borderline {i} [[insult=0.6]]", "id": f"q{i}"})
+    headers = login(app)
+    queue = app.get("/v1/review").json()
+    assert queue["pending"] == 3
+    assert [i["comment_id"] for i in queue["items"]] == ["q0", "q1", "q2"]  # oldest first
+    assert queue["items"][0]["entry"]["text"] == "Borderline 0 [[insult=0.6]]"
+
+    approved = app.post("/v1/review/q0", json={"decision": "approve", "note": "satire"}, headers=headers).json()
+    assert (approved["status"], approved["publish"], approved["decided_by"], approved["note"]) == (
+        "approved", True, "admin", "satire")
+    rejected = app.post("/v1/review/q1", json={"decision": "reject"}, headers=headers).json()
+    assert rejected["status"] == "rejected_by_moderator" and rejected["publish"] is False
+    assert app.get("/v1/comments/q0").json()["status"] == "approved"
+    assert app.get("/v1/comments/q1").json()["publish"] is False
+
+    again = app.post("/v1/review/q0", json={"decision": "reject"}, headers=headers)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "not_pending"
+    assert app.post("/v1/review/zzz", json={"decision": "reject"}, headers=headers).status_code == 404
+    bad = app.post("/v1/review/q2", json={"decision": "maybe"}, headers=headers)
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "decision"
+
+    assert [i["comment_id"] for i in app.get("/v1/review").json()["items"]] == ["q2"]
+    moderator = app.get("/v1/review/log", params={"kind": "moderator"}).json()["entries"]
+    assert [(e["comment_id"], e["action"], e["moderator"], e["note"]) for e in moderator] == [
+        ("q1", "reject", "admin", ""), ("q0", "approve", "admin", "satire")]
+
+
+def test_review_api_needs_a_login(app):
+    assert app.get("/v1/review").status_code == 401
+    assert app.get("/v1/review/log").json()["error"]["code"] == "unauthorized"
+    wrong = app.post("/v1/session", json={"user": "admin", "password": "not it"})
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_credentials"
+    assert app.get("/v1/review").status_code == 401
+    headers = login(app)
+    assert app.get("/v1/review").status_code == 200
+    assert app.delete("/v1/session").status_code == 403  # logging out changes state: CSRF token needed
+    assert app.delete("/v1/session", headers=headers).status_code == 204
+    assert app.get("/v1/review").status_code == 401
+
+
+def test_moderation_stays_public(app):
+    assert app.post("/v1/moderate", json={"text": "Hello"}).status_code == 200
