@@ -66,3 +66,22 @@ class NaNScorer(MarkerScorer):
         for scores in out:
             scores["insult"] = float("nan")
         return out
+
+
+class GatedScorer(MarkerScorer):
+    """Blocks inside `score` until `release` is set, so a test can hold the model busy and fill the queue.
+
+    `entered` is set each time a call starts. The wait is bounded, so a test that forgets to release fails
+    instead of hanging.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        self.entered.set()
+        if not self.release.wait(timeout=30):
+            raise RuntimeError("GatedScorer was never released")
+        return super().score(texts)

@@ -8,7 +8,12 @@ thread (the micro-batcher's), never on the event loop. Three ways to get a score
 - `model_path`, a local folder holding exactly one Detoxify checkpoint (`*.ckpt` or `*.pt`, a dict with
   `config` and `state_dict`) plus the Hugging Face `config.json` and tokenizer files of its base model:
   the way an offline site runs it (see `_checkpoint_for_folder` for how it stays offline);
+- `model_path`, a folder written by `moderation model export` (a `manifest.json` next to `model.onnx`):
+  the same model run by ONNX Runtime (service/moderation/onnx_backend.py);
 - `none`: `NoModel`, the word list alone.
+
+Texts longer than the model's token limit are scored in overlapping windows, each category taking its
+maximum over the windows (service/moderation/windows.py), by both backends.
 
 Model identity: `model_id` is `<name>:<first 12 hex digits of the checkpoint file's sha256>`, e.g.
 `unbiased:3f2a9c81d0e4`. For a named model the name is the Detoxify name and the file is torch hub's cached
@@ -29,12 +34,15 @@ import logging
 import math
 import pickle
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from service.moderation.windows import DEFAULT_WINDOW_OVERLAP, TokenWindows
+
 if TYPE_CHECKING:  # torch and detoxify are imported when a model is loaded, not with this module
     import detoxify
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -103,19 +111,41 @@ class DetoxifyScorer:
     take even when the tokenizer files do not say it.
     """
 
-    def __init__(self, model: detoxify.Detoxify, *, model_id: str, threads: int) -> None:
+    def __init__(
+        self,
+        model: detoxify.Detoxify,
+        *,
+        model_id: str,
+        threads: int,
+        window_overlap: int = DEFAULT_WINDOW_OVERLAP,
+        checkpoint_sha256: str | None = None,
+    ) -> None:
+        import tokenizers
         import torch
 
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
         torch.set_num_threads(threads)
         self.model_id = model_id
+        self.checkpoint_sha256 = checkpoint_sha256
+        """The whole sha256 of the checkpoint file (the model id keeps 12 digits of it); for exports."""
         self.categories: tuple[str, ...] = tuple(model.class_names)
         self.threads = threads
         self._model = model.model.eval()
         self._tokenizer = model.tokenizer
         self.max_length = _max_length(self._model.config, self._tokenizer)
-        """The most tokens (special tokens included) one text is scored on; the rest is cut off."""
+        """The most tokens (special tokens included) one model call sees; longer texts are scored in windows."""
+        backend = getattr(self._tokenizer, "backend_tokenizer", None)
+        if backend is None:
+            raise ValueError(f"{type(self._tokenizer).__name__} is not a fast tokenizer (no tokenizer.json?)")
+        # A copy: Hugging Face sets truncation and padding on the shared Rust tokenizer per call.
+        self.windows = TokenWindows(
+            tokenizers.Tokenizer.from_str(backend.to_str()),
+            max_length=self.max_length,
+            overlap=window_overlap,
+            pad_id=self._tokenizer.pad_token_id or 0,
+            token_type_ids="token_type_ids" in self._tokenizer.model_input_names,
+        )
 
     def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
         import torch
@@ -125,19 +155,15 @@ class DetoxifyScorer:
         # Cheap insurance that the count set at load holds in the worker thread that scores, too.
         if torch.get_num_threads() != self.threads:
             torch.set_num_threads(self.threads)
+        return self.windows.score(texts, self._run, self.categories)
+
+    def _run(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+        import torch
+
         with torch.inference_mode():
-            inputs = self._tokenizer(
-                list(texts), truncation=True, max_length=self.max_length, padding=True, return_tensors="pt"
-            ).to(self._model.device)
-            logits = self._model(**inputs)[0]
-            rows: list[list[float]] = torch.sigmoid(logits).cpu().tolist()
-        if len(rows) != len(texts) or any(len(row) != len(self.categories) for row in rows):
-            raise RuntimeError(
-                f"model returned {len(rows)} rows for {len(texts)} texts and {len(self.categories)} categories"
-            )
-        if not all(math.isfinite(p) for row in rows for p in row):
-            raise RuntimeError("model returned a score that is not a number")
-        return [dict(zip(self.categories, row, strict=True)) for row in rows]
+            tensors = {name: torch.from_numpy(array).to(self._model.device) for name, array in inputs.items()}
+            logits = self._model(**tensors)[0]
+            return logits.float().cpu().numpy()
 
     def check(self) -> None:
         """Raise if the model loaded but cannot score, so it fails at startup rather than on every request."""
@@ -156,22 +182,35 @@ class DetoxifyScorer:
         self.score(["load check"])
 
 
-def load_scorer(model: str, model_path: Path | None, threads: int, device: str = "cpu") -> Scorer:
+def load_scorer(
+    model: str,
+    model_path: Path | None,
+    threads: int,
+    device: str = "cpu",
+    *,
+    window_overlap: int = DEFAULT_WINDOW_OVERLAP,
+) -> Scorer:
     """Load the toxicity scorer once (blocking; seconds to minutes), or raise `ModelLoadError`.
 
     `model == "none"` gives `NoModel` (the caller says so loudly); otherwise `model_path`, when given, wins
-    over the model name.
+    over the model name. A folder holding an ONNX export's `manifest.json` (`moderation model export`) is
+    run by ONNX Runtime; any other folder must hold a Detoxify checkpoint, run by PyTorch.
     """
     if threads < 1:
         raise ValueError(f"threads must be at least 1, got {threads}")
     if model == NO_MODEL:
         return NoModel()
     if model_path is not None:
-        return _load_from_folder(Path(model_path), threads, device)
-    return _load_named(model, threads, device)
+        folder = Path(model_path).expanduser()
+        from service.moderation import onnx_backend
+
+        if (folder / onnx_backend.MANIFEST_NAME).is_file():
+            return onnx_backend.load_onnx_scorer(folder, threads, window_overlap=window_overlap)
+        return _load_from_folder(folder, threads, device, window_overlap)
+    return _load_named(model, threads, device, window_overlap)
 
 
-def _load_named(model: str, threads: int, device: str) -> DetoxifyScorer:
+def _load_named(model: str, threads: int, device: str, window_overlap: int) -> DetoxifyScorer:
     try:
         import torch.hub
         from detoxify.detoxify import MODEL_URLS, Detoxify
@@ -185,7 +224,13 @@ def _load_named(model: str, threads: int, device: str) -> DetoxifyScorer:
         # Where torch.hub.load_state_dict_from_url (Detoxify's download path) keeps the file.
         file_name = Path(urllib.parse.urlparse(MODEL_URLS[model]).path).name
         digest = _sha256(Path(torch.hub.get_dir()) / "checkpoints" / file_name)
-        scorer = DetoxifyScorer(loaded, model_id=_model_id(model, digest), threads=threads)
+        scorer = DetoxifyScorer(
+            loaded,
+            model_id=_model_id(model, digest),
+            threads=threads,
+            window_overlap=window_overlap,
+            checkpoint_sha256=digest,
+        )
         scorer.check()
     except Exception as exc:
         raise ModelLoadError(model, _describe(exc)) from exc
@@ -195,7 +240,7 @@ def _load_named(model: str, threads: int, device: str) -> DetoxifyScorer:
     return scorer
 
 
-def _load_from_folder(folder: Path, threads: int, device: str) -> DetoxifyScorer:
+def _load_from_folder(folder: Path, threads: int, device: str, window_overlap: int) -> DetoxifyScorer:
     folder = folder.expanduser().resolve()
     label = folder.name or str(folder)
     if not folder.is_dir():
@@ -216,7 +261,13 @@ def _load_from_folder(folder: Path, threads: int, device: str) -> DetoxifyScorer
 
         digest = _sha256(checkpoint)
         loaded = Detoxify(checkpoint=_checkpoint_for_folder(checkpoint, folder), device=device)
-        scorer = DetoxifyScorer(loaded, model_id=_model_id(name, digest), threads=threads)
+        scorer = DetoxifyScorer(
+            loaded,
+            model_id=_model_id(name, digest),
+            threads=threads,
+            window_overlap=window_overlap,
+            checkpoint_sha256=digest,
+        )
         scorer.check()
     except Exception as exc:
         raise ModelLoadError(name, _describe(exc), path=folder) from exc

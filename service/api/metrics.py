@@ -1,0 +1,95 @@
+"""GET /metrics: Prometheus exposition of the model queue, batches, inference time, verdicts and cache.
+
+Each app has its own `CollectorRegistry` (tests build many apps in one process; the global default registry
+would refuse the second app's metrics as duplicates). Histograms are fed by the micro-batcher's observer
+hook as batches run; counters the pipeline and batcher already keep (verdicts, cache hits, overload
+refusals) are read at scrape time by a collector, so the domain imports no metrics library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from service.moderation.pipeline import Pipeline
+
+router = APIRouter(tags=["metrics"])
+
+_BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
+_INFERENCE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class ServiceMetrics:
+    """The app's registry and the histograms the batcher observes."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._collector: _PipelineCollector | None = None
+        self.batch_size = Histogram(
+            "moderation_batch_size", "Comments per model call.", buckets=_BATCH_SIZE_BUCKETS,
+            registry=self.registry,
+        )
+        self.inference_seconds = Histogram(
+            "moderation_inference_seconds", "Wall time of one model call (a batch), tokenization included.",
+            ["outcome"], buckets=_INFERENCE_BUCKETS, registry=self.registry,
+        )
+
+    def observe_batch(self, size: int, seconds: float, failed: bool) -> None:
+        self.batch_size.observe(size)
+        self.inference_seconds.labels(outcome="error" if failed else "ok").observe(seconds)
+
+    def watch(self, pipeline: Pipeline) -> None:
+        """Read `pipeline`'s counters at scrape time (replacing an earlier pipeline's, on a restart)."""
+        if self._collector is not None:
+            self.registry.unregister(self._collector)
+        self._collector = _PipelineCollector(pipeline)
+        self.registry.register(self._collector)
+
+
+class _PipelineCollector(Collector):
+    def __init__(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+
+    def collect(self) -> Iterator[Metric]:
+        stats, batcher = self._pipeline.stats, self._pipeline.batcher
+        yield GaugeMetricFamily(
+            "moderation_queue_depth", "Comments waiting for the model.", value=batcher.waiting
+        )
+        yield GaugeMetricFamily(
+            "moderation_queue_limit", "Comments that may wait before requests are refused (QUEUE_MAX).",
+            value=batcher.queue_max,
+        )
+        verdicts = CounterMetricFamily("moderation_verdicts", "Verdicts given, by kind.", labels=["verdict"])
+        for kind, count in sorted(stats.verdicts.items()):
+            verdicts.add_metric([kind], count)
+        yield verdicts
+        yield CounterMetricFamily("moderation_cache_hits", "Verdicts served from the cache.", value=stats.cache_hits)
+        yield CounterMetricFamily(
+            "moderation_cache_misses", "Verdict cache look-ups that found nothing.", value=stats.cache_misses
+        )
+        yield CounterMetricFamily(
+            "moderation_cache_errors", "Verdict cache operations that failed (store down).", value=stats.cache_errors
+        )
+        yield CounterMetricFamily(
+            "moderation_model_failures", "Requests whose comments fell back to review because inference failed.",
+            value=stats.model_failures,
+        )
+        yield CounterMetricFamily(
+            "moderation_overloaded", "Requests refused with 503 because the model's queue was full.",
+            value=batcher.stats.overloaded,
+        )
+        yield CounterMetricFamily(
+            "moderation_dropped_comments", "Queued comments dropped because their request was gone.",
+            value=batcher.stats.dropped,
+        )
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    registry: CollectorRegistry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
