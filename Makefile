@@ -8,6 +8,9 @@ STAMP  := $(VENV)/.installed
 # A CPU-only PyTorch wheel. A plain `torch` requirement can pull a multi-GB CUDA build; pin the CPU one first
 # (override, e.g. TORCH_SPEC="torch==2.5.1", where another release is at hand).
 TORCH_SPEC ?= torch==2.13.0
+# Optional groups installed with the test tools. Ray (rescoring on a cluster, ~15 s and ~500 MB) is in by
+# default so that its tests run in CI; `make test EXTRAS=` leaves it out (those tests then skip, saying why).
+EXTRAS ?= ,ray
 
 .PHONY: install run test bench demo-model clean
 
@@ -17,7 +20,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test$(EXTRAS)]"
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -25,6 +28,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	scripts/ensure-redis
+	PYTHON=$(BIN)/python scripts/ensure-browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -8,15 +8,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from service.api import health, moderate
+from service.api import comments, dashboard, health, metrics, moderate, review, session
+from service.api.auth import AdminAuth, AuthConfigError
 from service.api.errors import BodyGuard, install_error_handlers
+from service import builder
 from service.config import Settings, get_settings
-from service.moderation.pipeline import Pipeline
-from service.moderation.policy import PolicyError, load_policy
-from service.moderation.toxicity import ModelLoadError, Scorer, load_scorer
-from service.moderation.wordlist import WordListError, WordListWatcher
+from service.moderation.policy import PolicyError
+from service.moderation.toxicity import ModelLoadError, Scorer
+from service.moderation.wordlist import WordListError
 from service.store import open_store
-from service.store.keys import Keys
+from service.webhook import WebhookConfigError, sender_from_settings
 
 log = logging.getLogger("service")
 
@@ -27,20 +28,6 @@ def _configure_logging(level: str) -> None:
     logging.getLogger("service").setLevel(level)
 
 
-def _load_model(settings: Settings) -> Scorer:
-    scorer = load_scorer(settings.MODEL, settings.MODEL_PATH, settings.model_threads)
-    if scorer.model_id == "none":
-        log.warning(
-            "*** MODERATION_MODEL=none: the toxicity model is OFF. Verdicts come from the word list alone "
-            "and every verdict says model_consulted=false. Insults and threats without listed words will be "
-            "ACCEPTED. ***"
-        )
-    else:
-        log.info("model %s loaded (%d threads), categories: %s", scorer.model_id, settings.model_threads,
-                 ", ".join(scorer.categories))
-    return scorer
-
-
 def create_app(settings: Settings | None = None, *, scorer: Scorer | None = None) -> FastAPI:
     """Build the app. `scorer` replaces model loading (tests use a deterministic one); everything else is real."""
     settings = settings or get_settings()
@@ -49,37 +36,42 @@ def create_app(settings: Settings | None = None, *, scorer: Scorer | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            policy = load_policy(settings.policy_file)
-            log.info("policy %s loaded from %s", policy.version, settings.policy_file)
-            wordlists = WordListWatcher(settings.RULES_DIR)
-            log.info("word lists loaded from %s (version %s)", settings.RULES_DIR / "wordlist",
-                     wordlists.current().version)
-            model = scorer or _load_model(settings)
-        except (PolicyError, WordListError, ModelLoadError) as exc:
+            # First: refusing to start for want of a real admin password should not wait for a model load.
+            auth = AdminAuth.from_settings(settings)
+            webhook = sender_from_settings(settings)
+            policy, wordlists = builder.load_rules(settings)
+            model = scorer or builder.load_model(settings)
+        except (PolicyError, WordListError, ModelLoadError, AuthConfigError, WebhookConfigError) as exc:
             # Said once, plainly, before uvicorn prints the traceback and exits.
             log.critical("cannot start: %s", exc)
             raise
-        missing = [c for c in policy.categories if model.model_id != "none" and c not in model.categories]
-        if missing:
-            log.warning("policy categories the model does not produce (skipped): %s", ", ".join(missing))
+        builder.warn_missing_categories(policy, model)
         store = open_store(settings.REDIS_URL)
         if store.kind == "redis":
             up = await store.ping()
             log.info("verdict cache: %s (%s)", store.describe(), "answering" if up else "NOT answering yet")
-        pipeline = Pipeline(
+        decisions = builder.decision_log(settings, store, on_final=webhook.send if webhook else None)
+        pipeline = builder.pipeline(
+            settings,
             policy=policy,
             wordlists=wordlists,
             scorer=model,
             store=store,
-            keys=Keys(settings.REDIS_PREFIX),
-            cache_ttl_s=settings.CACHE_TTL_S,
+            decisions=decisions,
+            observer=app.state.metrics.observe_batch,
         )
         app.state.settings = settings
         app.state.pipeline = pipeline
+        app.state.metrics.watch(pipeline)
+        app.state.decisions = decisions
+        app.state.auth = auth
+        app.state.webhook = webhook
         try:
             yield
         finally:
             pipeline.close()
+            if webhook is not None:
+                await webhook.aclose()
             await store.aclose()
 
     app = FastAPI(
@@ -89,8 +81,17 @@ def create_app(settings: Settings | None = None, *, scorer: Scorer | None = None
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = metrics.ServiceMetrics()
     install_error_handlers(app)
     app.include_router(moderate.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
+    app.include_router(comments.router)
+    app.include_router(review.router)
+    app.include_router(session.router)
+    app.include_router(dashboard.router)
+    app.mount("/dashboard/static", dashboard.static_files, name="dashboard_static")
+    app.add_exception_handler(dashboard.LoginRequired, dashboard.login_redirect)
+    app.add_exception_handler(dashboard.CsrfRefused, dashboard.csrf_refused)
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
     return app

@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.moderation import batcher, windows
+
 #: The rules shipped with the code (policy and word lists). A deployment points MODERATION_RULES_DIR elsewhere.
 DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 
@@ -29,10 +31,23 @@ class Settings(BaseSettings):
 
     #: A Detoxify model name (original, unbiased, multilingual, original-small, unbiased-small) or "none".
     MODEL: str = "unbiased"
-    #: A local folder with a Detoxify checkpoint plus its Hugging Face config and tokenizer files.
+    #: A local folder with a Detoxify checkpoint plus its Hugging Face config and tokenizer files (run by
+    #: PyTorch), or a folder written by `moderation model export` (run by ONNX Runtime).
     MODEL_PATH: Path | None = None
     #: Threads PyTorch may use for inference; 0 means one per CPU core.
     MODEL_THREADS: int = Field(default=0, ge=0)
+
+    # Micro-batching of model calls (service/moderation/batcher.py) and long comments.
+    #: The most comments one model call takes.
+    BATCH_MAX_SIZE: int = Field(default=batcher.DEFAULT_MAX_BATCH_SIZE, ge=1)
+    #: How long the first comment of a batch waits for others before the batch runs anyway.
+    BATCH_MAX_WAIT_MS: float = Field(default=batcher.DEFAULT_MAX_WAIT_MS, ge=0)
+    #: The most comments waiting for the model; past it requests get 503 "overloaded" with Retry-After.
+    QUEUE_MAX: int = Field(default=batcher.DEFAULT_QUEUE_MAX, ge=1)
+    #: The Retry-After (seconds) of an "overloaded" answer.
+    RETRY_AFTER_S: int = Field(default=batcher.DEFAULT_RETRY_AFTER_S, ge=1)
+    #: Tokens shared by neighbouring windows when a comment is longer than the model's limit.
+    WINDOW_OVERLAP: int = Field(default=windows.DEFAULT_WINDOW_OVERLAP, ge=0)
 
     RULES_DIR: Path = DEFAULT_RULES_DIR
     #: The policy file; defaults to RULES_DIR/policy.yaml.
@@ -45,6 +60,30 @@ class Settings(BaseSettings):
 
     MAX_CHARS: int = Field(default=10_000, ge=1)
     MAX_BATCH: int = Field(default=100, ge=1)
+
+    # Decision log, review queue and comment statuses (in Redis, or in process memory without REDIS_URL).
+    #: How long log entries and final comment statuses are kept.
+    LOG_RETENTION_DAYS: int = Field(default=30, ge=1)
+    #: The log's cap in entries, whatever their age (Redis trims it approximately, in whole nodes).
+    LOG_MAX_ENTRIES: int = Field(default=1_000_000, ge=100)
+
+    # Dashboard and review/admin API login. Outside development a missing or placeholder password refuses to
+    # start the service; in development an unset one is generated and logged once at startup.
+    ADMIN_USER: str = Field(default="admin", min_length=1)
+    ADMIN_PASSWORD: str | None = None
+    #: Signs session cookies. Unset: derived from ADMIN_PASSWORD, so every worker agrees and changing the
+    #: password signs everyone out.
+    SESSION_SECRET: str | None = None
+    SESSION_MAX_AGE_S: int = Field(default=12 * 3600, ge=60)
+
+    #: Receives each moderator's final decision (POST, JSON, signed with WEBHOOK_SECRET); unset: no webhook.
+    WEBHOOK_URL: str | None = None
+    WEBHOOK_SECRET: str | None = None
+    WEBHOOK_MAX_ATTEMPTS: int = Field(default=6, ge=1)
+    #: First retry delay; it doubles per attempt, up to WEBHOOK_BACKOFF_MAX_S.
+    WEBHOOK_BACKOFF_S: float = Field(default=1.0, gt=0)
+    WEBHOOK_BACKOFF_MAX_S: float = Field(default=60.0, gt=0)
+    WEBHOOK_TIMEOUT_S: float = Field(default=5.0, gt=0)
 
     @field_validator("MODEL")
     @classmethod

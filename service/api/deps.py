@@ -6,7 +6,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from service.api.auth import CSRF_HEADER, SESSION_COOKIE, AdminAuth, Session
+from service.api.errors import ApiError
 from service.config import Settings
+from service.moderation.decisions import DecisionLog
 from service.moderation.pipeline import Pipeline
 
 
@@ -20,3 +23,33 @@ def _pipeline(request: Request) -> Pipeline:
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
 PipelineDep = Annotated[Pipeline, Depends(_pipeline)]
+
+
+def _decisions(request: Request) -> DecisionLog:
+    return request.app.state.decisions
+
+
+def _auth(request: Request) -> AdminAuth:
+    return request.app.state.auth
+
+
+DecisionsDep = Annotated[DecisionLog, Depends(_decisions)]
+AuthDep = Annotated[AdminAuth, Depends(_auth)]
+
+
+def _admin(request: Request, auth: AuthDep) -> Session:
+    """The moderator's session, for the JSON admin API: 401 without one, 403 when an unsafe request lacks
+    the session's CSRF token in X-CSRF-Token."""
+    session = auth.read_session(request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        raise ApiError(401, "unauthorized", "Log in first: POST /v1/session with the admin user and password.")
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not auth.csrf_ok(
+        session, request.headers.get(CSRF_HEADER)
+    ):
+        raise ApiError(
+            403, "csrf_failed", f"Send the session's CSRF token (from POST /v1/session) in {CSRF_HEADER}."
+        )
+    return session
+
+
+AdminDep = Annotated[Session, Depends(_admin)]

@@ -5,6 +5,8 @@
     ApiError                   raised by our handlers: status, code, message, field
     RequestValidationError     FastAPI's body validation → 400 invalid_json, 422 missing_field/invalid_field
     StarletteHTTPException     404 not_found, 405 method_not_allowed, ... (routing)
+    StoreUnavailable           Redis down, for the review/admin API and dashboard → 503 store_unavailable
+    Overloaded                 the model's queue is full (backpressure) → 503 overloaded + Retry-After
     Exception                  anything else → 500 internal_error (a bug of ours, logged with its traceback)
 
 The content-type and body-size guards live in `body_guard`, a middleware, so they answer before FastAPI
@@ -22,6 +24,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service.moderation.batcher import Overloaded
+from service.store.base import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +106,21 @@ def _api_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status, exc.code, exc.message, exc.field)
 
 
+def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # Moderation itself never gets here (the pipeline carries on without the store); reading the log, the
+    # queue or a status cannot.
+    log.warning("%s %s: store unavailable: %s", request.method, request.url.path, exc)
+    return error_response(
+        503, "store_unavailable", "The decision store (Redis) is not answering; try again shortly.",
+        headers={"Retry-After": "5"},
+    )
+
+
+def _overloaded(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Overloaded)
+    return error_response(503, "overloaded", str(exc), headers={"Retry-After": str(exc.retry_after_s)})
+
+
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "The service failed unexpectedly; the error was logged.")
@@ -110,6 +130,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StoreUnavailable, _store_unavailable)
+    app.add_exception_handler(Overloaded, _overloaded)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from service.api.deps import PipelineDep, SettingsDep
+from service.api.disconnect import unless_disconnected
 from service.api.errors import ERROR_RESPONSES, ApiError
 from service.api.schemas import BatchIn, BatchOut, CommentIn
 from service.config import Settings
@@ -41,9 +42,9 @@ def _comment(body: CommentIn) -> Comment:
     summary="Moderate one comment",
     responses=ERROR_RESPONSES,
 )
-async def moderate_one(body: CommentIn, pipeline: PipelineDep, settings: SettingsDep) -> Verdict:
+async def moderate_one(request: Request, body: CommentIn, pipeline: PipelineDep, settings: SettingsDep) -> Verdict:
     _check_text(body.text, settings, "text")
-    (verdict,) = await pipeline.moderate([_comment(body)])
+    (verdict,) = await unless_disconnected(request, pipeline.moderate([_comment(body)]))
     return verdict
 
 
@@ -53,7 +54,7 @@ async def moderate_one(body: CommentIn, pipeline: PipelineDep, settings: Setting
     summary="Moderate up to MODERATION_MAX_BATCH comments in one call",
     responses=ERROR_RESPONSES,
 )
-async def moderate_batch(body: BatchIn, pipeline: PipelineDep, settings: SettingsDep) -> BatchOut:
+async def moderate_batch(request: Request, body: BatchIn, pipeline: PipelineDep, settings: SettingsDep) -> BatchOut:
     if not body.comments:
         raise ApiError(422, "empty_batch", "Send at least one comment in 'comments'.", "comments")
     if len(body.comments) > settings.MAX_BATCH:
@@ -65,4 +66,5 @@ async def moderate_batch(body: BatchIn, pipeline: PipelineDep, settings: Setting
         )
     for i, c in enumerate(body.comments):
         _check_text(c.text, settings, f"comments.{i}.text")
-    return BatchOut(results=await pipeline.moderate([_comment(c) for c in body.comments]))
+    verdicts = await unless_disconnected(request, pipeline.moderate([_comment(c) for c in body.comments]))
+    return BatchOut(results=verdicts)

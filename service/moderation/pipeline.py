@@ -12,9 +12,10 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from service.moderation.batcher import MicroBatcher, Overloaded
+from service.moderation.decisions import DecisionLog
 from service.moderation.policy import Policy, decide
 from service.moderation.toxicity import Scorer
 from service.moderation.types import Comment, Profanity, Verdict, WordMatch
@@ -34,6 +35,7 @@ class PipelineStats:
     cache_errors: int = 0
     model_calls: int = 0
     model_failures: int = 0
+    record_errors: int = 0
     verdicts: dict[str, int] = field(default_factory=lambda: {"accept": 0, "review": 0, "reject": 0})
 
 
@@ -47,27 +49,37 @@ class Pipeline:
         store: Store,
         keys: Keys,
         cache_ttl_s: int,
+        decisions: DecisionLog | None = None,
+        batcher: MicroBatcher | None = None,
+        cache: bool = True,
     ) -> None:
+        """`cache=False` neither reads nor writes the verdict cache: batch rescoring judges every comment
+        afresh and must not fill the service's cache with an archive's worth of verdicts."""
         self.policy = policy
         self.wordlists = wordlists
         self.scorer = scorer
         self.store = store
         self.keys = keys
         self.cache_ttl_s = cache_ttl_s
+        self.decisions = decisions
+        self.cache = cache
         self.stats = PipelineStats()
-        # One thread owns the model: PyTorch already uses every core inside one call, and a model object
-        # shared between threads gains nothing but contention.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+        # Every model call goes through the micro-batcher, whose one thread owns the model (the app passes
+        # one built from Settings; the batcher's defaults serve embedded use and tests).
+        self.batcher = batcher or MicroBatcher(scorer.score)
 
     @property
     def model_enabled(self) -> bool:
         return self.scorer.model_id != "none"
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        self.batcher.close()
 
     async def moderate(self, comments: Sequence[Comment]) -> list[Verdict]:
-        """Verdicts for `comments`, in the same order. Never raises for model or store trouble."""
+        """Verdicts for `comments`, in the same order. Never raises for model or store trouble.
+
+        Raises `Overloaded` when the model's queue cannot take the comments (backpressure: no verdict).
+        """
         wordlist = self.wordlists.current()
         ids = [c.id or uuid.uuid4().hex for c in comments]
         cache_keys = [
@@ -80,7 +92,7 @@ class Pipeline:
                 )
             )
             for c in comments
-        ]
+        ] if self.cache else []
 
         results: list[Verdict | None] = [None] * len(comments)
         for i, key in enumerate(cache_keys):
@@ -97,21 +109,45 @@ class Pipeline:
             try:
                 batch_scores = await self._score([comments[i].text for i in todo])
                 scores = dict(zip(todo, batch_scores, strict=True))
+            except Overloaded:  # backpressure, not a model failure: the API answers 503 + Retry-After
+                raise
             except Exception:  # any inference failure: the comments go to review, the service stays up
                 log.exception("model inference failed for %d comment(s); verdicts fall back to review", len(todo))
                 self.stats.model_failures += 1
                 model_failed = True
 
         for i in todo:
-            verdict = self._verdict(ids[i], matches[i], scores.get(i), model_failed)
-            results[i] = verdict
-            if not model_failed:
-                await self._cache_set(cache_keys[i], verdict)
-
+            results[i] = self._verdict(ids[i], matches[i], scores.get(i), model_failed)
         final = [r for r in results if r is not None]
         for v in final:
             self.stats.verdicts[v.verdict] += 1
+        # Once verdicts exist they are cached and recorded in full even if the caller is cancelled now (a
+        # client that hung up): a half-recorded comment (logged but without a status) would be worse.
+        fresh = [(cache_keys[i], results[i]) for i in todo] if self.cache and not model_failed else []
+        await asyncio.shield(self._conclude(comments, final, fresh))
         return final
+
+    async def _conclude(
+        self, comments: Sequence[Comment], final: list[Verdict], fresh: list[tuple[str, Verdict | None]]
+    ) -> None:
+        for key, verdict in fresh:
+            if verdict is not None:
+                await self._cache_set(key, verdict)
+        await self._record(comments, final)
+
+    async def _record(self, comments: Sequence[Comment], verdicts: list[Verdict]) -> None:
+        """Step 6: the decision log, counters, review queue and statuses. A verdict is never lost to this."""
+        if self.decisions is None:
+            return
+        records = [c.model_copy(update={"id": v.id}) for c, v in zip(comments, verdicts, strict=True)]
+        try:
+            await self.decisions.record(records, verdicts)
+        except StoreUnavailable as exc:
+            self.stats.record_errors += 1
+            log.warning("decision log unavailable, %d verdict(s) not recorded: %s", len(verdicts), exc)
+        except Exception:  # a bug in recording must not cost the commenter their verdict
+            self.stats.record_errors += 1
+            log.exception("recording %d verdict(s) failed", len(verdicts))
 
     def _verdict(
         self, comment_id: str, matches: list[WordMatch], scores: dict[str, float] | None, model_failed: bool
@@ -132,8 +168,7 @@ class Pipeline:
 
     async def _score(self, texts: list[str]) -> list[dict[str, float]]:
         self.stats.model_calls += 1
-        loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self._executor, self.scorer.score, texts)
+        result = await self.batcher.score(texts)
         if len(result) != len(texts):
             raise RuntimeError(f"model returned {len(result)} score sets for {len(texts)} comments")
         for scores in result:
