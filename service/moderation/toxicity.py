@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import math
 import pickle
 import urllib.parse
 from collections.abc import Mapping, Sequence

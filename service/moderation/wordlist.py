@@ -37,7 +37,6 @@ ends there, or the rest of it is, or begins with, a dictionary word of at least 
 
 from __future__ import annotations
 
-import bisect
 import functools
 import hashlib
 import itertools

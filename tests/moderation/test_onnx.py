@@ -10,13 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 from service import cli
 from service.moderation.export import ExportError, export_onnx
 from service.moderation.onnx_backend import MANIFEST_NAME, OnnxScorer
 from service.moderation.toxicity import DetoxifyScorer, ModelLoadError, load_scorer
-from tests.fixtures.detoxify_checkpoints import TINY_CHECKPOINT_NAME, UNBIASED_CLASSES, build_tiny_checkpoint
+from tests.fixtures.detoxify_checkpoints import TINY_CHECKPOINT_NAME, UNBIASED_CLASSES
 
 TEXTS = [
     "Thanks for the thoughtful article about the bridge.",
@@ -35,18 +34,6 @@ def no_network() -> Iterator[None]:
         mp.setattr(socket.socket, "connect", refused)
         mp.setattr(socket, "getaddrinfo", refused)
         yield
-
-
-@pytest.fixture(autouse=True)
-def keep_torch_threads() -> Iterator[None]:
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_checkpoint(tmp_path_factory.mktemp("models") / "tiny")
 
 
 @pytest.fixture(scope="module")

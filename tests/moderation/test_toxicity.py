@@ -66,18 +66,6 @@ def no_network() -> Iterator[list[str]]:
         yield attempts
 
 
-@pytest.fixture(autouse=True)
-def keep_torch_threads() -> Iterator[None]:
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_checkpoint(tmp_path_factory.mktemp("models") / "tiny")
-
-
 @pytest.fixture(scope="module")
 def tiny_scorer(tiny_folder: Path) -> Scorer:
     return load_scorer("unbiased", tiny_folder, threads=1)
