@@ -65,9 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _register_serve(subparsers)
     _register_probe(subparsers)
-    from service import check
+    from service import check, model_cli
 
     check.register(subparsers)
+    model_cli.register(subparsers)
+    from service import rescore
+
+    rescore.register(subparsers)
     return parser
 
 

@@ -1,0 +1,154 @@
+"""`moderation rescore` on files: round trips, bad rows, summary and exit statuses, workers, the API's verdicts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from service import cli
+from service.config import get_settings
+from service.rescore import EXIT_CHANGED, EXIT_SAME, EXIT_USAGE, Options, RescoreError, rescore_file
+from tests.conftest import make_settings
+from tests.rescore.helpers import TEXTS, comments, read_csv, read_jsonl, write_csv, write_jsonl
+from tests.scorers import MarkerScorer
+
+
+def _run(tmp_path: Path, src: Path, out: Path, **kw):
+    opts = Options(input=str(src), output=str(out), progress=False, **kw)
+    return rescore_file(make_settings(), opts, scorer_factory=MarkerScorer)
+
+
+def test_jsonl_round_trip_matches_the_api(tmp_path: Path, make_client) -> None:
+    rows = comments(40)
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    summary = _run(tmp_path, src, tmp_path / "out.jsonl", batch_size=7)
+    out = read_jsonl(tmp_path / "out.jsonl")
+    assert [r["id"] for r in out] == [r["id"] for r in rows]
+    assert [r["site"] for r in out] == [r["site"] for r in rows]  # other columns pass through
+    assert [r["verdict"] for r in out] == [TEXTS[i % len(TEXTS)][1] for i in range(40)]
+    assert [r["previous_verdict"] for r in out] == [r["verdict"] for r in rows]
+    assert [r["changed"] for r in out] == [r["verdict"] != o["verdict"] for r, o in zip(rows, out, strict=True)]
+    # Same text, policy and model → the same verdict, reasons and scores as POST /v1/moderate.
+    client = make_client(MarkerScorer())
+    for row, got in zip(rows[:5], out[:5], strict=True):
+        api = client.post("/v1/moderate", json={"id": row["id"], "text": row["text"]}).json()
+        assert (got["verdict"], got["reasons"], got["scores"]) == (api["verdict"], api["reasons"], api["scores"])
+    assert summary.verdicts == {"accept": 16, "review": 8, "reject": 16}
+    assert summary.changed == 16 and summary.unchanged == 24 and summary.bad == 0
+    assert summary.changes == {"accept->reject": 8, "reject->accept": 8}  # the 0.6 insult stays review
+    assert all(len(v) == 3 for v in summary.examples.values())
+    assert not (tmp_path / "out.jsonl.progress").exists()  # removed once the run is complete
+
+
+def test_csv_round_trip_and_rescoring_its_own_output(tmp_path: Path) -> None:
+    rows = comments(12)
+    rows[3]["text"] = 'A "quoted", multi-line\ncomment [[insult=0.9]]'
+    src = write_csv(tmp_path / "in.csv", rows)
+    summary = _run(tmp_path, src, tmp_path / "out.csv", batch_size=5)
+    out = read_csv(tmp_path / "out.csv")
+    assert [r["id"] for r in out] == [r["id"] for r in rows]
+    assert out[3]["text"] == rows[3]["text"] and out[3]["verdict"] == "reject"
+    assert out[3]["clauses"] == "personal" and json.loads(out[3]["reasons"])[0]["category"] == "insult"
+    assert set(json.loads(out[0]["scores"])) >= {"insult", "threat"}
+    assert [r["changed"] for r in out] == ["true" if r["verdict"] != o["verdict"] else "false"
+                                            for r, o in zip(rows, out, strict=True)]
+    assert summary.judged == 12
+    # The output is a valid input: rescored under the same rules, nothing changes.
+    again = _run(tmp_path, tmp_path / "out.csv", tmp_path / "again.csv")
+    assert again.changed == 0 and again.unchanged == 12
+    assert [r["verdict"] for r in read_csv(tmp_path / "again.csv")] == [r["verdict"] for r in out]
+
+
+def test_jsonl_in_csv_out(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", comments(6))
+    _run(tmp_path, src, tmp_path / "out.csv")
+    out = read_csv(tmp_path / "out.csv")
+    assert [r["id"] for r in out] == [f"c{i}" for i in range(6)] and out[1]["verdict"] == "reject"
+
+
+def test_bad_rows_go_to_the_errors_file_with_line_numbers(tmp_path: Path) -> None:
+    good = comments(3)
+    lines = [
+        json.dumps(good[0]).encode(),
+        b"{broken json",
+        json.dumps({"id": "x1", "text": "   "}).encode(),
+        b'{"id": "x2", "text": "caf\xe9"}',
+        b"",
+        json.dumps(good[1]).encode(),
+        json.dumps({"text": "no id here"}).encode(),
+        json.dumps({"id": "x3", "text": "t", "verdict": "maybe"}).encode(),
+        b"[1, 2]",
+        json.dumps(good[2]).encode(),
+    ]
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"\n".join(lines) + b"\n")
+    summary = _run(tmp_path, src, tmp_path / "out.jsonl", batch_size=2)
+    assert [r["id"] for r in read_jsonl(tmp_path / "out.jsonl")] == ["c0", "c1", "c2"]
+    errors = read_jsonl(tmp_path / "out.jsonl.errors.jsonl")
+    assert [(e["line"], e["error"].split(":")[0].split(" (")[0]) for e in errors] == [
+        (2, "broken JSON"),
+        (3, "no text"),
+        (4, "undecodable bytes"),
+        (7, "no id"),
+        (8, "previous verdict 'maybe' is not one of accept, review, reject"),
+        (9, "a JSON list, not an object"),
+    ]
+    assert summary.bad == 6 and summary.records == 9 and summary.judged == 3
+
+
+def test_bad_csv_rows(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_bytes(b"id,text,verdict\n1,hello,accept\n2,caf\xe9,accept\n3,,reject\n4,too,many,fields\n"
+                    b'5,"multi\nline",accept\n6,fine,accept\n')
+    summary = _run(tmp_path, src, tmp_path / "out.csv")
+    assert [r["id"] for r in read_csv(tmp_path / "out.csv")] == ["1", "5", "6"]
+    errors = read_jsonl(tmp_path / "out.csv.errors.jsonl")
+    assert [(e["line"], e["error"]) for e in errors] == [
+        (3, "undecodable bytes (not UTF-8)"),
+        (4, "no text"),
+        (5, "4 fields where the header has 3"),
+    ]
+    assert summary.bad == 3
+
+
+def test_workers_give_the_same_output_in_order(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", comments(60))
+    _run(tmp_path, src, tmp_path / "one.jsonl", batch_size=8)
+    _run(tmp_path, src, tmp_path / "two.jsonl", batch_size=8, workers=2)
+    assert (tmp_path / "two.jsonl").read_bytes() == (tmp_path / "one.jsonl").read_bytes()
+
+
+def test_a_progress_file_of_another_run_is_refused(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", comments(5))
+    (tmp_path / "out.jsonl.progress").write_text(json.dumps({"version": 1, "fingerprint": "other"}))
+    with pytest.raises(RescoreError, match="--restart"):
+        _run(tmp_path, src, tmp_path / "out.jsonl")
+    summary = _run(tmp_path, src, tmp_path / "out.jsonl", restart=True)
+    assert summary.judged == 5 and len(read_jsonl(tmp_path / "out.jsonl")) == 5
+
+
+def test_command_exit_statuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    # The word list alone (no model to load): a listed obscenity is rejected whatever the previous verdict.
+    monkeypatch.setenv("MODERATION_MODEL", "none")
+    monkeypatch.setenv("MODERATION_LOG_LEVEL", "ERROR")
+    get_settings.cache_clear()
+    try:
+        same = write_jsonl(tmp_path / "same.jsonl", [{"id": "1", "text": "fine words", "verdict": "accept"}])
+        changed = write_jsonl(tmp_path / "changed.jsonl", [{"id": "1", "text": "shit", "verdict": "accept"}])
+        assert cli.main(["rescore", str(same), "-o", str(tmp_path / "a.jsonl"), "--no-progress"]) == EXIT_SAME
+        assert cli.main(["rescore", str(changed), "-o", str(tmp_path / "b.jsonl"), "--no-progress"]) == EXIT_CHANGED
+        assert "accept -> reject" in capsys.readouterr().err
+        assert cli.main(["rescore", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "c.jsonl")]) == EXIT_USAGE
+        assert cli.main(["rescore", str(same), "--apply"]) == EXIT_USAGE
+        assert "--apply goes with --from-log" in capsys.readouterr().err
+    finally:
+        get_settings.cache_clear()
+
+
+def test_help_documents_the_exit_statuses(capsys) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["rescore", "--help"])
+    text = capsys.readouterr().out
+    assert "exit status: 0 no verdict changed, 1 some verdict changed, 2 usage" in " ".join(text.split())
