@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.config import Settings
+from tests.redis_server import delete_keys_under
 from tests.scorers import MarkerScorer
 
 # Tests never reach the Hugging Face hub: every model they load is one they built.
@@ -33,13 +34,7 @@ def key_prefix(redis_url: str) -> Iterator[str]:
     """A prefix of this test's own; its keys are deleted afterwards (never FLUSHDB a shared server)."""
     prefix = f"test-{uuid.uuid4().hex[:12]}:"
     yield prefix
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    delete_keys_under(redis_url, prefix)
 
 
 @pytest.fixture

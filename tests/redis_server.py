@@ -38,6 +38,20 @@ def free_port() -> int:
             return int(port)
 
 
+def delete_keys_under(url: str, prefix: str) -> None:
+    """Delete every key under `prefix` on the Redis at `url`: how tests clean up after themselves on a
+    shared server, where FLUSHDB would wipe other tests' and other users' keys."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        stale = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if stale:
+            client.delete(*stale)
+    finally:
+        client.close()
+
+
 def ping(host: str, port: int, *, timeout_s: float = 0.5) -> bool:
     """Whether a Redis without a password answers PING at host:port (raw RESP, no client library)."""
     try:

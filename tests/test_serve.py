@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.fixtures.detoxify_checkpoints import build_tiny_checkpoint
-from tests.redis_server import free_port
+from tests.redis_server import delete_keys_under, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -91,13 +91,7 @@ def server(tiny_model, tmp_path_factory) -> Iterator[Server]:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
-        import redis
-
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        delete_keys_under(redis_url, prefix)
 
 
 def test_serves_real_model_verdicts_over_http(server):

@@ -29,7 +29,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,6 @@ class BatcherStats:
     """Comments whose request was gone (cancelled) before their batch ran."""
     overloaded: int = 0
     """Requests refused because the queue was full."""
-    batch_sizes: list[int] = field(default_factory=list, repr=False)
-    """The last batch sizes (at most 1000), for tests and the health endpoint."""
 
 
 @dataclass(eq=False)
@@ -238,8 +236,6 @@ class MicroBatcher:
             elapsed = time.perf_counter() - started
             self.stats.batches += 1
             self.stats.comments_scored += len(batch)
-            self.stats.batch_sizes.append(len(batch))
-            del self.stats.batch_sizes[:-1000]
             if self._observer is not None:
                 try:
                     self._observer(len(batch), elapsed, failed)

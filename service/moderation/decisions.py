@@ -92,12 +92,6 @@ class CommentStatus:
 
 
 @dataclass
-class Span:
-    start: int
-    end: int
-
-
-@dataclass
 class LogRecord:
     """One decision-log entry, parsed for the dashboard and the API."""
 

@@ -223,19 +223,27 @@ def _load_named(model: str, threads: int, device: str, window_overlap: int) -> D
         # Where torch.hub.load_state_dict_from_url (Detoxify's download path) keeps the file.
         file_name = Path(urllib.parse.urlparse(MODEL_URLS[model]).path).name
         digest = _sha256(Path(torch.hub.get_dir()) / "checkpoints" / file_name)
-        scorer = DetoxifyScorer(
-            loaded,
-            model_id=_model_id(model, digest),
-            threads=threads,
-            window_overlap=window_overlap,
-            checkpoint_sha256=digest,
-        )
-        scorer.check()
+        scorer = _checked_scorer(loaded, model, digest, threads, window_overlap)
     except Exception as exc:
         raise ModelLoadError(model, _describe(exc)) from exc
     log.info(
         "toxicity model %s loaded (%d categories, device %s)", scorer.model_id, len(scorer.categories), device
     )
+    return scorer
+
+
+def _checked_scorer(
+    loaded: detoxify.Detoxify, name: str, digest: str, threads: int, window_overlap: int
+) -> DetoxifyScorer:
+    """The scorer of a loaded Detoxify model, named by its checkpoint, proven able to score (`check`)."""
+    scorer = DetoxifyScorer(
+        loaded,
+        model_id=_model_id(name, digest),
+        threads=threads,
+        window_overlap=window_overlap,
+        checkpoint_sha256=digest,
+    )
+    scorer.check()
     return scorer
 
 
@@ -260,14 +268,7 @@ def _load_from_folder(folder: Path, threads: int, device: str, window_overlap: i
 
         digest = _sha256(checkpoint)
         loaded = Detoxify(checkpoint=_checkpoint_for_folder(checkpoint, folder), device=device)
-        scorer = DetoxifyScorer(
-            loaded,
-            model_id=_model_id(name, digest),
-            threads=threads,
-            window_overlap=window_overlap,
-            checkpoint_sha256=digest,
-        )
-        scorer.check()
+        scorer = _checked_scorer(loaded, name, digest, threads, window_overlap)
     except Exception as exc:
         raise ModelLoadError(name, _describe(exc), path=folder) from exc
     log.info(

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from service.store import Keys, RedisStore
-from tests.redis_server import RedisServerError, redis_url_for_tests
+from tests.redis_server import RedisServerError, delete_keys_under, redis_url_for_tests
 from tests.store.fakes import FakeClock
 
 
@@ -46,13 +46,11 @@ def raw_redis(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def keys(raw_redis: redis.Redis) -> Iterator[Keys]:
+def keys(redis_url: str) -> Iterator[Keys]:
     """Keys under a prefix of this test's own; its keys are deleted afterwards (never FLUSHDB)."""
     prefix = f"test-{uuid.uuid4().hex}:"
     yield Keys(prefix)
-    stale = list(raw_redis.scan_iter(match=f"{prefix}*", count=1000))
-    if stale:
-        raw_redis.delete(*stale)
+    delete_keys_under(redis_url, prefix)
 
 
 @pytest.fixture

@@ -18,13 +18,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 import uvicorn
 
 from service.app import create_app
 from tests.api.admin import ADMIN_PASSWORD
 from tests.conftest import TEST_REDIS_URL, make_settings
-from tests.redis_server import free_port
+from tests.redis_server import delete_keys_under, free_port
 from tests.scorers import MarkerScorer
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -63,13 +62,7 @@ def base_url() -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
-    client = redis.Redis.from_url(TEST_REDIS_URL)
-    try:
-        stale = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if stale:
-            client.delete(*stale)
-    finally:
-        client.close()
+    delete_keys_under(TEST_REDIS_URL, prefix)
 
 
 @pytest.fixture(scope="module")
