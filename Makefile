@@ -38,7 +38,7 @@ bench: $(STAMP)
 
 # A stand-in model for trying the service where Detoxify's weights can't be downloaded (see README).
 demo-model: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/python -m tests.fixtures.demo_model .cache/demo-model
+	HF_HUB_OFFLINE=1 $(BIN)/moderation model demo .cache/demo-model
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,4 +1,4 @@
-"""create_app(settings) and the lifespan that loads the policy, the word lists, the model and the store."""
+"""create_app(settings) and the lifespan that opens the store and builds the pipeline on loaded components."""
 
 from __future__ import annotations
 
@@ -8,54 +8,53 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from service.api import comments, dashboard, health, metrics, moderate, review, session
-from service.api.auth import AdminAuth, AuthConfigError
+from service import runtime
+from service.api import comments, health, metrics, moderate, review, session
 from service.api.errors import BodyGuard, install_error_handlers
-from service import builder
 from service.config import Settings, get_settings
-from service.moderation.policy import PolicyError
-from service.moderation.toxicity import ModelLoadError, Scorer
-from service.moderation.wordlist import WordListError
+from service.model.base import Scorer
 from service.store import open_store
-from service.webhook import WebhookConfigError, sender_from_settings
+from service.web import routes as dashboard
 
 log = logging.getLogger("service")
 
 
-def _configure_logging(level: str) -> None:
+def configure_logging(level: str) -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("service").setLevel(level)
 
 
-def create_app(settings: Settings | None = None, *, scorer: Scorer | None = None) -> FastAPI:
-    """Build the app. `scorer` replaces model loading (tests use a deterministic one); everything else is real."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    scorer: Scorer | None = None,
+    components: runtime.Components | None = None,
+) -> FastAPI:
+    """Build the app. `components` are what `moderation serve` loaded before starting the server (else the
+    lifespan loads them); `scorer` replaces model loading (tests use a deterministic one)."""
     settings = settings or get_settings()
-    _configure_logging(settings.LOG_LEVEL)
+    configure_logging(settings.LOG_LEVEL)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            # First: refusing to start for want of a real admin password should not wait for a model load.
-            auth = AdminAuth.from_settings(settings)
-            webhook = sender_from_settings(settings)
-            policy, wordlists = builder.load_rules(settings)
-            model = scorer or builder.load_model(settings)
-        except (PolicyError, WordListError, ModelLoadError, AuthConfigError, WebhookConfigError) as exc:
-            # Said once, plainly, before uvicorn prints the traceback and exits.
-            log.critical("cannot start: %s", exc)
+            loaded = components or runtime.load_components(settings, scorer=scorer)
+        except runtime.StartupError as exc:
+            log.critical("%s", exc)
+            log.debug("startup failed", exc_info=True)
             raise
-        builder.warn_missing_categories(policy, model)
         store = open_store(settings.REDIS_URL)
         if store.kind == "redis":
             up = await store.ping()
             log.info("verdict cache: %s (%s)", store.describe(), "answering" if up else "NOT answering yet")
-        decisions = builder.decision_log(settings, store, on_final=webhook.send if webhook else None)
-        pipeline = builder.pipeline(
+        webhook = loaded.webhook
+        decisions = runtime.decision_log(settings, store, on_final=webhook.send if webhook else None)
+        pipeline = runtime.pipeline(
             settings,
-            policy=policy,
-            wordlists=wordlists,
-            scorer=model,
+            policy=loaded.policy,
+            wordlists=loaded.wordlists,
+            scorer=loaded.scorer,
             store=store,
             decisions=decisions,
             observer=app.state.metrics.observe_batch,
@@ -64,7 +63,7 @@ def create_app(settings: Settings | None = None, *, scorer: Scorer | None = None
         app.state.pipeline = pipeline
         app.state.metrics.watch(pipeline)
         app.state.decisions = decisions
-        app.state.auth = auth
+        app.state.auth = loaded.auth
         app.state.webhook = webhook
         try:
             yield

@@ -20,21 +20,32 @@ def _register_serve(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import logging
+
     import uvicorn
 
+    from service import runtime
+    from service.app import configure_logging, create_app
     from service.config import get_settings
 
     settings = get_settings()
+    configure_logging(settings.LOG_LEVEL)
     host = args.host or settings.HOST
     port = args.port or settings.PORT
-    uvicorn.run(
-        "service.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        reload=args.reload,
-        log_level=settings.LOG_LEVEL.lower(),
-    )
+    common = {"host": host, "port": port, "log_level": settings.LOG_LEVEL.lower()}
+    if args.reload:
+        # The reloader imports the app anew in a child process on every change: it needs the factory.
+        uvicorn.run("service.app:create_app", factory=True, reload=True, **common)
+        return 0
+    # Loaded here, before the server starts, so that a configuration that cannot run is said in one
+    # paragraph with its remedies, not in a server's traceback.
+    try:
+        components = runtime.load_components(settings)
+    except runtime.StartupError as exc:
+        logging.getLogger("service").critical("%s", exc)
+        logging.getLogger("service").debug("startup failed", exc_info=True)
+        return 2
+    uvicorn.run(create_app(settings, components=components), **common)
     return 0
 
 
@@ -65,12 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _register_serve(subparsers)
     _register_probe(subparsers)
-    from service import check, model_cli
-
-    check.register(subparsers)
+    from service.model import cli as model_cli
+    from service.wordlist import cli as wordlist_cli
+    wordlist_cli.register(subparsers)
     model_cli.register(subparsers)
-    from service import rescore
-
+    from service.rescore import run as rescore
     rescore.register(subparsers)
     return parser
 

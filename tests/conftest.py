@@ -1,10 +1,14 @@
-"""Shared fixtures: settings, a real Redis with a per-test key prefix, app clients."""
+"""Fixtures every test may use: settings, one real Redis with a per-test key prefix, started app clients.
+
+Package conftests add their own: the shipped word list (tests/wordlist), the tiny Detoxify checkpoint and
+torch's thread count (tests/model).
+"""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +17,28 @@ import redis
 from fastapi.testclient import TestClient
 
 from service.app import create_app
-from service.config import Settings
-from tests.redis_server import delete_keys_under
-from tests.scorers import MarkerScorer
+from service.store.keys import Keys
+from service.store.redis import RedisStore
+from tests.support.fakes import FakeClock
+from tests.support.redis_server import RedisServerError, delete_keys_under, redis_url_for_tests
+from tests.support.scorers import MarkerScorer
+from tests.support.settings import make_settings
 
 # Tests never reach the Hugging Face hub: every model they load is one they built.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
-
-@pytest.fixture
-def redis_url() -> str:
-    return TEST_REDIS_URL
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """TEST_REDIS_URL, else redis://127.0.0.1:6379/15 when it answers, else a throwaway server."""
+    try:
+        with redis_url_for_tests() as url:
+            yield url
+    except RedisServerError as exc:
+        if os.environ.get("TEST_REDIS_URL"):
+            pytest.fail(str(exc))
+        pytest.skip(f"no Redis for the tests: {exc}")
 
 
 @pytest.fixture
@@ -38,16 +50,34 @@ def key_prefix(redis_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def keys(key_prefix: str) -> Keys:
+    return Keys(key_prefix)
+
+
+@pytest.fixture
 def raw_redis(redis_url: str) -> Iterator[redis.Redis]:
+    """A plain synchronous client, to look at what the service wrote without going through it."""
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     yield client
     client.close()
 
 
-def make_settings(**overrides: Any) -> Settings:
-    base: dict[str, Any] = {"MODEL": "unbiased", "REDIS_URL": None, "LOG_LEVEL": "WARNING"}
-    base.update(overrides)
-    return Settings(**base)
+@pytest.fixture
+async def redis_store(redis_url: str) -> AsyncIterator[RedisStore]:
+    store = RedisStore.from_url(redis_url)
+    yield store
+    await store.aclose()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    # redis.asyncio runs on asyncio only; anyio's default would also try trio once it is installed.
+    return "asyncio"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from service.api.deps import AdminDep, DecisionsDep
 from service.api.errors import ERROR_RESPONSES, ApiError, ErrorResponse
-from service.moderation.decisions import CommentNotFound, CommentStatus, DecisionConflict
+from service.review.models import CommentNotFound, CommentStatus, DecisionConflict
 
 router = APIRouter(prefix="/v1/comments", tags=["comments"])
 

@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from service.api.auth import CSRF_HEADER, SESSION_COOKIE, AdminAuth, Session
 from service.api.errors import ApiError
+from service.auth import CSRF_HEADER, SESSION_COOKIE, AdminAuth, Session
 from service.config import Settings
-from service.moderation.decisions import DecisionLog
 from service.moderation.pipeline import Pipeline
+from service.review.log import DecisionLog
 
 
 def _settings(request: Request) -> Settings:

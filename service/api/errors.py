@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.moderation.batcher import Overloaded
+from service.model.batcher import Overloaded
 from service.store.base import StoreUnavailable
 
 log = logging.getLogger(__name__)

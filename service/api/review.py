@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 from service.api.comments import NOT_FOUND, ModeratedStatusOut, moderated_out
 from service.api.deps import AdminDep, DecisionsDep
 from service.api.errors import ERROR_RESPONSES, ApiError, ErrorResponse
-from service.moderation.decisions import CommentNotFound, DecisionConflict, LogRecord
-from service.moderation.types import Reason, WordMatch
+from service.moderation.types import Action, Reason, WordMatch
+from service.review.models import CommentNotFound, DecisionConflict, LogRecord, ModeratorAction
 from service.store.base import parse_stream_id
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
@@ -57,7 +57,7 @@ class LogPageOut(BaseModel):
 
 
 class DecisionIn(BaseModel):
-    decision: Literal["approve", "reject"]
+    decision: ModeratorAction
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -86,7 +86,7 @@ async def decision_log(
     decisions: DecisionsDep,
     before: str | None = Query(default=None, description="A log_id: start after it (exclusive)."),
     kind: Literal["verdict", "moderator"] | None = None,
-    verdict: Literal["review", "reject"] | None = None,
+    verdict: Action | None = None,
     clause: str | None = None,
     article_id: str | None = None,
     limit: int = Query(default=50, ge=1, le=500),

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from service.api.auth import SESSION_COOKIE, AdminAuth
 from service.api.deps import AdminDep, AuthDep
 from service.api.errors import ERROR_RESPONSES, ApiError
+from service.auth import SESSION_COOKIE, AdminAuth
 
 router = APIRouter(prefix="/v1/session", tags=["admin"])
 

@@ -14,16 +14,33 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from service.moderation.batcher import MicroBatcher, Overloaded
-from service.moderation.decisions import DecisionLog
-from service.moderation.policy import Policy, decide
-from service.moderation.toxicity import Scorer
-from service.moderation.types import Comment, Profanity, Verdict, WordMatch
-from service.moderation.wordlist import WordListWatcher
+from service.model.base import Scorer
+from service.model.batcher import MicroBatcher, Overloaded
+from service.moderation.policy import Policy, apply_policy
+from service.moderation.types import VERDICTS, Comment, Profanity, Verdict, WordMatch
+from service.review.log import DecisionLog
 from service.store.base import Store, StoreUnavailable
 from service.store.keys import Keys, verdict_digest
+from service.wordlist.matcher import WordList
+from service.wordlist.watcher import WordListWatcher
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Everything a verdict depends on besides the text: the same text under the same identity always gets
+    the same verdict. The verdict cache's key and a rescoring run's resume fingerprint are both made of it."""
+
+    policy: str
+    """The policy's version and the hash of its file (an edit that forgot to bump the version still counts)."""
+    wordlist: str
+    """The word lists' version (a hash of every effective entry)."""
+    model: str
+    """The model id: name plus a hash of the checkpoint, or "none"."""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"policy": self.policy, "wordlist": self.wordlist, "model": self.model}
 
 
 @dataclass
@@ -36,7 +53,7 @@ class PipelineStats:
     model_calls: int = 0
     model_failures: int = 0
     record_errors: int = 0
-    verdicts: dict[str, int] = field(default_factory=lambda: {"accept": 0, "review": 0, "reject": 0})
+    verdicts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(VERDICTS, 0))
 
 
 class Pipeline:
@@ -49,8 +66,8 @@ class Pipeline:
         store: Store,
         keys: Keys,
         cache_ttl_s: int,
+        batcher: MicroBatcher,
         decisions: DecisionLog | None = None,
-        batcher: MicroBatcher | None = None,
         cache: bool = True,
     ) -> None:
         """`cache=False` neither reads nor writes the verdict cache: batch rescoring judges every comment
@@ -64,9 +81,17 @@ class Pipeline:
         self.decisions = decisions
         self.cache = cache
         self.stats = PipelineStats()
-        # Every model call goes through the micro-batcher, whose one thread owns the model (the app passes
-        # one built from Settings; the batcher's defaults serve embedded use and tests).
-        self.batcher = batcher or MicroBatcher(scorer.score)
+        # Every model call goes through the micro-batcher, whose one thread owns the model.
+        self.batcher = batcher
+
+    def identity(self, wordlist: WordList | None = None) -> Identity:
+        """The identity verdicts get now (or with `wordlist`, the word list a call already holds)."""
+        wordlist = wordlist or self.wordlists.current()
+        return Identity(
+            policy=f"{self.policy.version}:{self.policy.fingerprint}",
+            wordlist=wordlist.version,
+            model=self.scorer.model_id,
+        )
 
     @property
     def model_enabled(self) -> bool:
@@ -81,18 +106,16 @@ class Pipeline:
         Raises `Overloaded` when the model's queue cannot take the comments (backpressure: no verdict).
         """
         wordlist = self.wordlists.current()
+        identity = self.identity(wordlist)
         ids = [c.id or uuid.uuid4().hex for c in comments]
-        cache_keys = [
-            self.keys.verdict(
-                verdict_digest(
-                    c.text,
-                    f"{self.policy.version}:{self.policy.fingerprint}",
-                    wordlist.version,
-                    self.scorer.model_id,
-                )
-            )
-            for c in comments
-        ] if self.cache else []
+        cache_keys = (
+            [
+                self.keys.verdict(verdict_digest(c.text, identity.policy, identity.wordlist, identity.model))
+                for c in comments
+            ]
+            if self.cache
+            else []
+        )
 
         results: list[Verdict | None] = [None] * len(comments)
         for i, key in enumerate(cache_keys):
@@ -152,12 +175,12 @@ class Pipeline:
     def _verdict(
         self, comment_id: str, matches: list[WordMatch], scores: dict[str, float] | None, model_failed: bool
     ) -> Verdict:
-        decision = decide(self.policy, matches, scores, model_failed=model_failed)
+        outcome = apply_policy(self.policy, matches, scores, model_failed=model_failed)
         return Verdict(
             id=comment_id,
-            verdict=decision.verdict,
-            reasons=decision.reasons,
-            notice=decision.notice,
+            verdict=outcome.verdict,
+            reasons=outcome.reasons,
+            notice=outcome.notice,
             scores={k: round(float(v), 6) for k, v in (scores or {}).items()},
             profanity=Profanity(matches=matches),
             cached=False,

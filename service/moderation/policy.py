@@ -1,6 +1,6 @@
 """The policy: rules/policy.yaml, validated, and the decision it makes from matches and scores.
 
-`decide` is a pure function of (policy, word-list matches, model scores): the same inputs give the same
+`apply_policy` is a pure function of (policy, word-list matches, model scores): the same inputs give the same
 verdict whichever door a comment came in by (API, compatibility endpoint, rescoring).
 """
 
@@ -10,14 +10,11 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from service.moderation.types import Clause, Reason, VerdictKind, WordMatch
-
-Action = Literal["review", "reject"]
+from service.moderation.types import NOTICE_ORDER, Action, Clause, Reason, VerdictKind, WordMatch
 
 
 class PolicyError(Exception):
@@ -100,19 +97,21 @@ def load_policy(path: Path) -> Policy:
 
 
 @dataclass(frozen=True)
-class Decision:
+class PolicyOutcome:
+    """What the policy makes of one comment's evidence: the verdict, its reasons, the notice to show."""
+
     verdict: VerdictKind
     reasons: list[Reason]
     notice: str | None
 
 
-def decide(
+def apply_policy(
     policy: Policy,
     matches: Sequence[WordMatch],
     scores: Mapping[str, float] | None,
     *,
     model_failed: bool = False,
-) -> Decision:
+) -> PolicyOutcome:
     """Turn evidence into a verdict. `scores` is None when the model was not consulted."""
     reasons: list[Reason] = []
     for match in matches:
@@ -167,7 +166,7 @@ def decide(
         verdict = "review"
     else:
         verdict = "accept"
-    return Decision(verdict=verdict, reasons=reasons, notice=_notice(policy, verdict, reasons))
+    return PolicyOutcome(verdict=verdict, reasons=reasons, notice=_notice(policy, verdict, reasons))
 
 
 def _notice(policy: Policy, verdict: VerdictKind, reasons: Sequence[Reason]) -> str | None:
@@ -177,7 +176,7 @@ def _notice(policy: Policy, verdict: VerdictKind, reasons: Sequence[Reason]) -> 
         return f"{policy.messages.review} {policy.notice}"
     # Name the first clause (in the notice's order) that a rejecting reason broke.
     broken: list[Clause] = [r.clause for r in reasons if r.action == "reject" and r.clause is not None]
-    for clause in ("derogatory", "personal", "obscene"):
+    for clause in NOTICE_ORDER:
         if clause in broken:
             return f"{getattr(policy.messages.reject, clause)} {policy.notice}"
     return policy.notice

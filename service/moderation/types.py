@@ -7,21 +7,35 @@ FastAPI.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
 
+# The one vocabulary of verdicts, clauses, tiers and sources. Every other module takes these names from
+# here: the tuples are derived from the Literal types, so the two can never disagree.
+
 Clause = Literal["obscene", "derogatory", "personal"]
 """The three clauses of the notice: obscene words, derogatory words, personal attacks."""
+CLAUSES: tuple[Clause, ...] = get_args(Clause)
 
-CLAUSES: tuple[Clause, ...] = ("obscene", "derogatory", "personal")
-
-Tier = Literal["reject", "review"]
-"""Word-list tiers that produce matches. The third tier, `allow`, never produces a match."""
+NOTICE_ORDER: tuple[Clause, ...] = ("derogatory", "personal", "obscene")
+"""The clauses in the order the notice names them ("derogatory, personal, or obscene words")."""
 
 VerdictKind = Literal["accept", "review", "reject"]
+VERDICTS: tuple[VerdictKind, ...] = get_args(VerdictKind)
+
+Action = Literal["review", "reject"]
+"""What a reason asks for, and what a policy rule assigns: the verdicts that are not an accept."""
+ACTIONS: tuple[Action, ...] = get_args(Action)
+
+Tier = Action
+"""Word-list tiers that produce matches (a term's tier is the action it asks for). The third tier, `allow`,
+never produces a match."""
+WordlistTier = Literal["reject", "review", "allow"]
+WORDLIST_TIERS: tuple[WordlistTier, ...] = get_args(WordlistTier)
 
 Source = Literal["wordlist", "model", "rule"]
+SOURCES: tuple[Source, ...] = get_args(Source)
 
 
 class Comment(BaseModel):
@@ -57,7 +71,7 @@ class Reason(BaseModel):
     )
     clause: Clause | None = Field(description="The clause of the notice that was broken; null for failures.")
     source: Source
-    action: Literal["review", "reject"] = Field(description="What this reason alone asks for.")
+    action: Action = Field(description="What this reason alone asks for.")
     category: str | None = Field(default=None, description="Model category, for model reasons.")
     term: str | None = Field(default=None, description="Listed term, for word-list reasons.")
     score: float | None = None

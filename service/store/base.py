@@ -53,7 +53,7 @@ class Store(Protocol):
         """
         ...
 
-    # The decision log, counters, review queue and comment statuses (service.moderation.decisions uses
+    # The decision log, counters, review queue and comment statuses (service.review.log uses
     # these). Every method raises StoreUnavailable when the store cannot be reached.
 
     async def log_append(self, stream: str, fields: dict[str, str], *, max_len: int, min_id_ms: int) -> str:

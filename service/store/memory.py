@@ -7,8 +7,8 @@ here too), and TTLs are honoured. It is per process: workers don't share it and 
 
 from __future__ import annotations
 
-import time
 import bisect
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, Literal

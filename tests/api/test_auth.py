@@ -7,10 +7,11 @@ import re
 
 import pytest
 
-from service.api.auth import AdminAuth, AuthConfigError, password_problem
-from tests.api.admin import ADMIN_PASSWORD
-from tests.conftest import make_settings
-from tests.scorers import MarkerScorer
+from service.auth import AdminAuth, AuthConfigError, password_problem
+from service.runtime import StartupError
+from tests.support.admin import ADMIN_PASSWORD
+from tests.support.scorers import MarkerScorer
+from tests.support.settings import make_settings
 
 
 class Clock:
@@ -64,8 +65,9 @@ def test_production_accepts_a_real_password_and_sets_secure_cookies():
 
 
 def test_production_app_refuses_to_start_without_a_password(make_client, caplog):
-    with caplog.at_level(logging.CRITICAL, logger="service"), pytest.raises(AuthConfigError):
+    with caplog.at_level(logging.CRITICAL, logger="service"), pytest.raises(StartupError) as raised:
         make_client(MarkerScorer(), ENVIRONMENT="production", ADMIN_PASSWORD="changeme")
+    assert isinstance(raised.value.__cause__, AuthConfigError)
     assert "cannot start" in caplog.text and "placeholder" in caplog.text
 
 

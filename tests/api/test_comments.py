@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.admin import ADMIN_PASSWORD, login
-from tests.redis_server import free_port
-from tests.scorers import MarkerScorer
+from tests.support.admin import ADMIN_PASSWORD, login
+from tests.support.redis_server import free_port
+from tests.support.scorers import MarkerScorer
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ import httpx
 import uvicorn
 
 from service.app import create_app
-from tests.conftest import make_settings
-from tests.redis_server import free_port
-from tests.scorers import GatedScorer
+from tests.support.redis_server import free_port
+from tests.support.scorers import GatedScorer
+from tests.support.settings import make_settings
 
 
 def _wait_for(condition, timeout_s: float = 10.0) -> None:  # type: ignore[no-untyped-def]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.redis_server import ThrowawayRedis
-from tests.scorers import MarkerScorer
+from tests.support.redis_server import ThrowawayRedis
+from tests.support.scorers import MarkerScorer
 
 
 def test_healthz(client):
@@ -23,8 +23,7 @@ def test_readyz_with_memory_cache(client):
 
 
 def test_readyz_says_when_running_without_model(make_client):
-    from service.moderation.toxicity import NoModel
-
+    from service.model.base import NoModel
     body = make_client(NoModel()).get("/readyz").json()
     assert body["status"] == "ready" and "none" in body["checks"]["model"]["detail"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.scorers import FailingScorer, MarkerScorer
+from tests.support.scorers import FailingScorer, MarkerScorer
 
 NOTICE = "Kindly refrain from using derogatory, personal, or obscene words in your comments."
 
@@ -105,8 +105,7 @@ def test_batch_mixes_cached_and_fresh(make_client):
 
 
 def test_without_a_model_every_verdict_says_so(make_client):
-    from service.moderation.toxicity import NoModel
-
+    from service.model.base import NoModel
     client = make_client(NoModel())
     body = client.post("/v1/moderate", json={"text": "You are a [[insult=0.99]] idiot"}).json()
     assert body["model"] == "none" and body["model_consulted"] is False
@@ -116,7 +115,6 @@ def test_without_a_model_every_verdict_says_so(make_client):
 
 
 def test_nonsense_scores_are_a_model_failure_not_an_accept(make_client):
-    from tests.scorers import NaNScorer
-
+    from tests.support.scorers import NaNScorer
     body = make_client(NaNScorer()).post("/v1/moderate", json={"text": "Hello there."}).json()
     assert body["verdict"] == "review" and body["reasons"][0]["code"] == "model_unavailable"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from tests.scorers import FailingScorer, GatedScorer
+from tests.support.scorers import FailingScorer, GatedScorer
 
 
 def _wait_for(condition, timeout_s: float = 10.0) -> None:  # type: ignore[no-untyped-def]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.admin import ADMIN_PASSWORD, login
-from tests.scorers import MarkerScorer
+from tests.support.admin import ADMIN_PASSWORD, login
+from tests.support.scorers import MarkerScorer
 
 
 @pytest.fixture

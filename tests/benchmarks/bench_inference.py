@@ -54,8 +54,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 def comments(count: int, seed: int) -> list[str]:
     """`count` distinct ~300-character comments from the fixture corpus's words (seeded)."""
-    from tests.fixtures.detoxify_checkpoints import _CORPUS
-
+    from service.model.demo import _CORPUS
     words = sorted(set(re.findall(r"[a-z']+", _CORPUS.lower())))
     rng = random.Random(seed)
     out: list[str] = []
@@ -78,9 +77,8 @@ def export(name: str, *, int8: bool, optimize: bool) -> Path:
     import onnxruntime
     import torch
 
-    from service.moderation.export import export_onnx
-    from service.moderation.toxicity import _sha256
-
+    from service.model.export import export_onnx
+    from service.model.loader import _sha256
     folder = CACHE / f"original-base-{name}"
     digest = _sha256(BASE / "bert-base.ckpt")
     manifest_file = folder / "manifest.json"
@@ -104,8 +102,7 @@ def baseline(texts: Sequence[str]) -> list[float]:
     import torch
     from detoxify import Detoxify
 
-    from service.moderation.toxicity import _checkpoint_for_folder
-
+    from service.model.loader import _checkpoint_for_folder
     torch.set_num_threads(THREADS)
     model = Detoxify(checkpoint=_checkpoint_for_folder(BASE / "bert-base.ckpt", BASE))
     model.predict(texts[0])  # first-call costs off the clock
@@ -225,10 +222,11 @@ def percentile(values: Sequence[float], q: float) -> float:
 def main() -> None:
     import torch
 
-    from service.moderation.batcher import DEFAULT_MAX_BATCH_SIZE
-    from service.moderation.toxicity import load_scorer
-    from tests.fixtures.detoxify_checkpoints import build_base_checkpoint
+    from service.config import Settings
+    from service.model.demo import build_base_checkpoint
+    from service.model.loader import load_scorer
 
+    DEFAULT_MAX_BATCH_SIZE = Settings().BATCH_MAX_SIZE  # noqa: N806 (the service's own default)
     print(f"bert-base (Detoxify 'original' architecture), {THREADS} threads, torch {torch.__version__}")
     build_base_checkpoint(BASE)
     folders = {

@@ -53,10 +53,10 @@ from pathlib import Path
 import wordfreq
 
 from service.config import Settings
-from service.moderation.batcher import GROUPING
-from service.moderation.toxicity import load_scorer
-from service.rescore import Options, rescore_file
-from tests.fixtures.detoxify_checkpoints import build_base_checkpoint
+from service.model.batcher import GROUPING
+from service.model.demo import build_base_checkpoint
+from service.model.loader import load_scorer
+from service.rescore.run import Options, rescore_file
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 20261127

@@ -33,7 +33,7 @@ from collections.abc import Callable
 
 import wordfreq
 
-from service.moderation.wordlist import WordList
+from service.wordlist.matcher import WordList
 
 RULES = pathlib.Path(__file__).resolve().parents[2] / "rules"
 SEED = 20240611
@@ -60,7 +60,6 @@ BENIGN = [
 
 def _listed() -> set[str]:
     from better_profanity import profanity
-
     profanity.load_censor_words()
     return {str(w).lower() for w in profanity.CENSOR_WORDSET}
 
@@ -134,7 +133,6 @@ def main() -> int:
     load_s = time.perf_counter() - t0
 
     from better_profanity import profanity
-
     profanity.load_censor_words()
     batches = [make_batch(BATCH, 300, vocab, rng) for _ in range(ROUNDS)]
     stream = make_batch(STREAM_COMMENTS, 300, vocab, rng)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from service.moderation.policy import PolicyError, decide, load_policy
+from service.moderation.policy import PolicyError, apply_policy, load_policy
 from service.moderation.types import WordMatch
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
@@ -41,7 +41,7 @@ def test_shipped_policy_loads_with_its_notice(policy):
      ("insult", "personal"), ("threat", "personal")],
 )
 def test_each_clause_triggers_from_its_category(policy, category, clause):
-    d = decide(policy, [], {category: 0.95})
+    d = apply_policy(policy, [], {category: 0.95})
     assert d.verdict == "reject"
     (reason,) = d.reasons
     assert (reason.clause, reason.source, reason.category, reason.code) == (clause, "model", category, "model_score")
@@ -51,25 +51,25 @@ def test_each_clause_triggers_from_its_category(policy, category, clause):
 
 def test_thresholds_are_inclusive_at_their_edges(policy):
     rule = policy.categories["insult"]
-    assert decide(policy, [], {"insult": rule.reject}).verdict == "reject"
-    assert decide(policy, [], {"insult": rule.reject - 1e-6}).verdict == "review"
-    assert decide(policy, [], {"insult": rule.review}).verdict == "review"
-    assert decide(policy, [], {"insult": rule.review - 1e-6}).verdict == "accept"
+    assert apply_policy(policy, [], {"insult": rule.reject}).verdict == "reject"
+    assert apply_policy(policy, [], {"insult": rule.reject - 1e-6}).verdict == "review"
+    assert apply_policy(policy, [], {"insult": rule.review}).verdict == "review"
+    assert apply_policy(policy, [], {"insult": rule.review - 1e-6}).verdict == "accept"
 
 
 def test_review_band_names_the_reason_and_the_review_notice(policy):
-    d = decide(policy, [], {"threat": 0.6})
+    d = apply_policy(policy, [], {"threat": 0.6})
     assert d.verdict == "review"
     assert d.reasons[0].action == "review" and d.reasons[0].score == 0.6
     assert d.notice.startswith(policy.messages.review)
 
 
 def test_general_toxicity_never_rejects_alone(policy):
-    assert decide(policy, [], {"toxicity": 0.99}).verdict == "review"
+    assert apply_policy(policy, [], {"toxicity": 0.99}).verdict == "review"
 
 
 def test_clean_scores_accept_without_notice(policy):
-    d = decide(policy, [], dict.fromkeys(policy.categories, 0.01))
+    d = apply_policy(policy, [], dict.fromkeys(policy.categories, 0.01))
     assert (d.verdict, d.reasons, d.notice) == ("accept", [], None)
 
 
@@ -78,23 +78,23 @@ def _match(tier: str, clause: str) -> WordMatch:
 
 
 def test_wordlist_tiers_map_to_actions_and_keep_spans(policy):
-    d = decide(policy, [_match("reject", "derogatory")], None)
+    d = apply_policy(policy, [_match("reject", "derogatory")], None)
     assert d.verdict == "reject"
     assert (d.reasons[0].start, d.reasons[0].end, d.reasons[0].clause) == (3, 7, "derogatory")
     assert "derogatory" in d.notice
-    assert decide(policy, [_match("review", "obscene")], None).verdict == "review"
+    assert apply_policy(policy, [_match("review", "obscene")], None).verdict == "review"
 
 
 def test_model_failure_is_review_never_accept(policy):
-    d = decide(policy, [], None, model_failed=True)
+    d = apply_policy(policy, [], None, model_failed=True)
     assert d.verdict == "review"
     assert d.reasons[-1].code == "model_unavailable"
     # A rejecting word still rejects: failure only ever makes a verdict stricter.
-    assert decide(policy, [_match("reject", "obscene")], None, model_failed=True).verdict == "reject"
+    assert apply_policy(policy, [_match("reject", "obscene")], None, model_failed=True).verdict == "reject"
 
 
 def test_categories_the_model_lacks_are_skipped(policy):
-    assert decide(policy, [], {"unknown_category": 1.0}).verdict == "accept"
+    assert apply_policy(policy, [], {"unknown_category": 1.0}).verdict == "accept"
 
 
 def test_fingerprint_changes_with_content(tmp_path, raw):

@@ -10,12 +10,12 @@ from pathlib import Path
 import redis
 import yaml
 
-from service import builder
+from service import runtime
 from service.moderation.types import Comment
-from service.rescore import Options, rescore_log
+from service.rescore.run import Options, rescore_log
 from service.store.redis import RedisStore
-from tests.conftest import make_settings
-from tests.scorers import MarkerScorer
+from tests.support.scorers import MarkerScorer
+from tests.support.settings import make_settings
 
 
 def _snapshot(client: redis.Redis, prefix: str) -> dict[str, object]:
@@ -46,9 +46,9 @@ def _stricter_rules(tmp_path: Path, repo_root: Path) -> Path:
 
 async def _populate(settings, store) -> None:
     """Three comments moderated by the service under the shipped rules; a moderator approves one."""
-    policy, wordlists = builder.load_rules(settings, watch=False)
-    decisions = builder.decision_log(settings, store)
-    pipeline = builder.pipeline(settings, policy=policy, wordlists=wordlists, scorer=MarkerScorer(), store=store,
+    policy, wordlists = runtime.load_rules(settings, watch=False)
+    decisions = runtime.decision_log(settings, store)
+    pipeline = runtime.pipeline(settings, policy=policy, wordlists=wordlists, scorer=MarkerScorer(), store=store,
                                 decisions=decisions)
     try:
         verdicts = await pipeline.moderate([
@@ -88,7 +88,7 @@ def test_from_log_reports_changes_and_writes_nothing_then_applies(
                                         store=store)
             assert applied.changes == {"review->reject": 2}
             assert applied.applied == 1 and applied.skipped_moderator == 1
-            decisions = builder.decision_log(after, store)
+            decisions = runtime.decision_log(after, store)
             assert (await decisions.status("a")).status == "rejected"
             assert (await decisions.status("b")).status == "approved"  # the moderator's decision stands
             assert (await decisions.status("c")).status == "rejected"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from service.rescore import Options, rescore_file
-from tests.conftest import make_settings
-from tests.rescore.helpers import comments, read_jsonl
-from tests.scorers import MarkerScorer
+from service.rescore.run import Options, rescore_file
+from tests.support.rescore import comments, read_jsonl
+from tests.support.scorers import MarkerScorer
+from tests.support.settings import make_settings
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[ray]' (make test installs it)")
 pytestmark = pytest.mark.slow
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def local_ray(repo_root: Path) -> Iterator[None]:
-    # The actors import tests.scorers.MarkerScorer, so they need the repository on their path.
+    # The actors import tests.support.scorers.MarkerScorer, so they need the repository on their path.
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": str(repo_root)}})
     yield

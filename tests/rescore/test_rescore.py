@@ -9,10 +9,10 @@ import pytest
 
 from service import cli
 from service.config import get_settings
-from service.rescore import EXIT_CHANGED, EXIT_SAME, EXIT_USAGE, Options, RescoreError, rescore_file
-from tests.conftest import make_settings
-from tests.rescore.helpers import TEXTS, comments, read_csv, read_jsonl, write_csv, write_jsonl
-from tests.scorers import MarkerScorer
+from service.rescore.run import EXIT_CHANGED, EXIT_SAME, EXIT_USAGE, Options, RescoreError, rescore_file
+from tests.support.rescore import TEXTS, comments, read_csv, read_jsonl, write_csv, write_jsonl
+from tests.support.scorers import MarkerScorer
+from tests.support.settings import make_settings
 
 
 def _run(tmp_path: Path, src: Path, out: Path, **kw):

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from service.rescore import EXIT_CHANGED, EXIT_INTERRUPTED, Options, rescore_file
-from tests.conftest import make_settings
-from tests.fixtures.detoxify_checkpoints import build_tiny_checkpoint
-from tests.rescore.helpers import comments, read_jsonl
+from service.model.demo import build_tiny_checkpoint
+from service.rescore.run import EXIT_CHANGED, EXIT_INTERRUPTED, Options, rescore_file
+from tests.support.rescore import comments, read_jsonl
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from service.store import MemoryStore, RedisStore, Store, open_store
-from tests.store.fakes import FakeClock
+from tests.support.fakes import FakeClock
 
 pytestmark = pytest.mark.anyio
 

@@ -18,8 +18,8 @@ import redis
 
 from service.store import Keys, RedisStore, Store, StoreUnavailable, verdict_digest
 from service.store.redis import mask_url
-from tests.redis_server import ThrowawayRedis, free_port
-from tests.store.fakes import FakeClock
+from tests.support.fakes import FakeClock
+from tests.support.redis_server import ThrowawayRedis, free_port
 
 pytestmark = pytest.mark.anyio
 

@@ -1,0 +1,176 @@
+"""One recipe, from Settings, for what every door judges with: policy, word lists, model, decision log, pipeline.
+
+The app's lifespan, `moderation serve`, `moderation rescore` and each of its worker processes and Ray actors
+build through these functions, so the same text under the same MODERATION_MODEL / MODERATION_MODEL_PATH /
+RULES_DIR gets the same verdict whichever door it came in by. No web framework here.
+
+Whatever keeps the service from starting as configured (a broken policy or word list, model weights that do
+not load, a placeholder admin password in production, a webhook without its secret) becomes `StartupError`,
+whose message is one paragraph naming the cause and its remedies: `moderation serve` prints it and exits
+without a traceback (the traceback goes to the DEBUG log).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from service.auth import AdminAuth, AuthConfigError
+from service.config import Settings
+from service.model.base import NO_MODEL, ModelLoadError, Scorer
+from service.model.batcher import BatchObserver, MicroBatcher
+from service.model.loader import load_scorer
+from service.moderation.pipeline import Pipeline
+from service.moderation.policy import Policy, PolicyError, load_policy
+from service.review.log import DecisionLog
+from service.review.webhook import WebhookConfigError, WebhookSender
+from service.store.base import Store
+from service.store.keys import Keys
+from service.wordlist.rules import WordListError
+from service.wordlist.watcher import WordListWatcher
+
+log = logging.getLogger("service")
+
+#: The configuration problems that keep the service from starting (each says what to change).
+CONFIGURATION_ERRORS: tuple[type[Exception], ...] = (
+    PolicyError,
+    WordListError,
+    ModelLoadError,
+    AuthConfigError,
+    WebhookConfigError,
+)
+
+
+class StartupError(Exception):
+    """The service cannot start as configured; `str()` is the paragraph to print (cause and remedies)."""
+
+    def __str__(self) -> str:
+        return f"cannot start: {self.args[0]}"
+
+
+@dataclass
+class Components:
+    """What the app runs on that is loaded synchronously from Settings (seconds to minutes for the model)."""
+
+    auth: AdminAuth
+    webhook: WebhookSender | None
+    policy: Policy
+    wordlists: WordListWatcher
+    scorer: Scorer
+
+
+def load_components(settings: Settings, *, scorer: Scorer | None = None) -> Components:
+    """Everything the app needs before it can answer; `scorer` replaces model loading (tests). Raises
+    `StartupError` for a configuration that cannot run."""
+    try:
+        # First: refusing to start for want of a real admin password should not wait for a model load.
+        auth = AdminAuth.from_settings(settings)
+        webhook = webhook_sender(settings)
+        policy, wordlists = load_rules(settings)
+        scorer = scorer or load_model(settings)
+    except CONFIGURATION_ERRORS as exc:
+        raise StartupError(str(exc)) from exc
+    warn_missing_categories(policy, scorer)
+    return Components(auth=auth, webhook=webhook, policy=policy, wordlists=wordlists, scorer=scorer)
+
+
+def webhook_sender(settings: Settings) -> WebhookSender | None:
+    """The sender configured by `settings`, or None when no webhook URL is set. Raises WebhookConfigError."""
+    if not settings.WEBHOOK_URL:
+        return None
+    if not settings.WEBHOOK_URL.startswith(("http://", "https://")):
+        raise WebhookConfigError(f"MODERATION_WEBHOOK_URL must be an http(s) URL, got {settings.WEBHOOK_URL!r}")
+    if not settings.WEBHOOK_SECRET:
+        raise WebhookConfigError(
+            "MODERATION_WEBHOOK_URL is set but MODERATION_WEBHOOK_SECRET is not: deliveries must be signed"
+        )
+    return WebhookSender(
+        settings.WEBHOOK_URL,
+        settings.WEBHOOK_SECRET,
+        max_attempts=settings.WEBHOOK_MAX_ATTEMPTS,
+        backoff_s=settings.WEBHOOK_BACKOFF_S,
+        backoff_max_s=settings.WEBHOOK_BACKOFF_MAX_S,
+        timeout_s=settings.WEBHOOK_TIMEOUT_S,
+    )
+
+
+def load_rules(settings: Settings, *, watch: bool = True) -> tuple[Policy, WordListWatcher]:
+    """The policy and the word lists. `watch=False` pins the word lists as loaded now (a batch run must not
+    change rules halfway through). Raises PolicyError or WordListError."""
+    policy = load_policy(settings.policy_file)
+    log.info("policy %s loaded from %s", policy.version, settings.policy_file)
+    wordlists = WordListWatcher(settings.RULES_DIR, **({} if watch else {"min_interval_s": float("inf")}))
+    log.info("word lists loaded from %s (version %s)", settings.RULES_DIR / "wordlist", wordlists.current().version)
+    return policy, wordlists
+
+
+def load_model(settings: Settings, threads: int | None = None) -> Scorer:
+    """The toxicity scorer named by Settings (blocking). Raises ModelLoadError."""
+    threads = threads or settings.model_threads
+    scorer = load_scorer(settings.MODEL, settings.MODEL_PATH, threads, window_overlap=settings.WINDOW_OVERLAP)
+    if scorer.model_id == NO_MODEL:
+        log.warning(
+            "*** MODERATION_MODEL=none: the toxicity model is OFF. Verdicts come from the word list alone "
+            "and every verdict says model_consulted=false. Insults and threats without listed words will be "
+            "ACCEPTED. ***"
+        )
+    else:
+        log.info("model %s loaded (%d threads), categories: %s", scorer.model_id, threads,
+                 ", ".join(scorer.categories))
+    return scorer
+
+
+def warn_missing_categories(policy: Policy, scorer: Scorer) -> None:
+    missing = [c for c in policy.categories if scorer.model_id != NO_MODEL and c not in scorer.categories]
+    if missing:
+        log.warning("policy categories the model does not produce (skipped): %s", ", ".join(missing))
+
+
+def decision_log(
+    settings: Settings, store: Store, *, on_final: Callable[[dict[str, Any]], None] | None = None
+) -> DecisionLog:
+    return DecisionLog(
+        store,
+        Keys(settings.REDIS_PREFIX),
+        max_entries=settings.LOG_MAX_ENTRIES,
+        retention_s=settings.LOG_RETENTION_DAYS * 86_400,
+        on_final=on_final,
+    )
+
+
+def batcher(settings: Settings, scorer: Scorer, *, observer: BatchObserver | None = None) -> MicroBatcher:
+    return MicroBatcher(
+        scorer.score,
+        max_batch_size=settings.BATCH_MAX_SIZE,
+        max_wait_s=settings.BATCH_MAX_WAIT_MS / 1000,
+        queue_max=settings.QUEUE_MAX,
+        retry_after_s=settings.RETRY_AFTER_S,
+        observer=observer,
+    )
+
+
+def pipeline(
+    settings: Settings,
+    *,
+    policy: Policy,
+    wordlists: WordListWatcher,
+    scorer: Scorer,
+    store: Store,
+    decisions: DecisionLog | None = None,
+    observer: BatchObserver | None = None,
+    cache: bool = True,
+) -> Pipeline:
+    """The pipeline every door uses; `decisions=None` records nothing, `cache=False` skips the verdict cache."""
+    return Pipeline(
+        policy=policy,
+        wordlists=wordlists,
+        scorer=scorer,
+        store=store,
+        keys=Keys(settings.REDIS_PREFIX),
+        cache_ttl_s=settings.CACHE_TTL_S,
+        decisions=decisions,
+        batcher=batcher(settings, scorer, observer=observer),
+        cache=cache,
+    )

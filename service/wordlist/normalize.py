@@ -1,0 +1,330 @@
+"""Normalization for the word list: fold a comment so disguised spellings meet the listed terms.
+
+Two views of a text are built with `str.translate` (C speed), each original character mapping to zero or
+more characters:
+
+- the **literal** view (`fold_literal`): NFKC, case folding, invisible characters removed, accents
+  stripped, look-alike letters of other scripts mapped by shape to Latin. Punctuation and digits stay.
+  This is what a reader sees; benign dictionary words are only recognised in this view, so a disguise
+  ("$cunthorpe") never borrows a benign word's protection.
+- the **match** view (`fold_match`): the literal view plus leetspeak (@→a, $→s, 0→o, …; the two-character
+  "|<", "()" and "(" between letters are replaced first, keeping the length: see MULTI_LEET), masks
+  (`*` and `#` become `*`), separators inside a word deleted ("f.u_c-k" → "fuck") and every other
+  non-letter turned into a space. Symbols that can stand for two letters (1 ! | → i or l) become the
+  placeholder `I`, which the term index expands on its side, so the text side never explodes into variants.
+
+`squeeze` collapses repeated letters and spaces ("fuuuck" → "fuck"). Offsets back to the original text are
+computed only for texts that produced a candidate (`OffsetMap`), because most comments are clean.
+
+Evidence step names (attached to every match, see `STEPS`):
+  nfkc        a compatibility form (full-width, mathematical alphabets, ligatures) was folded
+  casefold    a non-ASCII case form was folded (plain A-Z upper case is not a disguise and is not reported)
+  invisible   a zero-width, bidi-control, soft-hyphen, variation-selector or tag character was removed
+  confusable  a look-alike letter from another script was mapped by shape (Unicode confusables data)
+  accent      a diacritic was stripped
+  leet        a digit or symbol stood for a letter
+  masked      `*` or `#` stood for a letter
+  separated   letters were split by spaces or punctuation
+  repeated    letters were repeated
+  joined      the term was run together with other words
+  literal     none of the above: a plain hit
+
+Confusables come from the `confusable-homoglyphs` package, which ships Unicode's confusables.txt (UTS #39)
+as JSON; only targets that are a single ASCII letter or digit are used.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from importlib import resources
+
+STEPS: tuple[str, ...] = (
+    "nfkc",
+    "casefold",
+    "invisible",
+    "confusable",
+    "accent",
+    "leet",
+    "masked",
+    "separated",
+    "repeated",
+    "joined",
+    "literal",
+)
+
+AMBIGUOUS = "I"
+"""Placeholder for a symbol that may read as i or l. Upper case never survives folding otherwise."""
+
+MASK = "*"
+
+DELETED = "\x00"
+"""Stands for a deleted character in the hot translate table; NUL itself folds to a space."""
+
+# Leetspeak: symbol → letter. The ambiguous ones map to the placeholder; the term index expands i and l.
+LEET: dict[str, str] = {
+    "@": "a",
+    "4": "a",
+    "8": "b",
+    "3": "e",
+    "€": "e",
+    "9": "g",
+    "0": "o",
+    "$": "s",
+    "5": "s",
+    "§": "s",
+    "7": "t",
+    "+": "t",
+    "1": AMBIGUOUS,
+    "!": AMBIGUOUS,
+    "|": AMBIGUOUS,
+}
+MASK_CHARS = "*#"
+
+# Leetspeak written with two characters, or with a character that is punctuation elsewhere. Each is replaced
+# in the comment before folding by a string OF THE SAME LENGTH (the letter, then a joiner that the match view
+# deletes), so offsets in the replaced text are offsets in the original. "(" reads as c and "()" as o only
+# between letters ("di(k", "c()ck"): at the start of a word "(" is a parenthesis far more often ("(rap
+# music)", "(lit review)"). "ph" for f is handled on the term side (see wordlist.py), as "ph" is ordinary
+# English spelling and must not change the text.
+MULTI_LEET: dict[str, str] = {"|<": "k.", "()": "o.", "(": "c"}
+_MULTI_LEET_RE = re.compile(r"\|<|(?<=[^\W\d_])\((?:\))?(?=[^\W\d_])")
+
+
+def _multi_leet_piece(m: re.Match[str]) -> str:
+    return MULTI_LEET[m.group()]
+
+
+def substitute_multi_leet(text: str) -> str:
+    """The comment with multi-character leet replaced, same length (see MULTI_LEET)."""
+    if "(" in text or "|<" in text:
+        return _MULTI_LEET_RE.sub(_multi_leet_piece, text)
+    return text
+# Inside a word these only separate letters ("f.u.c.k", "s_h_i_t", "mother-fucker", "don't"): deleting them
+# rejoins the word. Everything else that is not a letter splits words.
+JOINERS = ".,_-'`~:;^\"\u2019\u2018\u00b7\u2022"
+
+# Code points whose only effect is invisible: zero-width, bidi controls, soft hyphen, joiners, BOM,
+# variation selectors, tags, combining grapheme joiner, Mongolian vowel separator, Hangul fillers.
+_INVISIBLE_RANGES: tuple[tuple[int, int], ...] = (
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0x1BCA0, 0x1BCA3),
+    (0xE0000, 0xE007F),
+    (0xE0100, 0xE01EF),
+)
+
+# Planes 0 and 1 hold every script and symbol block that carries look-alikes; planes 2-3 are CJK
+# ideographs (left as they are) and plane 14 holds tags and variation selectors (listed above).
+_SCAN_LIMIT = 0x20000
+
+SQUEEZE_RE = re.compile(r"([a-zI ])(?=\1)")
+"""Deletes a letter (or space) that the next character repeats: runs collapse to one."""
+
+
+def squeeze(s: str) -> str:
+    return SQUEEZE_RE.sub("", s)
+
+
+def _invisible_set() -> set[int]:
+    out: set[int] = set()
+    for lo, hi in _INVISIBLE_RANGES:
+        out.update(range(lo, hi + 1))
+    return out
+
+
+def _load_confusables() -> dict[str, str]:
+    """Non-ASCII character → the ASCII letter or digit it looks like (lower case where a letter)."""
+    data = json.loads(
+        resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text(encoding="utf-8")
+    )
+    out: dict[str, str] = {}
+    for char, group in data.items():
+        if len(char) != 1 or char.isascii():
+            continue
+        targets = {g["c"] for g in group if len(g["c"]) == 1 and g["c"].isascii() and g["c"].isalnum()}
+        if not targets:
+            continue
+        letters = {t.lower() for t in targets if t.isalpha()}
+        if {"i", "l"} <= letters:
+            out[char] = AMBIGUOUS
+        elif letters:
+            out[char] = min(letters)
+        else:
+            out[char] = min(targets)
+    return out
+
+
+@dataclass(frozen=True)
+class FoldTables:
+    literal: dict[int, str]
+    """Translate table of the literal view (only characters that change)."""
+    match: dict[int, str]
+    """Translate table of the match view (only characters that change)."""
+    hot: dict[int, str]
+    """The match table with deletions written as DELETED, so ASCII text keeps CPython's fast translate
+    path (which needs one ASCII character per ASCII input); remove DELETED afterwards."""
+    steps: dict[int, tuple[str, ...]]
+    """Evidence steps per original character (characters absent here are plain)."""
+
+
+def _literal_char(ch: str, confusables: dict[str, str], invisible: set[int]) -> tuple[str, list[str]]:
+    steps: list[str] = []
+    if ord(ch) in invisible:
+        return "", ["invisible"]
+    n = unicodedata.normalize("NFKC", ch)
+    if n != ch:
+        steps.append("nfkc")
+    f = n.casefold()
+    if f != n and not n.isascii():
+        steps.append("casefold")
+    d = unicodedata.normalize("NFD", f)
+    stripped = "".join(c for c in d if not unicodedata.combining(c))
+    if stripped != d:
+        steps.append("accent")
+    # Recompose what is left (e.g. Hangul), then map look-alikes by shape, character by character.
+    out = []
+    for c in unicodedata.normalize("NFC", stripped):
+        if not c.isascii() and c in confusables:
+            c2 = confusables[c]
+            if "confusable" not in steps:
+                steps.append("confusable")
+            out.append(c2 if c2 == AMBIGUOUS else c2.lower())
+        elif ord(c) in invisible:
+            if "invisible" not in steps:
+                steps.append("invisible")
+        else:
+            out.append(c)
+    return "".join(out), steps
+
+
+def _match_piece(lit: str) -> tuple[str, list[str]]:
+    """The match view of a literal-view piece, and the steps that changed it."""
+    out = []
+    steps: list[str] = []
+    for c in lit:
+        if "a" <= c <= "z" or c == AMBIGUOUS:
+            out.append(c)
+        elif c in LEET:
+            out.append(LEET[c])
+            steps.append("leet")
+        elif c in MASK_CHARS:
+            out.append(MASK)
+            steps.append("masked")
+        elif c in JOINERS:
+            steps.append("separated")
+        elif c.isascii():
+            out.append(" ")
+            if c.isspace() or c in "/\\":
+                steps.append("separated")
+        else:
+            cat = unicodedata.category(c)
+            if cat[0] in "LN" or cat[0] == "M":
+                out.append(c)
+            else:
+                out.append(" ")
+                if cat[0] == "Z":
+                    steps.append("separated")
+    return "".join(out), steps
+
+
+@functools.lru_cache(maxsize=1)
+def tables() -> FoldTables:
+    """Build the fold tables once per process (about a third of a second)."""
+    confusables = _load_confusables()
+    invisible = _invisible_set()
+    literal: dict[int, str] = {}
+    match: dict[int, str] = {}
+    steps: dict[int, tuple[str, ...]] = {}
+    for cp in list(range(_SCAN_LIMIT)) + sorted(i for i in invisible if i >= _SCAN_LIMIT):
+        ch = chr(cp)
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        lit, st = _literal_char(ch, confusables, invisible)
+        m, st2 = _match_piece(lit)
+        all_steps = tuple(dict.fromkeys(st + st2))
+        if lit != ch:
+            literal[cp] = lit
+        if m != ch:
+            match[cp] = m
+        if all_steps:
+            steps[cp] = all_steps
+    hot = {cp: (DELETED if cp < 128 and v == "" else v) for cp, v in match.items()}
+    return FoldTables(literal=literal, match=match, hot=hot, steps=steps)
+
+
+def fold_literal(text: str) -> str:
+    return text.translate(tables().literal)
+
+
+def fold_match(text: str) -> str:
+    return substitute_multi_leet(text).translate(tables().match)
+
+
+def fold_match_fast(text: str) -> str:
+    """Same result as fold_match, faster on ASCII text."""
+    text = substitute_multi_leet(text)
+    if text.isascii():
+        table, delete = ascii_match_table()
+        return text.encode("ascii").translate(table, delete).decode("ascii")
+    s = text.translate(tables().hot)
+    return s.replace(DELETED, "") if DELETED in s else s
+
+
+@functools.lru_cache(maxsize=1)
+def ascii_match_table() -> tuple[bytes, bytes]:
+    """The match view's ASCII part as a `bytes.translate` table and its deleted bytes: ASCII folds one
+    character to at most one ASCII character, and bytes.translate is several times faster than
+    str.translate."""
+    match = tables().match
+    table = bytearray(range(256))
+    delete = bytearray()
+    for cp in range(128):
+        piece = match.get(cp, chr(cp))
+        if piece == "":
+            delete.append(cp)
+        else:
+            assert len(piece) == 1 and piece.isascii(), (cp, piece)
+            table[cp] = ord(piece)
+    return bytes(table), bytes(delete)
+
+
+@functools.lru_cache(maxsize=2)
+def irregular_re(view: str) -> re.Pattern[str]:
+    """Matches every character that a view ("literal" or "match") may fold to other than exactly one
+    character: the ASCII ones exactly, and any non-ASCII character (few in most comments; SparseOffsetMap
+    checks those against the table, as a class of the thousands of irregular code points scans slowly)."""
+    table = tables().literal if view == "literal" else tables().match
+    ascii_irregular = "".join(chr(cp) for cp in range(128) if len(table.get(cp, chr(cp))) != 1)
+    pattern = "[^\\x00-\\x7f]"
+    if ascii_irregular:
+        pattern += "|[" + re.escape(ascii_irregular) + "]"
+    return re.compile(pattern)
+
+
+def evidence_for(original: str, steps_table: dict[int, tuple[str, ...]], skip_spaces: bool) -> list[str]:
+    """Union of the per-character steps over an original span, in STEPS order."""
+    if original.isascii() and original.isalpha():
+        return []  # plain letters, upper or lower case: nothing to report
+    found: set[str] = set()
+    for ch in original:
+        st = steps_table.get(ord(ch))
+        if st:
+            if skip_spaces and ch.isspace():
+                continue
+            found.update(st)
+    return [s for s in STEPS if s in found]

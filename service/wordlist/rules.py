@@ -1,0 +1,152 @@
+"""Reading the word-list rules: better-profanity's installed list and the files under rules/wordlist/.
+
+File format (the header of rules/wordlist/better-profanity.txt says the same for reviewers):
+
+    [TIER CLAUSE]     section header; TIER reject | review | allow; CLAUSE obscene | derogatory | personal
+                      (none for allow)
+    term              one term or phrase per line
+    term | stem       a stem: dictionary words that begin or end with it (or with it and an inflection) are
+                      derivatives, not benign words
+    # comment
+
+Precedence, lowest first: better-profanity's list (default reject / obscene) < better-profanity.txt
+(classification) < site-suspect.txt < site-block.txt < site-allow.txt. Within the classification file a
+term may appear once.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from dataclasses import dataclass
+from importlib import resources
+
+from service.moderation.types import CLAUSES
+from service.moderation.types import WORDLIST_TIERS as TIERS
+
+CLASSIFICATION_FILE = "better-profanity.txt"
+SITE_FILES: dict[str, tuple[str, ...]] = {
+    # file name → the tiers its sections may use
+    "site-suspect.txt": ("review",),
+    "site-block.txt": ("reject",),
+    "site-allow.txt": ("allow",),
+}
+RANK = {"better-profanity": 0, CLASSIFICATION_FILE: 1, "site-suspect.txt": 2, "site-block.txt": 3, "site-allow.txt": 4}
+
+
+class WordListError(Exception):
+    """A rules file could not be read: the message names the file, the line and the reason."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    term: str
+    tier: str
+    clause: str | None
+    stem: bool
+    source: str
+
+
+def better_profanity_path() -> pathlib.Path:
+    return pathlib.Path(str(resources.files("better_profanity").joinpath("profanity_wordlist.txt")))
+
+
+def read_better_profanity() -> list[str]:
+    path = better_profanity_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise WordListError(f"{path}: cannot read better-profanity's word list: {exc}") from exc
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def parse_rules_file(path: pathlib.Path, allowed_tiers: tuple[str, ...]) -> list[tuple[int, Entry]]:
+    """Parse one rules file into (line number, entry) pairs."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WordListError(f"{path}: cannot read: {exc}") from exc
+    tier: str | None = None
+    clause: str | None = None
+    out: list[tuple[int, Entry]] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
+        if not line:
+            continue
+        where = f"{path}:{number}"
+        if line.startswith("["):
+            if not line.endswith("]"):
+                raise WordListError(f"{where}: section header {line!r} lacks its closing ']'")
+            parts = line[1:-1].split()
+            if not parts or parts[0] not in TIERS:
+                raise WordListError(f"{where}: unknown tier in {line!r}; expected one of {', '.join(TIERS)}")
+            if parts[0] not in allowed_tiers:
+                raise WordListError(
+                    f"{where}: tier {parts[0]!r} does not belong in {path.name} "
+                    f"(allowed: {', '.join(allowed_tiers)})"
+                )
+            if parts[0] == "allow":
+                if len(parts) != 1:
+                    raise WordListError(f"{where}: an [allow] section takes no clause: {line!r}")
+                tier, clause = "allow", None
+            else:
+                if len(parts) != 2 or parts[1] not in CLAUSES:
+                    raise WordListError(
+                        f"{where}: section {line!r} needs a clause, one of {', '.join(CLAUSES)}"
+                    )
+                tier, clause = parts[0], parts[1]
+            continue
+        if tier is None:
+            raise WordListError(f"{where}: entry {line!r} comes before any [tier clause] section")
+        fields = [f.strip() for f in line.split("|")]
+        term = fields[0]
+        flags = fields[1:]
+        if not term:
+            raise WordListError(f"{where}: empty term")
+        for flag in flags:
+            if flag != "stem":
+                raise WordListError(f"{where}: unknown flag {flag!r} on {term!r} (the only flag is 'stem')")
+        out.append((number, Entry(term=term, tier=tier, clause=clause, stem="stem" in flags, source=path.name)))
+    return out
+
+
+def rules_files(rules_dir: pathlib.Path) -> list[pathlib.Path]:
+    """Every file whose change means a reload (the classification, the site files, the package list)."""
+    folder = rules_dir / "wordlist"
+    files = [folder / CLASSIFICATION_FILE] + [folder / name for name in SITE_FILES]
+    return [better_profanity_path()] + [f for f in files if f.exists()]
+
+
+def load_entries(rules_dir: pathlib.Path) -> dict[str, Entry]:
+    """Term (lower-cased as written) → effective entry after precedence."""
+    folder = rules_dir / "wordlist"
+    if not folder.is_dir():
+        raise WordListError(f"{folder}: the word-list rules folder does not exist")
+    listed = read_better_profanity()
+    entries: dict[str, Entry] = {
+        t.lower(): Entry(term=t.lower(), tier="reject", clause="obscene", stem=False, source="better-profanity")
+        for t in listed
+    }
+    classification = folder / CLASSIFICATION_FILE
+    if classification.exists():
+        seen: dict[str, int] = {}
+        for number, entry in parse_rules_file(classification, TIERS):
+            key = entry.term.lower()
+            if key not in entries:
+                raise WordListError(
+                    f"{classification}:{number}: {entry.term!r} is not in better-profanity's list "
+                    "(put site terms in site-block.txt or site-suspect.txt)"
+                )
+            if key in seen:
+                raise WordListError(
+                    f"{classification}:{number}: {entry.term!r} is already classified on line {seen[key]}"
+                )
+            seen[key] = number
+            entries[key] = Entry(key, entry.tier, entry.clause, entry.stem, entry.source)
+    for name in ("site-suspect.txt", "site-block.txt", "site-allow.txt"):
+        path = folder / name
+        if not path.exists():
+            continue
+        for _number, entry in parse_rules_file(path, SITE_FILES[name]):
+            key = entry.term.lower()
+            entries[key] = Entry(key, entry.tier, entry.clause, entry.stem, entry.source)
+    return entries

@@ -1,0 +1,176 @@
+"""`moderation serve` as a real process: uvicorn, the real Detoxify loader on a checkpoint built here,
+real HTTP, and a real Redis. Also the startup failures an operator must be able to read."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from service.model.demo import build_tiny_checkpoint
+from tests.support.redis_server import delete_keys_under, free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-model"))
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATION_") and k != "REDIS_URL"}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", MODERATION_LOG_LEVEL="INFO", MODERATION_MODEL_THREADS="1")
+    env.update(extra)
+    return env
+
+
+class Server:
+    def __init__(self, proc: subprocess.Popen, port: int, log: Path) -> None:
+        self.proc, self.port, self.log = proc, port, log
+        self.base = f"http://127.0.0.1:{port}"
+
+    def request(self, method: str, path: str, body: object | None = None) -> tuple[int, dict]:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers={"content-type": "application/json"} if data else {})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+
+def _start(args: list[str], env: dict[str, str], log: Path, port: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "service", *args, "--port", str(port)], cwd=REPO, env=env,
+        stdout=log.open("wb"), stderr=subprocess.STDOUT,
+    )
+
+
+def _wait_ready(server: Server, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            pytest.fail(f"server exited with {server.proc.returncode}:\n{server.log.read_text()}")
+        try:
+            status, _ = server.request("GET", "/readyz")
+            if status == 200:
+                return
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"server not ready in {timeout_s}s:\n{server.log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def server(tiny_model, tmp_path_factory, redis_url) -> Iterator[Server]:
+    prefix = f"test-serve-{os.getpid()}:"
+    port = free_port()
+    log = tmp_path_factory.mktemp("serve") / "server.log"
+    env = _env(MODERATION_MODEL_PATH=str(tiny_model), REDIS_URL=redis_url, MODERATION_REDIS_PREFIX=prefix)
+    proc = _start(["serve"], env, log, port)
+    srv = Server(proc, port, log)
+    try:
+        _wait_ready(srv)
+        yield srv
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        delete_keys_under(redis_url, prefix)
+
+
+def test_serves_real_model_verdicts_over_http(server):
+    status, ready = server.request("GET", "/readyz")
+    assert status == 200 and ready["checks"]["redis"]["ok"] is True
+    model_id = ready["checks"]["model"]["detail"]
+    assert model_id.startswith("tiny:") and len(model_id.split(":")[1]) == 12
+
+    status, body = server.request("POST", "/v1/moderate", {"text": "What a fucking mess.", "id": "e2e-1"})
+    assert status == 200
+    assert body["verdict"] == "reject" and body["model"] == model_id and body["model_consulted"] is True
+    assert any(r["clause"] == "obscene" and r["source"] == "wordlist" for r in body["reasons"])
+    assert set(body["scores"]) >= {"toxicity", "insult", "threat", "sexual_explicit"}
+    assert all(0.0 <= s <= 1.0 for s in body["scores"].values())
+
+    status, again = server.request("POST", "/v1/moderate", {"text": "What a fucking mess.", "id": "e2e-2"})
+    assert again["cached"] is True and again["scores"] == body["scores"]
+
+    status, err = server.request("POST", "/v1/moderate", {"text": "  "})
+    assert status == 422 and err["error"]["code"] == "empty_text"
+
+
+def test_log_says_what_was_loaded(server):
+    log = server.log.read_text()
+    assert "policy 2026-11-27.1 loaded" in log
+    assert "verdict cache: redis://" in log
+
+
+def test_python_dash_m_service_serves_too(tiny_model, tmp_path):
+    """`python -m service` with no subcommand is `moderation serve` (memory cache, logged as such)."""
+    port, log = free_port(), tmp_path / "log"
+    proc = subprocess.Popen([sys.executable, "-m", "service"], cwd=REPO, stdout=log.open("wb"),
+                            stderr=subprocess.STDOUT,
+                            env=_env(MODERATION_MODEL_PATH=str(tiny_model), MODERATION_PORT=str(port)))
+    try:
+        _wait_ready(Server(proc, port, log))
+        assert "REDIS_URL is unset" in log.read_text()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def _fails_to_start(env: dict[str, str], tmp_path: Path) -> str:
+    log = tmp_path / "fail.log"
+    proc = _start(["serve"], env, log, free_port())
+    try:
+        rc = proc.wait(timeout=90)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("the server started although it should not have")
+    assert rc != 0
+    out = log.read_text()
+    # One paragraph with the cause and remedies; the traceback only at DEBUG.
+    assert "Traceback" not in out
+    return out
+
+
+def test_unloadable_weights_stop_the_service_with_remedies(tmp_path):
+    out = _fails_to_start(_env(MODERATION_MODEL_PATH=str(tmp_path / "no-such-folder")), tmp_path)
+    assert "cannot start" in out and "MODERATION_MODEL_PATH" in out and "no-such-folder" in out
+
+
+def test_bad_policy_stops_the_service_naming_file_and_field(tmp_path):
+    policy = yaml.safe_load((REPO / "rules" / "policy.yaml").read_text())
+    policy["categories"]["threat"]["reject"] = 7
+    bad = tmp_path / "policy.yaml"
+    bad.write_text(yaml.safe_dump(policy))
+    out = _fails_to_start(_env(MODERATION_MODEL="none", MODERATION_POLICY_FILE=str(bad)), tmp_path)
+    assert f"cannot start: {bad}: categories.threat.reject" in out
+
+
+def test_model_none_says_so_loudly(tmp_path):
+    port, log = free_port(), tmp_path / "log"
+    proc = _start(["serve"], _env(MODERATION_MODEL="none"), log, port)
+    srv = Server(proc, port, log)
+    try:
+        _wait_ready(srv)
+        assert "MODERATION_MODEL=none" in log.read_text() and "OFF" in log.read_text()
+        status, body = srv.request("POST", "/v1/moderate", {"text": "Nice article."})
+        assert body["model"] == "none" and body["model_consulted"] is False
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)

@@ -1,0 +1,150 @@
+"""The decision webhook: signed over the raw body, retried with backoff, against a local receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from service.review.webhook import (
+    SIGNATURE_HEADER,
+    WebhookConfigError,
+    WebhookSender,
+    sign,
+    verify,
+)
+from service.runtime import webhook_sender
+from tests.support.admin import ADMIN_PASSWORD, login
+from tests.support.scorers import MarkerScorer
+from tests.support.settings import make_settings
+
+SECRET = "webhook-secret-for-tests"
+
+
+class Receiver:
+    """A tiny HTTP server on 127.0.0.1 that answers `fail_status` to the first `failures` posts, then 204."""
+
+    def __init__(self, failures: int = 0, fail_status: int = 500) -> None:
+        self.failures, self.fail_status = failures, fail_status
+        self.requests: list[tuple[dict[str, str], bytes, int]] = []  # headers, raw body, status answered
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                status = receiver.fail_status if len(receiver.requests) < receiver.failures else 204
+                receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body, status))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def wait_for(self, count: int, timeout_s: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while len(self.requests) < count:
+            assert time.monotonic() < deadline, f"receiver got {len(self.requests)} of {count} requests"
+            time.sleep(0.02)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver(failures=2)
+    yield r
+    r.close()
+
+
+def test_signature_is_hmac_sha256_of_the_raw_body():
+    body = b'{"a":1}'
+    # Fixed vector, so a change of algorithm or encoding cannot pass unnoticed.
+    assert sign("k", body) == "sha256=c3a92ff9e274cdcce27a58c15a78ec6dcbbdbd0038a87e7a11baef2028fd8bff"
+    assert verify("k", body, sign("k", body))
+    assert not verify("k", body + b" ", sign("k", body))
+    assert not verify("other", body, sign("k", body))
+    assert not verify("k", body, None)
+
+
+def test_decision_is_delivered_signed_after_retries(make_client, redis_url, key_prefix, receiver):
+    client = make_client(
+        MarkerScorer(), REDIS_URL=redis_url, REDIS_PREFIX=key_prefix, ADMIN_PASSWORD=ADMIN_PASSWORD,
+        WEBHOOK_URL=receiver.url, WEBHOOK_SECRET=SECRET, WEBHOOK_BACKOFF_S=0.05, WEBHOOK_MAX_ATTEMPTS=4,
+    )
+    client.post("/v1/moderate", json={"text": "Borderline [[insult=0.6]]", "id": "w1", "article_id": "a-1"})
+    headers = login(client)
+    assert client.post("/v1/review/w1", json={"decision": "approve"}, headers=headers).status_code == 200
+
+    receiver.wait_for(3)  # two failures, then the delivery
+    assert [status for _, _, status in receiver.requests] == [500, 500, 204]
+    delivered_headers, raw, _ = receiver.requests[-1]
+    assert verify(SECRET, raw, delivered_headers[SIGNATURE_HEADER.lower()])
+    payload = json.loads(raw)
+    assert {k: payload[k] for k in ("event", "comment_id", "article_id", "status", "publish", "previous_status",
+                                    "overturn", "decided_by")} == {
+        "event": "comment.decided", "comment_id": "w1", "article_id": "a-1", "status": "approved", "publish": True,
+        "previous_status": "pending_review", "overturn": False, "decided_by": "admin"}
+    # Every attempt is the same delivery, byte for byte.
+    assert len({raw for _, raw, _ in receiver.requests}) == 1
+    assert len({h["x-moderation-delivery"] for h, _, _ in receiver.requests}) == 1
+
+
+def test_overturn_is_delivered_too(make_client, receiver):
+    receiver.failures = 0
+    client = make_client(MarkerScorer(), ADMIN_PASSWORD=ADMIN_PASSWORD, WEBHOOK_URL=receiver.url, WEBHOOK_SECRET=SECRET)
+    client.post("/v1/moderate", json={"text": "This is fucking ridiculous.", "id": "w2"})
+    client.post("/v1/comments/w2/overturn", json={}, headers=login(client))
+    receiver.wait_for(1)
+    payload = json.loads(receiver.requests[0][1])
+    assert (payload["status"], payload["overturn"], payload["previous_status"]) == ("approved", True, "rejected")
+
+
+async def _deliver(sender: WebhookSender) -> bool:
+    try:
+        return await sender.send({"delivery_id": "d1", "status": "approved"})
+    finally:
+        await sender.aclose()
+
+
+def test_attempts_are_bounded_and_back_off_exponentially():
+    r = Receiver(failures=100, fail_status=503)
+    delays: list[float] = []
+
+    async def fake_sleep(s: float) -> None:
+        delays.append(s)
+
+    try:
+        sender = WebhookSender(r.url, SECRET, max_attempts=5, backoff_s=1.0, backoff_max_s=3.0, sleep=fake_sleep)
+        assert asyncio.run(_deliver(sender)) is False
+        assert len(r.requests) == 5 and delays == [1.0, 2.0, 3.0, 3.0]
+    finally:
+        r.close()
+
+
+def test_a_client_error_is_not_retried():
+    r = Receiver(failures=100, fail_status=400)
+    try:
+        sender = WebhookSender(r.url, SECRET, max_attempts=5, backoff_s=0.01)
+        assert asyncio.run(_deliver(sender)) is False
+        assert len(r.requests) == 1
+    finally:
+        r.close()
+
+
+def test_a_webhook_url_needs_a_secret():
+    with pytest.raises(WebhookConfigError, match="WEBHOOK_SECRET"):
+        webhook_sender(make_settings(WEBHOOK_URL="http://127.0.0.1:9/hook"))
+    assert webhook_sender(make_settings()) is None

@@ -1,0 +1,315 @@
+import json
+import logging
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+from better_profanity import profanity
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from service.wordlist.matcher import WordList
+from service.wordlist.rules import WordListError, load_entries, read_better_profanity
+from service.wordlist.watcher import WordListWatcher
+
+from .conftest import RULES
+
+
+def _hits(wordlist: WordList, text: str) -> list[tuple[str, str, list[str]]]:
+    return [(m.term, m.text, m.evidence) for m in wordlist.find(text)]
+
+
+# One row per evasion class: (text, term, matched original text, an evidence step that must be reported).
+EVASIONS = [
+    ("fuck off", "fuck", "fuck", "literal"),
+    ("ＦＵＣＫ off", "fuck", "ＦＵＣＫ", "nfkc"),
+    ("𝒇𝒖𝒄𝒌 off", "fuck", "𝒇𝒖𝒄𝒌", "nfkc"),
+    ("fυсk off", "fuck", "fυсk", "confusable"),
+    ("you рussy", "pussy", "рussy", "confusable"),
+    ("f\u200bu\u200cc\u200dk", "fuck", "f\u200bu\u200cc\u200dk", "invisible"),
+    ("sh\u00adit", "shit", "sh\u00adit", "invisible"),
+    ("fück", "fuck", "fück", "accent"),
+    ("fu\u0301ck", "fuck", "fu\u0301ck", "accent"),
+    ("sh1t", "shit", "sh1t", "leet"),
+    ("sh!t", "shit", "sh!t", "leet"),
+    ("a$$hole", "asshole", "a$$hole", "leet"),
+    ("b1tch", "bitch", "b1tch", "leet"),
+    ("c0ck", "cock", "c0ck", "leet"),
+    ("c()ck", "cock", "c()ck", "leet"),  # two-character leet
+    ("fu|< off", "fuk", "fu|<", "leet"),
+    ("di(k", "dick", "di(k", "leet"),
+    ("motherphucker", "motherfucker", "motherphucker", "leet"),  # "ph" for f, on the term side
+    ("phaggot", "faggot", "phaggot", "leet"),
+    ("f u c k", "fuck", "f u c k", "separated"),
+    ("f.u_c.k", "fuck", "f.u_c.k", "separated"),
+    ("s-h-i-t", "shit", "s-h-i-t", "separated"),
+    ("fuuuuuck", "fuck", "fuuuuuck", "repeated"),
+    ("shiiiit", "shit", "shiiiit", "repeated"),
+    ("asssss", "ass", "asssss", "repeated"),
+    ("f*ck", "fuck", "f*ck", "masked"),
+    ("sh*t", "shit", "sh*t", "masked"),
+    ("c**t", "cunt", "c**t", "masked"),
+    ("f*k off", "fuck", "f*k", "masked"),  # one star may hide two letters
+    ("you c*t", "cunt", "c*t", "masked"),
+    ("b*ch", "bitch", "b*ch", "masked"),
+    ("youareanasshole", "asshole", "asshole", "joined"),
+    ("fuckyou", "fuck", "fuck", "joined"),
+    ("$cunthorpe", "cunt", "cunt", "joined"),  # a disguise does not borrow the benign word's protection
+    ("a$$assin", "ass", "a$$", "leet"),  # nor does a short term disguised at the start of a benign word
+    ("the a$$ets", "ass", "a$$", "joined"),
+    ("sh1take", "shit", "sh1t", "leet"),
+    # A derivative reports the listed term that explains the word: "shit|storm", not "shits|torm".
+    ("what a shitstorm", "shit", "shit", "joined"),
+    ("youfuckingidiot", "fucking", "fucking", "joined"),
+    ("bullshits", "bullshit", "bullshit", "joined"),
+]
+
+
+@pytest.mark.parametrize(("text", "term", "original", "step"), EVASIONS)
+def test_evasions_are_caught(wordlist: WordList, text: str, term: str, original: str, step: str) -> None:
+    matches = wordlist.find(text)
+    assert [m.term for m in matches] == [term]
+    m = matches[0]
+    assert m.text == original == text[m.start : m.end]
+    assert step in m.evidence
+
+
+BENIGN = [
+    "Scunthorpe United won at home",
+    "the assassin ordered a cocktail",
+    "Thanks Anna!",  # a closing '!' is an exclamation, not an l: not "anal"
+    "a classic therapist in Essex",
+    "Penistone is near Sheffield",
+    "shiitake mushrooms and grapes",
+    "the analysis of the canal",
+    "pass the glass, please",
+    "I read Dickens in the cockpit",
+    "refer to the reference",
+    "a hello from the shell",
+    "assume the class assessment is passable",
+    "I am a gay man",  # identity terms are never obscene
+    "my friends are lesbians and queer",
+    "the score was 4 5 5",
+    "(rap music) and (lit review)",  # "(" is a letter only between letters
+    "call f(x) and g(y) with print()",
+    "2*3=6, a*b and x*y",  # masks are letters only inside words
+    "the phone and the graph of the phase",  # "ph" for f is on the term side only
+    "Pass the assessment to the assassin",
+    "a |< b",
+    "@ssmith said so, see cl@ss and p@ssword",  # a symbol first (a handle), or not at the word's start
+    "Micro$oft and AT&T",
+]
+
+
+@pytest.mark.parametrize("text", BENIGN)
+def test_benign_lookalikes_are_not_flagged(wordlist: WordList, text: str) -> None:
+    assert wordlist.find(text) == []
+
+
+def test_masked_two_letter_skeleton_only_for_masked_words(wordlist: WordList) -> None:
+    # "f*k" is fuck (a star may hide two letters); without a star the same letters are no term.
+    assert [m.term for m in wordlist.find("fk")] == []
+    assert [m.term for m in wordlist.find("f**k")] == ["fuck"]
+
+
+def test_match_fields(wordlist: WordList) -> None:
+    (m,) = wordlist.find("Well, that nigger said so")
+    assert (m.term, m.tier, m.clause) == ("nigger", "reject", "derogatory")
+    (m,) = wordlist.find("oh crap")
+    assert (m.term, m.tier, m.clause, m.start, m.end, m.evidence) == ("crap", "review", "obscene", 3, 7, ["literal"])
+
+
+@pytest.mark.parametrize(
+    "text", ["blow   job", "the carpet, muncher", "oh mother  fucker!", "she - male", "ff u  c k", "a b c"]
+)
+def test_phrases_and_spaced_letters_across_gaps(wordlist: WordList, text: str) -> None:
+    assert wordlist.find(text) == wordlist.find_without_prefilter(text)
+    assert wordlist.find(text) or text == "a b c"
+
+
+def test_overlaps_keep_the_widest(wordlist: WordList) -> None:
+    assert [m.term for m in wordlist.find("motherfucker")] == ["motherfucker"]
+    assert [m.term for m in wordlist.find("fuckers")] == ["fuckers"]
+
+
+def test_derivative_prefers_the_stem_that_ends_a_word(wordlist: WordList) -> None:
+    # "shits" is listed too, but in "shitstorm" its "s" belongs to "storm".
+    (m,) = wordlist.find("shitstorm")
+    assert (m.term, m.start, m.end) == ("shit", 0, 4)
+    (m,) = wordlist.find("shits")
+    assert m.term == "shits"
+
+
+def test_trailing_exclamation_is_not_part_of_the_span(wordlist: WordList) -> None:
+    (m,) = wordlist.find("what the hell!")
+    assert m.text == "hell"
+
+
+def test_matches_sorted_by_start(wordlist: WordList) -> None:
+    starts = [m.start for m in wordlist.find("shit, f u c k and a$$hole and crap")]
+    assert starts == sorted(starts) and len(starts) == 4
+
+
+# Parity: whatever better-profanity flags, we flag too, except terms our rules allow (identity terms and
+# the documented non-profanity entries of rules/wordlist/better-profanity.txt).
+def _parity_corpus() -> list[tuple[str, str]]:
+    out = []
+    for term in read_better_profanity():
+        out.append((term, f"well {term} then"))
+        out.append((term, f"{term.upper()}!"))
+    return out
+
+
+def test_parity_with_better_profanity(wordlist: WordList) -> None:
+    profanity.load_censor_words()
+    entries = load_entries(RULES)
+    allowed = {t for t, e in entries.items() if e.tier == "allow"}
+    missed = []
+    for term, text in _parity_corpus():
+        if profanity.contains_profanity(text) and not wordlist.find(text) and term.lower() not in allowed:
+            missed.append(text)
+    assert missed == []
+
+
+def test_allow_tier_holds_identity_terms(wordlist: WordList) -> None:
+    for text in ("gay", "lesbians", "queer", "transsexual"):
+        assert wordlist.find(f"I am {text}") == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("fuckshitas$@1!*. \u200bυсüFUCK")) | st.characters(), max_size=60))
+def test_spans_index_the_original(text: str) -> None:
+    wl = _shared()
+    for m in wl.find(text):
+        assert 0 <= m.start < m.end <= len(text)
+        assert m.text == text[m.start : m.end]
+        assert m.evidence
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=20), st.sampled_from(["fuck", "f u c k", "sh!t", "a$$hole", "fuuuck"]), st.text(max_size=20))
+def test_span_covers_the_inserted_term(prefix: str, term: str, suffix: str) -> None:
+    text = f"{prefix} {term} {suffix}"
+    lo, hi = len(prefix) + 1, len(prefix) + 1 + len(term)
+    matches = _shared().find(text)
+    assert any(m.start <= lo and m.end >= hi for m in matches), matches
+
+
+# The prefilter (clean vocabulary, per-token search, phrase roles) must never change a verdict: compare with a
+# search of the whole squeezed text for everything.
+_FRAGMENTS = [
+    "fuck", "f u c k", "sh!t", "a$$hole", "fuuuck", "f*k", "c**t", "cocktail", "c0cktail", "Scunthorpe",
+    "space", "$pace", "shitstorm", "ass", "ass!!!!", "mother", "fucker", "blow", "job", "booty", "call",
+    "the", "of", "and", "great!", "ff", "u", "c", "k", "I", "a", "mm", "di(k", "c()ck", "|<", "ph", "ＦＵ",
+    "сk", "\u200b", ".", ",", "-", "  ", "glass", "assassin", "analysis", "hell", "helllo", "crap",
+    "a$$", "@ss", "a$$assin", "t1t", "she", "male", "of",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from(_FRAGMENTS), max_size=12),
+    st.lists(st.sampled_from(["", " ", "", ", "]), max_size=12),
+)
+def test_prefilter_never_changes_a_verdict(fragments: list[str], glue: list[str]) -> None:
+    wl = _shared()
+    text = "".join(f + (glue[i] if i < len(glue) else " ") for i, f in enumerate(fragments))
+    wl.clear_token_cache()
+    assert wl.find(text) == wl.find_without_prefilter(text)
+    assert wl.find(text) == wl.find_without_prefilter(text)  # and again, from the caches
+
+
+_WL: list[WordList] = []
+
+
+def _shared() -> WordList:
+    if not _WL:
+        _WL.append(WordList.load(RULES))
+    return _WL[0]
+
+
+# Rules files, errors, hot reload.
+def _copy_rules(tmp_path: pathlib.Path) -> pathlib.Path:
+    shutil.copytree(RULES / "wordlist", tmp_path / "wordlist")
+    return tmp_path
+
+
+def test_site_files_block_suspect_allow(tmp_path: pathlib.Path) -> None:
+    rules = _copy_rules(tmp_path)
+    (rules / "wordlist" / "site-block.txt").write_text("[reject personal]\ngobshite\n")
+    (rules / "wordlist" / "site-suspect.txt").write_text("[review personal]\nnumpty\n")
+    (rules / "wordlist" / "site-allow.txt").write_text("[allow]\ncrap\n")
+    wl = WordList.load(rules)
+    assert [(m.term, m.tier, m.clause) for m in wl.find("you g0bsh1te")] == [("gobshite", "reject", "personal")]
+    assert [(m.term, m.tier) for m in wl.find("numpty")] == [("numpty", "review")]
+    assert wl.find("oh crap") == []
+    assert wl.version != _shared().version
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("[reject]\nfoo\n", "needs a clause"),
+        ("[block obscene]\nfoo\n", "unknown tier"),
+        ("foo\n", "before any"),
+        ("[reject obscene]\nfoo | loud\n", "unknown flag"),
+        ("[allow]\nfoo\n", "does not belong"),
+    ],
+)
+def test_bad_rules_file_names_file_line_reason(tmp_path: pathlib.Path, content: str, reason: str) -> None:
+    rules = _copy_rules(tmp_path)
+    (rules / "wordlist" / "site-block.txt").write_text(content)
+    with pytest.raises(WordListError) as err:
+        WordList.load(rules)
+    assert "site-block.txt:" in str(err.value) and reason in str(err.value)
+
+
+def test_classification_must_name_listed_terms(tmp_path: pathlib.Path) -> None:
+    rules = _copy_rules(tmp_path)
+    path = rules / "wordlist" / "better-profanity.txt"
+    path.write_text(path.read_text() + "\n[review obscene]\nnotaterm\n")
+    with pytest.raises(WordListError, match="notaterm"):
+        WordList.load(rules)
+
+
+def test_watcher_reloads_and_keeps_serving_on_error(tmp_path: pathlib.Path, caplog) -> None:
+    rules = _copy_rules(tmp_path)
+    watcher = WordListWatcher(rules, min_interval_s=0.0)
+    first = watcher.current()
+    assert first.find("numpty") == []
+    (rules / "wordlist" / "site-suspect.txt").write_text("[review personal]\nnumpty\n")
+    second = watcher.current()
+    assert second is not first and [m.term for m in second.find("numpty")] == ["numpty"]
+    (rules / "wordlist" / "site-suspect.txt").write_text("[review nonsense]\nnumpty\n")
+    with caplog.at_level(logging.ERROR):
+        assert watcher.current() is second
+    assert "site-suspect.txt" in caplog.text
+
+
+def test_watcher_rate_limits_checks(tmp_path: pathlib.Path) -> None:
+    rules = _copy_rules(tmp_path)
+    watcher = WordListWatcher(rules, min_interval_s=3600)
+    first = watcher.current()
+    (rules / "wordlist" / "site-suspect.txt").write_text("[review personal]\nnumpty\n")
+    assert watcher.current() is first
+
+
+def test_watcher_raises_on_bad_file_at_start(tmp_path: pathlib.Path) -> None:
+    rules = _copy_rules(tmp_path)
+    (rules / "wordlist" / "site-allow.txt").write_text("[allow obscene]\nfoo\n")
+    with pytest.raises(WordListError):
+        WordListWatcher(rules)
+
+
+def test_cli_check(tmp_path: pathlib.Path) -> None:
+    root = pathlib.Path(__file__).resolve().parents[2]
+    one = subprocess.run([sys.executable, "-m", "service.cli", "check", "f.u.c.k you"], cwd=root,
+                         capture_output=True, text=True, check=True)
+    assert "'f.u.c.k'" in one.stdout and "separated" in one.stdout and "reject" in one.stdout
+    many = subprocess.run([sys.executable, "-m", "service.cli", "check", "-"], cwd=root, input="hello\nsh!t\n",
+                          capture_output=True, text=True, check=True)
+    lines = [json.loads(x) for x in many.stdout.splitlines()]
+    assert [len(x["matches"]) for x in lines] == [0, 1]
+    assert lines[1]["matches"][0]["evidence"] == ["leet"]
