@@ -1,5 +1,6 @@
 # The commands humans and CI share. `make run` serves on embedded defaults; `make test` runs the suite.
-# Both make their own virtualenv (.venv) and install into it, so they work from a fresh clone.
+# Every target makes its own virtualenv (.venv) and installs into it, so each works from a fresh clone.
+# `make help` lists them.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -11,10 +12,15 @@ TORCH_SPEC ?= torch==2.13.0
 # Optional groups installed with the test tools. Ray (rescoring on a cluster, ~15 s and ~500 MB) is in by
 # default so that its tests run in CI; `make test EXTRAS=` leaves it out (those tests then skip, saying why).
 EXTRAS ?= ,ray
+# What `make test-fast` leaves out: served processes, the browser, Ray and anything marked slow.
+FAST_MARKS := not (e2e or browser or ray or slow)
 
-.PHONY: install run test bench demo-model clean
+.PHONY: help install run test test-fast lint typecheck check bench demo-model clean
 
-install: $(STAMP)
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## make .venv and install the service with its test and lint tools
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,22 +29,36 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test$(EXTRAS)]"
 	touch $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) ## serve on http://127.0.0.1:8000 with embedded defaults
 	$(BIN)/moderation serve
 
-test: $(STAMP)
+test: $(STAMP) ## the whole suite: Redis, served processes, the browser, Ray
 	scripts/ensure-redis
 	PYTHON=$(BIN)/python scripts/ensure-browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
+test-fast: $(STAMP) ## the inner loop: no served processes, browser, Ray or slow tests (under two minutes)
+	scripts/ensure-redis
+	$(BIN)/python -m pytest -m "$(FAST_MARKS)" $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff's checks and its formatter (check only; `ruff format` to fix)
+	$(BIN)/ruff check service tests
+	$(BIN)/ruff format --check service tests
+	$(BIN)/lint-imports
+
+typecheck: $(STAMP) ## mypy: strict on moderation/, wordlist/, model/ and store/, checked elsewhere
+	$(BIN)/mypy
+
+check: lint typecheck test ## what CI runs
+
+bench: $(STAMP) ## the speed and memory benchmarks (tests/benchmarks/)
 	scripts/ensure-redis
 	@set -e; for b in tests/benchmarks/bench_*.py; do \
 		m=$$(echo $${b%.py} | tr / .); echo "== $$m"; $(BIN)/python -m $$m; done
 
 # A stand-in model for trying the service where Detoxify's weights can't be downloaded (see README).
-demo-model: $(STAMP)
+demo-model: $(STAMP) ## write the tiny RANDOM demo model to .cache/demo-model
 	HF_HUB_OFFLINE=1 $(BIN)/moderation model demo .cache/demo-model
 
-clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+clean: ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache

@@ -34,7 +34,17 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 MIN_PASSWORD_CHARS = 12
 PLACEHOLDER_PASSWORDS = frozenset(
-    {"changeme", "change-me", "change_me", "admin", "password", "secret", "moderation", "moderator", "letmein"}
+    {
+        "changeme",
+        "change-me",
+        "change_me",
+        "admin",
+        "password",
+        "secret",
+        "moderation",
+        "moderator",
+        "letmein",
+    }
 )
 
 
@@ -103,13 +113,16 @@ class AdminAuth:
             password = secrets.token_urlsafe(12)
             log.warning(
                 "MODERATION_ADMIN_PASSWORD is unset (development): dashboard login for this run is "
-                "user %r, password %r", settings.ADMIN_USER, password,
+                "user %r, password %r",
+                settings.ADMIN_USER,
+                password,
             )
         elif problem:
             log.warning("%s; accepted only because MODERATION_ENVIRONMENT=development", problem)
-        secret = settings.SESSION_SECRET or hmac.new(
-            password.encode("utf-8"), b"moderation session secret v1", hashlib.sha256
-        ).hexdigest()
+        secret = (
+            settings.SESSION_SECRET
+            or hmac.new(password.encode("utf-8"), b"moderation session secret v1", hashlib.sha256).hexdigest()
+        )
         return cls(
             settings.ADMIN_USER,
             password,
@@ -127,7 +140,9 @@ class AdminAuth:
     def new_session(self) -> tuple[Session, str]:
         """A fresh session for the admin and its cookie value."""
         session = Session(self.user, int(self._clock()) + self.max_age_s, secrets.token_urlsafe(24))
-        payload = _b64(json.dumps({"u": session.user, "e": session.expires, "c": session.csrf}).encode("utf-8"))
+        payload = _b64(
+            json.dumps({"u": session.user, "e": session.expires, "c": session.csrf}).encode("utf-8")
+        )
         return session, f"{payload}.{self._mac(payload)}"
 
     def read_session(self, cookie: str | None) -> Session | None:

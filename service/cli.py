@@ -50,8 +50,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _register_probe(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("probe", help="exit 0 when a running service answers ready (container healthcheck)")
-    p.add_argument("--url", default="http://127.0.0.1:8000/readyz", help="the endpoint to ask (default: %(default)s)")
+    p = subparsers.add_parser(
+        "probe", help="exit 0 when a running service answers ready (container healthcheck)"
+    )
+    p.add_argument(
+        "--url", default="http://127.0.0.1:8000/readyz", help="the endpoint to ask (default: %(default)s)"
+    )
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the answer")
     p.set_defaults(func=_probe)
 
@@ -61,7 +65,7 @@ def _probe(args: argparse.Namespace) -> int:
     import urllib.request
 
     try:
-        with urllib.request.urlopen(args.url, timeout=args.timeout) as response:  # noqa: S310 (local URL)
+        with urllib.request.urlopen(args.url, timeout=args.timeout) as response:
             print(response.read().decode("utf-8", "replace"))
             return 0
     except urllib.error.HTTPError as exc:
@@ -78,9 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     _register_probe(subparsers)
     from service.model import cli as model_cli
     from service.wordlist import cli as wordlist_cli
+
     wordlist_cli.register(subparsers)
     model_cli.register(subparsers)
     from service.rescore import run as rescore
+
     rescore.register(subparsers)
     return parser
 

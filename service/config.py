@@ -56,7 +56,9 @@ class Settings(BaseSettings):
     POLICY_FILE: Path | None = None
 
     #: Unset: verdicts are cached in process memory (fine for one process, lost on restart).
-    REDIS_URL: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "MODERATION_REDIS_URL"))
+    REDIS_URL: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "MODERATION_REDIS_URL")
+    )
     REDIS_PREFIX: str = "moderation:"
     CACHE_TTL_S: int = Field(default=24 * 3600, ge=1)
 

@@ -81,7 +81,9 @@ def webhook_sender(settings: Settings) -> WebhookSender | None:
     if not settings.WEBHOOK_URL:
         return None
     if not settings.WEBHOOK_URL.startswith(("http://", "https://")):
-        raise WebhookConfigError(f"MODERATION_WEBHOOK_URL must be an http(s) URL, got {settings.WEBHOOK_URL!r}")
+        raise WebhookConfigError(
+            f"MODERATION_WEBHOOK_URL must be an http(s) URL, got {settings.WEBHOOK_URL!r}"
+        )
     if not settings.WEBHOOK_SECRET:
         raise WebhookConfigError(
             "MODERATION_WEBHOOK_URL is set but MODERATION_WEBHOOK_SECRET is not: deliveries must be signed"
@@ -102,7 +104,9 @@ def load_rules(settings: Settings, *, watch: bool = True) -> tuple[Policy, WordL
     policy = load_policy(settings.policy_file)
     log.info("policy %s loaded from %s", policy.version, settings.policy_file)
     wordlists = WordListWatcher(settings.RULES_DIR, **({} if watch else {"min_interval_s": float("inf")}))
-    log.info("word lists loaded from %s (version %s)", settings.RULES_DIR / "wordlist", wordlists.current().version)
+    log.info(
+        "word lists loaded from %s (version %s)", settings.RULES_DIR / "wordlist", wordlists.current().version
+    )
     return policy, wordlists
 
 
@@ -117,8 +121,12 @@ def load_model(settings: Settings, threads: int | None = None) -> Scorer:
             "ACCEPTED. ***"
         )
     else:
-        log.info("model %s loaded (%d threads), categories: %s", scorer.model_id, threads,
-                 ", ".join(scorer.categories))
+        log.info(
+            "model %s loaded (%d threads), categories: %s",
+            scorer.model_id,
+            threads,
+            ", ".join(scorer.categories),
+        )
     return scorer
 
 

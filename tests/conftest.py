@@ -24,6 +24,16 @@ from tests.support.redis_server import RedisServerError, delete_keys_under, redi
 from tests.support.scorers import MarkerScorer
 from tests.support.settings import make_settings
 
+E2E_DIR = Path(__file__).resolve().parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/e2e/ runs the service or a script as a process: mark it e2e."""
+    for item in items:
+        if E2E_DIR in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
+
+
 # Tests never reach the Hugging Face hub: every model they load is one they built.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -87,7 +97,9 @@ def make_client() -> Iterator[Callable[..., TestClient]]:
 
     def _make(scorer: Any = None, **overrides: Any) -> TestClient:
         scorer = scorer if scorer is not None else MarkerScorer()
-        client = TestClient(create_app(make_settings(**overrides), scorer=scorer), raise_server_exceptions=False)
+        client = TestClient(
+            create_app(make_settings(**overrides), scorer=scorer), raise_server_exceptions=False
+        )
         client.__enter__()
         opened.append(client)
         return client

@@ -21,7 +21,9 @@ router = APIRouter(prefix="/v1/comments", tags=["comments"])
 class StatusOut(BaseModel):
     id: str
     status: str = Field(description="accepted | rejected | pending_review | approved | rejected_by_moderator")
-    publish: bool | None = Field(description="Whether to show the comment; null while it waits for a moderator.")
+    publish: bool | None = Field(
+        description="Whether to show the comment; null while it waits for a moderator."
+    )
     final: bool = Field(description="False only while the comment is pending review.")
     updated_at: datetime
 
@@ -37,7 +39,9 @@ class NoteIn(BaseModel):
 
 
 def status_out(s: CommentStatus) -> StatusOut:
-    return StatusOut(id=s.id, status=s.status, publish=s.publish, final=s.publish is not None, updated_at=s.updated_at)
+    return StatusOut(
+        id=s.id, status=s.status, publish=s.publish, final=s.publish is not None, updated_at=s.updated_at
+    )
 
 
 def moderated_out(s: CommentStatus) -> ModeratedStatusOut:
@@ -55,7 +59,9 @@ async def get_status(comment_id: str, decisions: DecisionsDep) -> StatusOut:
         return status_out(await decisions.status(comment_id))
     except CommentNotFound:
         raise ApiError(
-            404, "comment_not_found", f"No status for comment {comment_id} (never moderated, or past the retention)."
+            404,
+            "comment_not_found",
+            f"No status for comment {comment_id} (never moderated, or past the retention).",
         ) from None
 
 
@@ -63,7 +69,11 @@ async def get_status(comment_id: str, decisions: DecisionsDep) -> StatusOut:
     "/{comment_id}/overturn",
     response_model=ModeratedStatusOut,
     summary="Reverse a comment's final status (moderators)",
-    responses={**ERROR_RESPONSES, **NOT_FOUND, 409: {"model": ErrorResponse, "description": "Pending review."}},
+    responses={
+        **ERROR_RESPONSES,
+        **NOT_FOUND,
+        409: {"model": ErrorResponse, "description": "Pending review."},
+    },
 )
 async def overturn(
     comment_id: str, session: AdminDep, decisions: DecisionsDep, body: NoteIn | None = Body(default=None)

@@ -42,7 +42,9 @@ def _admin(request: Request, auth: AuthDep) -> Session:
     the session's CSRF token in X-CSRF-Token."""
     session = auth.read_session(request.cookies.get(SESSION_COOKIE))
     if session is None:
-        raise ApiError(401, "unauthorized", "Log in first: POST /v1/session with the admin user and password.")
+        raise ApiError(
+            401, "unauthorized", "Log in first: POST /v1/session with the admin user and password."
+        )
     if request.method not in ("GET", "HEAD", "OPTIONS") and not auth.csrf_ok(
         session, request.headers.get(CSRF_HEADER)
     ):

@@ -111,7 +111,9 @@ def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     # queue or a status cannot.
     log.warning("%s %s: store unavailable: %s", request.method, request.url.path, exc)
     return error_response(
-        503, "store_unavailable", "The decision store (Redis) is not answering; try again shortly.",
+        503,
+        "store_unavailable",
+        "The decision store (Redis) is not answering; try again shortly.",
         headers={"Retry-After": "5"},
     )
 
@@ -162,7 +164,8 @@ class BodyGuard:
         if media_type != "application/json" and not media_type.endswith("+json"):
             shown = media_type or "none"
             response = error_response(
-                415, "unsupported_media_type",
+                415,
+                "unsupported_media_type",
                 f"Send the body as JSON with 'Content-Type: application/json' (got {shown}).",
             )
             await response(scope, receive, send)
@@ -170,7 +173,8 @@ class BodyGuard:
         length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
             response = error_response(
-                413, "payload_too_large",
+                413,
+                "payload_too_large",
                 f"The body is {int(length)} bytes; no valid request is larger than {self.max_body_bytes}.",
             )
             await response(scope, receive, send)

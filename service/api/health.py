@@ -28,7 +28,9 @@ async def readyz(pipeline: PipelineDep) -> JSONResponse:
         "policy": ReadyCheck(ok=True, detail=f"version {policy.version}"),
         "model": ReadyCheck(
             ok=True,
-            detail=pipeline.scorer.model_id if pipeline.model_enabled else "none: word list only (MODERATION_MODEL=none)",
+            detail=pipeline.scorer.model_id
+            if pipeline.model_enabled
+            else "none: word list only (MODERATION_MODEL=none)",
         ),
     }
     try:
@@ -39,7 +41,9 @@ async def readyz(pipeline: PipelineDep) -> JSONResponse:
     store = pipeline.store
     if store.kind == "redis":
         up = await store.ping()
-        checks["redis"] = ReadyCheck(ok=up, detail=f"{store.describe()} {'answering' if up else 'not answering'}")
+        checks["redis"] = ReadyCheck(
+            ok=up, detail=f"{store.describe()} {'answering' if up else 'not answering'}"
+        )
     else:
         checks["cache"] = ReadyCheck(ok=True, detail="in-process memory (REDIS_URL unset)")
     ready = all(c.ok for c in checks.values())

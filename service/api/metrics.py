@@ -31,12 +31,17 @@ class ServiceMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self._collector: _PipelineCollector | None = None
         self.batch_size = Histogram(
-            "moderation_batch_size", "Comments per model call.", buckets=_BATCH_SIZE_BUCKETS,
+            "moderation_batch_size",
+            "Comments per model call.",
+            buckets=_BATCH_SIZE_BUCKETS,
             registry=self.registry,
         )
         self.inference_seconds = Histogram(
-            "moderation_inference_seconds", "Wall time of one model call (a batch), tokenization included.",
-            ["outcome"], buckets=_INFERENCE_BUCKETS, registry=self.registry,
+            "moderation_inference_seconds",
+            "Wall time of one model call (a batch), tokenization included.",
+            ["outcome"],
+            buckets=_INFERENCE_BUCKETS,
+            registry=self.registry,
         )
 
     def observe_batch(self, size: int, seconds: float, failed: bool) -> None:
@@ -61,30 +66,38 @@ class _PipelineCollector(Collector):
             "moderation_queue_depth", "Comments waiting for the model.", value=batcher.waiting
         )
         yield GaugeMetricFamily(
-            "moderation_queue_limit", "Comments that may wait before requests are refused (QUEUE_MAX).",
+            "moderation_queue_limit",
+            "Comments that may wait before requests are refused (QUEUE_MAX).",
             value=batcher.queue_max,
         )
         verdicts = CounterMetricFamily("moderation_verdicts", "Verdicts given, by kind.", labels=["verdict"])
         for kind, count in sorted(stats.verdicts.items()):
             verdicts.add_metric([kind], count)
         yield verdicts
-        yield CounterMetricFamily("moderation_cache_hits", "Verdicts served from the cache.", value=stats.cache_hits)
+        yield CounterMetricFamily(
+            "moderation_cache_hits", "Verdicts served from the cache.", value=stats.cache_hits
+        )
         yield CounterMetricFamily(
             "moderation_cache_misses", "Verdict cache look-ups that found nothing.", value=stats.cache_misses
         )
         yield CounterMetricFamily(
-            "moderation_cache_errors", "Verdict cache operations that failed (store down).", value=stats.cache_errors
+            "moderation_cache_errors",
+            "Verdict cache operations that failed (store down).",
+            value=stats.cache_errors,
         )
         yield CounterMetricFamily(
-            "moderation_model_failures", "Requests whose comments fell back to review because inference failed.",
+            "moderation_model_failures",
+            "Requests whose comments fell back to review because inference failed.",
             value=stats.model_failures,
         )
         yield CounterMetricFamily(
-            "moderation_overloaded", "Requests refused with 503 because the model's queue was full.",
+            "moderation_overloaded",
+            "Requests refused with 503 because the model's queue was full.",
             value=batcher.stats.overloaded,
         )
         yield CounterMetricFamily(
-            "moderation_dropped_comments", "Queued comments dropped because their request was gone.",
+            "moderation_dropped_comments",
+            "Queued comments dropped because their request was gone.",
             value=batcher.stats.dropped,
         )
 

@@ -28,7 +28,10 @@ def _check_text(text: str, settings: Settings, field: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ApiError(
-            422, "invalid_text", f"The text holds an unpaired surrogate (\\u{ord(text[exc.start]):04x}) at {exc.start}.", field
+            422,
+            "invalid_text",
+            f"The text holds an unpaired surrogate (\\u{ord(text[exc.start]):04x}) at {exc.start}.",
+            field,
         ) from None
 
 
@@ -42,7 +45,9 @@ def _comment(body: CommentIn) -> Comment:
     summary="Moderate one comment",
     responses=ERROR_RESPONSES,
 )
-async def moderate_one(request: Request, body: CommentIn, pipeline: PipelineDep, settings: SettingsDep) -> Verdict:
+async def moderate_one(
+    request: Request, body: CommentIn, pipeline: PipelineDep, settings: SettingsDep
+) -> Verdict:
     _check_text(body.text, settings, "text")
     (verdict,) = await unless_disconnected(request, pipeline.moderate([_comment(body)]))
     return verdict
@@ -54,7 +59,9 @@ async def moderate_one(request: Request, body: CommentIn, pipeline: PipelineDep,
     summary="Moderate up to MODERATION_MAX_BATCH comments in one call",
     responses=ERROR_RESPONSES,
 )
-async def moderate_batch(request: Request, body: BatchIn, pipeline: PipelineDep, settings: SettingsDep) -> BatchOut:
+async def moderate_batch(
+    request: Request, body: BatchIn, pipeline: PipelineDep, settings: SettingsDep
+) -> BatchOut:
     if not body.comments:
         raise ApiError(422, "empty_batch", "Send at least one comment in 'comments'.", "comments")
     if len(body.comments) > settings.MAX_BATCH:

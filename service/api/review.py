@@ -76,7 +76,10 @@ async def queue(
     items = await decisions.queue(offset, limit)
     return QueueOut(
         pending=await decisions.queue_size(),
-        items=[QueueItemOut(comment_id=i.comment_id, entered_at=i.entered_at, entry=entry_out(i.record)) for i in items],
+        items=[
+            QueueItemOut(comment_id=i.comment_id, entered_at=i.entered_at, entry=entry_out(i.record))
+            for i in items
+        ],
     )
 
 
@@ -95,7 +98,9 @@ async def decision_log(
         try:
             parse_stream_id(before, upper=True)
         except ValueError:
-            raise ApiError(422, "invalid_field", "`before` must be a log_id such as 1717000000000-0.", "before") from None
+            raise ApiError(
+                422, "invalid_field", "`before` must be a log_id such as 1717000000000-0.", "before"
+            ) from None
     page = await decisions.entries(
         before=before, kind=kind, verdict=verdict, clause=clause, article_id=article_id, page_size=limit
     )
@@ -108,7 +113,9 @@ async def decision_log(
     summary="Approve or reject a pending comment",
     responses={**ERROR_RESPONSES, **NOT_FOUND, 409: {"model": ErrorResponse, "description": "Not pending."}},
 )
-async def decide(comment_id: str, body: DecisionIn, session: AdminDep, decisions: DecisionsDep) -> ModeratedStatusOut:
+async def decide(
+    comment_id: str, body: DecisionIn, session: AdminDep, decisions: DecisionsDep
+) -> ModeratedStatusOut:
     try:
         status = await decisions.decide(comment_id, body.decision, session.user, body.note or "")
     except CommentNotFound:

@@ -10,11 +10,17 @@ from service.moderation.types import Verdict
 class CommentIn(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
-        json_schema_extra={"examples": [{"text": "What a thoughtful article.", "id": "c-1001", "article_id": "a-42"}]},
+        json_schema_extra={
+            "examples": [{"text": "What a thoughtful article.", "id": "c-1001", "article_id": "a-42"}]
+        },
     )
 
-    text: str = Field(description="The comment as the commenter wrote it (at most MODERATION_MAX_CHARS characters).")
-    id: str | None = Field(default=None, max_length=200, description="Your id for the comment; generated if absent.")
+    text: str = Field(
+        description="The comment as the commenter wrote it (at most MODERATION_MAX_CHARS characters)."
+    )
+    id: str | None = Field(
+        default=None, max_length=200, description="Your id for the comment; generated if absent."
+    )
     article_id: str | None = Field(default=None, max_length=200)
     author_id: str | None = Field(default=None, max_length=200)
     lang: str | None = Field(default=None, max_length=35, description="BCP 47 language tag, if known.")

@@ -30,7 +30,12 @@ class SessionOut(BaseModel):
 
 def set_session_cookie(response: Response, auth: AdminAuth, value: str) -> None:
     response.set_cookie(
-        SESSION_COOKIE, value, max_age=auth.max_age_s, path="/", httponly=True, samesite="strict",
+        SESSION_COOKIE,
+        value,
+        max_age=auth.max_age_s,
+        path="/",
+        httponly=True,
+        samesite="strict",
         secure=auth.secure_cookies,
     )
 

@@ -47,7 +47,12 @@ class Overloaded(Exception):
 
     def __init__(self, waiting: int, requested: int, limit: int, retry_after_s: int) -> None:
         super().__init__(waiting, requested, limit, retry_after_s)
-        self.waiting, self.requested, self.limit, self.retry_after_s = waiting, requested, limit, retry_after_s
+        self.waiting, self.requested, self.limit, self.retry_after_s = (
+            waiting,
+            requested,
+            limit,
+            retry_after_s,
+        )
 
     def __str__(self) -> str:
         return (

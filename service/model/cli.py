@@ -29,12 +29,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("dst", metavar="DST", type=Path, help="the folder to write (new or empty)")
     export.add_argument("--int8", action="store_true", help="quantize weights to int8 (dynamic quantization)")
     export.add_argument(
-        "--no-optimize", dest="optimize", action="store_false",
+        "--no-optimize",
+        dest="optimize",
+        action="store_false",
         help="skip ONNX Runtime's transformer graph fusions",
     )
     export.add_argument("--threads", type=int, default=0, help="threads for the export (default: all cores)")
     export.add_argument(
-        "--max-diff", type=float, default=None,
+        "--max-diff",
+        type=float,
+        default=None,
         help="largest score difference to PyTorch allowed on the probe texts (default: 0.02)",
     )
     export.set_defaults(func=_export)
@@ -53,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     from service.model.demo import build_demo_model
+
     folder = build_demo_model(args.dir.resolve())
     print(f"demo model written to {folder}\nrun it with: MODERATION_MODEL_PATH={folder} make run")
     return 0
@@ -64,6 +69,7 @@ def _export(args: argparse.Namespace) -> int:
 
     from service.model.base import ModelLoadError
     from service.model.export import DEFAULT_MAX_DIFF, ExportError, export_onnx
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     threads = args.threads or os.cpu_count() or 1
     try:
@@ -105,8 +111,11 @@ def _pull(args: argparse.Namespace) -> int:
 def pull_model(name: str, folder: Path) -> Path:
     """Download Detoxify model `name` into `folder` (written whole or not at all), then check it loads offline."""
     from detoxify.detoxify import MODEL_URLS
+
     if name not in MODEL_URLS:
-        raise PullError(f"{name!r} is not a Detoxify model name; valid names are {', '.join(sorted(MODEL_URLS))}")
+        raise PullError(
+            f"{name!r} is not a Detoxify model name; valid names are {', '.join(sorted(MODEL_URLS))}"
+        )
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise PullError(f"{folder} exists and is not an empty folder; choose a new one")
     url = MODEL_URLS[name]
@@ -132,7 +141,11 @@ def _download_checkpoint(url: str, folder: Path) -> Path:
     try:
         # The checkpoint lands in `folder` under its release name (the name is part of the model id).
         torch.hub.load_state_dict_from_url(
-            url, model_dir=str(folder), map_location="cpu", file_name=file_name, progress=True,
+            url,
+            model_dir=str(folder),
+            map_location="cpu",
+            file_name=file_name,
+            progress=True,
             weights_only=False,
         )
     except OSError as exc:  # URLError, socket errors, DNS failures are all OSErrors
@@ -174,6 +187,7 @@ def complete_folder(folder: Path, checkpoint: Path, *, hub_source: str | Path | 
 def _check_loads(folder: Path) -> None:
     from service.model.base import ModelLoadError
     from service.model.loader import load_scorer
+
     try:
         load_scorer("unbiased", folder, threads=1)
     except ModelLoadError as exc:

@@ -176,7 +176,10 @@ def _build(
 
 
 def build_tiny_checkpoint(
-    folder: Path, classes: Sequence[str] = UNBIASED_CLASSES, seed: int = 0, classifier_bias: float | None = None
+    folder: Path,
+    classes: Sequence[str] = UNBIASED_CLASSES,
+    seed: int = 0,
+    classifier_bias: float | None = None,
 ) -> Path:
     """Build a tiny BERT Detoxify checkpoint (`tiny.ckpt`) and its Hugging Face files in `folder`.
 

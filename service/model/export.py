@@ -72,9 +72,7 @@ def export_onnx(
     if destination.exists() and any(destination.iterdir()):
         raise ExportError(f"{destination} exists and is not empty; choose a new folder")
     source_folder = Path(source) if Path(source).is_dir() else None
-    reference = load_scorer(
-        "unbiased" if source_folder else str(source), source_folder, threads=threads
-    )
+    reference = load_scorer("unbiased" if source_folder else str(source), source_folder, threads=threads)
     if not isinstance(reference, DetoxifyScorer):
         raise ExportError(f"{source} is not a Detoxify checkpoint (an ONNX folder cannot be exported again)")
 
@@ -131,7 +129,10 @@ def _export_graph(reference: DetoxifyScorer, path: Path) -> list[str]:
             self.inner = inner
 
         def forward(
-            self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
+            self,
+            input_ids: torch.Tensor,
+            attention_mask: torch.Tensor,
+            token_type_ids: torch.Tensor | None = None,
         ) -> torch.Tensor:
             extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
             return self.inner(input_ids=input_ids, attention_mask=attention_mask, **extra)[0]
@@ -160,6 +161,7 @@ def _export_graph(reference: DetoxifyScorer, path: Path) -> list[str]:
 
 def _optimize(reference: DetoxifyScorer, source: Path, target: Path) -> tuple[Path, dict[str, int]]:
     from onnxruntime.transformers.optimizer import optimize_model
+
     config = reference._model.config
     try:
         optimized = optimize_model(
@@ -181,6 +183,7 @@ def _optimize(reference: DetoxifyScorer, source: Path, target: Path) -> tuple[Pa
 def _quantize(source: Path, target: Path) -> Path:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
+
     quantize_dynamic(
         str(source),
         str(target),

@@ -132,6 +132,7 @@ def _load_from_folder(folder: Path, threads: int, device: str, window_overlap: i
     name = checkpoint.stem
     try:
         from detoxify import Detoxify
+
         digest = _sha256(checkpoint)
         loaded = Detoxify(checkpoint=_checkpoint_for_folder(checkpoint, folder), device=device)
         scorer = _checked_scorer(loaded, name, digest, threads, window_overlap)

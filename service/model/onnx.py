@@ -38,7 +38,9 @@ FORMAT_VERSION = 1
 class OnnxScorer:
     """Scores with an ONNX Runtime session; same `Scorer` protocol and windowing as `DetoxifyScorer`."""
 
-    def __init__(self, folder: Path, manifest: Mapping[str, Any], *, threads: int, window_overlap: int) -> None:
+    def __init__(
+        self, folder: Path, manifest: Mapping[str, Any], *, threads: int, window_overlap: int
+    ) -> None:
         import onnxruntime as ort
         import tokenizers
 
@@ -99,7 +101,9 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     return manifest
 
 
-def load_onnx_scorer(folder: Path, threads: int, *, window_overlap: int = DEFAULT_WINDOW_OVERLAP) -> OnnxScorer:
+def load_onnx_scorer(
+    folder: Path, threads: int, *, window_overlap: int = DEFAULT_WINDOW_OVERLAP
+) -> OnnxScorer:
     """Load an exported folder, or raise `ModelLoadError` naming the folder and the cause."""
     folder = folder.expanduser().resolve()
     label = folder.name or str(folder)

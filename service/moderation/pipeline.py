@@ -135,7 +135,9 @@ class Pipeline:
             except Overloaded:  # backpressure, not a model failure: the API answers 503 + Retry-After
                 raise
             except Exception:  # any inference failure: the comments go to review, the service stays up
-                log.exception("model inference failed for %d comment(s); verdicts fall back to review", len(todo))
+                log.exception(
+                    "model inference failed for %d comment(s); verdicts fall back to review", len(todo)
+                )
                 self.stats.model_failures += 1
                 model_failed = True
 

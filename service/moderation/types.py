@@ -95,7 +95,8 @@ class Verdict(BaseModel):
         default=None, description="Text to show the commenter when the comment is not accepted."
     )
     scores: dict[str, float] = Field(
-        default_factory=dict, description="Every model category's score; empty when the model was not consulted."
+        default_factory=dict,
+        description="Every model category's score; empty when the model was not consulted.",
     )
     profanity: Profanity = Field(default_factory=Profanity)
     cached: bool = False

@@ -23,8 +23,13 @@ class RescoreActor:
 
     def __init__(self, settings: Settings, batch_size: int, scorer_factory: Any = None) -> None:
         from service.rescore.run import Judge
-        self.judge = Judge(settings, batch_size=batch_size, scorer_factory=scorer_factory,
-                           threads=settings.MODEL_THREADS or 1)
+
+        self.judge = Judge(
+            settings,
+            batch_size=batch_size,
+            scorer_factory=scorer_factory,
+            threads=settings.MODEL_THREADS or 1,
+        )
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         import numpy as np
@@ -35,6 +40,7 @@ class RescoreActor:
 
 def _identity(settings: Settings, batch_size: int, scorer_factory: Any) -> dict[str, str]:
     from service.rescore.run import Judge
+
     judge = Judge(settings, batch_size=batch_size, scorer_factory=scorer_factory, threads=1)
     try:
         return judge.identity
@@ -50,17 +56,24 @@ class RayRunner:
             import ray
         except ImportError as exc:
             from service.rescore.run import RescoreError
+
             raise RescoreError(
                 "--ray needs Ray Data: pip install 'comment-moderation[ray]' (or 'ray[data]>=2.9')"
             ) from exc
         self._owns_runtime = not ray.is_initialized()
         if self._owns_runtime:
-            ray.init(address=None if address == "local" else address, log_to_driver=False,
-                     include_dashboard=False)
+            ray.init(
+                address=None if address == "local" else address, log_to_driver=False, include_dashboard=False
+            )
         ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True  # verdicts come back in input order
         ctx.enable_progress_bars = False  # the driver shows its own
-        self.settings, self.actors, self.batch_size, self.scorer_factory = settings, actors, batch_size, scorer_factory
+        self.settings, self.actors, self.batch_size, self.scorer_factory = (
+            settings,
+            actors,
+            batch_size,
+            scorer_factory,
+        )
         # The identity (policy, word lists, model id) for the checkpoint fingerprint, computed where the
         # actors compute theirs: on the cluster, which may hold a model file the driver does not.
         self.identity: dict[str, str] = ray.get(

@@ -227,9 +227,17 @@ def read_records(
         if _undecodable(record):
             yield BadRow(start, "undecodable bytes (not UTF-8)", shown), lines.offset, lines.line
         elif len(record) != len(header):
-            yield BadRow(start, f"{len(record)} fields where the header has {len(header)}", shown), lines.offset, lines.line
+            yield (
+                BadRow(start, f"{len(record)} fields where the header has {len(header)}", shown),
+                lines.offset,
+                lines.line,
+            )
         else:
-            yield _row(start, dict(zip(header, record, strict=True)), previous_column), lines.offset, lines.line
+            yield (
+                _row(start, dict(zip(header, record, strict=True)), previous_column),
+                lines.offset,
+                lines.line,
+            )
 
 
 def chunks(records: Iterator[tuple[Row | BadRow, int, int]], size: int) -> Iterator[Chunk]:
@@ -269,12 +277,18 @@ class Judge:
     ) -> None:
         from service import runtime
         from service.store.memory import MemoryStore
+
         settings = _rescoring_settings(settings, batch_size)
         policy, wordlists = runtime.load_rules(settings, watch=False)
         scorer = scorer_factory() if scorer_factory is not None else runtime.load_model(settings, threads)
         runtime.warn_missing_categories(policy, scorer)
         self.pipeline = runtime.pipeline(
-            settings, policy=policy, wordlists=wordlists, scorer=scorer, store=MemoryStore(max_entries=1), cache=False
+            settings,
+            policy=policy,
+            wordlists=wordlists,
+            scorer=scorer,
+            store=MemoryStore(max_entries=1),
+            cache=False,
         )
         # The same identity the verdict cache keys on: what the resume fingerprint must hold fixed.
         self.identity = self.pipeline.identity().as_dict()
@@ -282,12 +296,15 @@ class Judge:
 
     async def ajudge(self, comments: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
         from service.moderation.types import Comment
+
         verdicts = await self.pipeline.moderate([Comment(id=i, text=t) for i, t in comments])
         if self.pipeline.model_enabled and any(
             r.code == "model_unavailable" for v in verdicts for r in v.reasons
         ):
             # The service falls back to review; a rescoring run must not record that as the new verdict.
-            raise RescoreFailed("the toxicity model failed on a batch (see the log above); nothing of it was written")
+            raise RescoreFailed(
+                "the toxicity model failed on a batch (see the log above); nothing of it was written"
+            )
         return [v.model_dump(mode="json") for v in verdicts]
 
     def judge(self, comments: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
@@ -324,7 +341,9 @@ class Judge:
 _worker_judge: Judge | None = None
 
 
-def _worker_init(settings: Settings, batch_size: int, scorer_factory: ScorerFactory | None, threads: int) -> None:
+def _worker_init(
+    settings: Settings, batch_size: int, scorer_factory: ScorerFactory | None, threads: int
+) -> None:
     global _worker_judge
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and shuts the pool down
     logging.basicConfig(level=logging.WARNING)
@@ -364,7 +383,9 @@ class PoolJudge:
         pending: deque[tuple[Chunk, Future[list[dict[str, Any]]]]] = deque()
         try:
             for chunk in chunk_iter:
-                pending.append((chunk, self.pool.submit(_worker_judge_chunk, [(r.id, r.text) for r in chunk.rows])))
+                pending.append(
+                    (chunk, self.pool.submit(_worker_judge_chunk, [(r.id, r.text) for r in chunk.rows]))
+                )
                 if len(pending) >= 2 * self.workers:
                     done, future = pending.popleft()
                     yield done, future.result()
@@ -393,6 +414,7 @@ class RayJudge:
         scorer_factory: ScorerFactory | None,
     ) -> None:
         from service.rescore import ray as rescore_ray
+
         self.runner = rescore_ray.RayRunner(
             settings, address, actors=actors, batch_size=batch_size, scorer_factory=scorer_factory
         )
@@ -470,8 +492,10 @@ class Writer:
                 writer.writerow(self.header)
             elif not self._warned_extra and set(record) - set(self.header):
                 self._warned_extra = True
-                log.warning("CSV output: columns not in the first row are dropped: %s",
-                            ", ".join(sorted(set(record) - set(self.header))))
+                log.warning(
+                    "CSV output: columns not in the first row are dropped: %s",
+                    ", ".join(sorted(set(record) - set(self.header))),
+                )
             writer.writerow([_csv_value(record.get(c)) for c in self.header])
         return out.getvalue().encode("utf-8")
 
@@ -492,7 +516,7 @@ class Sink:
     def _open(self) -> BinaryIO:
         assert self.path is not None
         if self._file is None:
-            f = open(self.path, "r+b" if self.path.exists() else "w+b")  # noqa: SIM115 (closed in close())
+            f = open(self.path, "r+b" if self.path.exists() else "w+b")
             f.truncate(self.offset)  # a chunk written after the last recorded progress disappears
             f.seek(self.offset)
             self._file = f
@@ -580,22 +604,28 @@ class Summary:
         return cls(**{k: v for k, v in value.items() if k in names})
 
     def render(self, errors_path: Path | None) -> str:
-        lines = [f"rescore: {self.records} records read, {self.judged} judged, {self.bad} bad"
-                 + (f" (see {errors_path})" if self.bad and errors_path else "")]
+        lines = [
+            f"rescore: {self.records} records read, {self.judged} judged, {self.bad} bad"
+            + (f" (see {errors_path})" if self.bad and errors_path else "")
+        ]
         if self.elapsed_s:
             lines[0] += f" in {self.elapsed_s:.1f} s ({self.judged / self.elapsed_s:.0f} rows/s)"
         lines.append("verdicts: " + "  ".join(f"{v} {self.verdicts.get(v, 0)}" for v in VERDICTS))
         with_previous = self.judged - self.without_previous
-        lines.append(f"changed: {self.changed} of {with_previous} with a previous verdict"
-                     + (f" ({self.without_previous} had none)" if self.without_previous else ""))
+        lines.append(
+            f"changed: {self.changed} of {with_previous} with a previous verdict"
+            + (f" ({self.without_previous} had none)" if self.without_previous else "")
+        )
         if self.changes:
             lines.append(f"  {'previous -> new':<20}{'count':>8}  examples")
             for pair, count in sorted(self.changes.items(), key=lambda kv: (-kv[1], kv[0])):
                 shown = "; ".join(f"{e['id']}: {e['text'][:50]!r}" for e in self.examples.get(pair, []))
                 lines.append(f"  {pair.replace('->', ' -> '):<20}{count:>8}  {shown}")
         if self.applied or self.skipped_moderator or self.skipped_unknown:
-            lines.append(f"applied: {self.applied} new verdicts recorded; kept {self.skipped_moderator} decided "
-                         f"by a moderator, {self.skipped_unknown} whose status has expired")
+            lines.append(
+                f"applied: {self.applied} new verdicts recorded; kept {self.skipped_moderator} decided "
+                f"by a moderator, {self.skipped_unknown} whose status has expired"
+            )
         return "\n".join(lines)
 
 
@@ -605,16 +635,31 @@ class Summary:
 class Progress:
     """A tqdm bar on a terminal (bytes of input, so it has an ETA; rows in its postfix); log lines otherwise."""
 
-    def __init__(self, total_bytes: int | None, start_bytes: int, start_rows: int, *, enabled: bool,
-                 every_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        total_bytes: int | None,
+        start_bytes: int,
+        start_rows: int,
+        *,
+        enabled: bool,
+        every_s: float = 10.0,
+    ) -> None:
         self.total, self.start_bytes, self.done_bytes = total_bytes, start_bytes, start_bytes
         self.start_rows, self.started = start_rows, time.monotonic()
         self.enabled, self.every_s, self.last_log = enabled, every_s, time.monotonic()
         self.bar: Any = None
         if enabled and sys.stderr.isatty():
             from tqdm import tqdm
-            self.bar = tqdm(total=total_bytes, initial=start_bytes, unit="B", unit_scale=True, file=sys.stderr,
-                            desc="rescore", dynamic_ncols=True)
+
+            self.bar = tqdm(
+                total=total_bytes,
+                initial=start_bytes,
+                unit="B",
+                unit_scale=True,
+                file=sys.stderr,
+                desc="rescore",
+                dynamic_ncols=True,
+            )
 
     def update(self, offset: int, rows: int) -> None:
         if self.bar is not None:
@@ -683,14 +728,22 @@ def _fingerprint(opts: Options, in_fmt: str, out_fmt: str, identity: dict[str, s
 
 def _make_judge(settings: Settings, opts: Options, scorer_factory: ScorerFactory | None) -> Any:
     if opts.ray:
-        return RayJudge(settings, opts.ray, actors=opts.workers, batch_size=opts.batch_size, window=opts.ray_window,
-                        scorer_factory=scorer_factory)
+        return RayJudge(
+            settings,
+            opts.ray,
+            actors=opts.workers,
+            batch_size=opts.batch_size,
+            window=opts.ray_window,
+            scorer_factory=scorer_factory,
+        )
     if opts.workers > 1:
         return PoolJudge(settings, opts.workers, batch_size=opts.batch_size, scorer_factory=scorer_factory)
     return Judge(settings, batch_size=opts.batch_size, scorer_factory=scorer_factory)
 
 
-def rescore_file(settings: Settings, opts: Options, *, scorer_factory: ScorerFactory | None = None) -> Summary:
+def rescore_file(
+    settings: Settings, opts: Options, *, scorer_factory: ScorerFactory | None = None
+) -> Summary:
     """Rescore `opts.input` into `opts.output`; resumes an interrupted run with the same arguments.
 
     Raises RescoreError (usage/input), RescoreFailed (model failure), KeyboardInterrupt (resumable)."""
@@ -702,8 +755,10 @@ def rescore_file(settings: Settings, opts: Options, *, scorer_factory: ScorerFac
     out_path = Path(opts.output) if opts.output and opts.output != "-" else None
     if out_path is not None and not from_stdin and os.path.realpath(out_path) == os.path.realpath(opts.input):
         raise RescoreError("the output must not be the input file")
-    errors_path = Path(opts.errors) if opts.errors else (
-        out_path.with_name(out_path.name + ".errors.jsonl") if out_path else None
+    errors_path = (
+        Path(opts.errors)
+        if opts.errors
+        else (out_path.with_name(out_path.name + ".errors.jsonl") if out_path else None)
     )
     progress_path = out_path.with_name(out_path.name + ".progress") if out_path and not from_stdin else None
     if out_path is not None and from_stdin:
@@ -712,7 +767,7 @@ def rescore_file(settings: Settings, opts: Options, *, scorer_factory: ScorerFac
         log.warning("output to stdout: this run cannot be resumed if interrupted")
 
     try:
-        stream: BinaryIO = sys.stdin.buffer if from_stdin else open(opts.input, "rb")  # noqa: SIM115
+        stream: BinaryIO = sys.stdin.buffer if from_stdin else open(opts.input, "rb")
     except OSError as exc:
         raise RescoreError(f"cannot read {opts.input}: {exc}") from exc
 
@@ -726,7 +781,9 @@ def rescore_file(settings: Settings, opts: Options, *, scorer_factory: ScorerFac
                 try:
                     saved = json.loads(progress_path.read_text(encoding="utf-8"))
                 except (OSError, ValueError) as exc:
-                    raise RescoreError(f"{progress_path} is unreadable ({exc}); pass --restart to start over") from exc
+                    raise RescoreError(
+                        f"{progress_path} is unreadable ({exc}); pass --restart to start over"
+                    ) from exc
                 if opts.restart:
                     log.warning("--restart: discarding the interrupted run recorded in %s", progress_path)
                 elif saved.get("version") != PROGRESS_VERSION or saved.get("fingerprint") != fingerprint:
@@ -759,7 +816,9 @@ def rescore_file(settings: Settings, opts: Options, *, scorer_factory: ScorerFac
         writer = Writer(out_fmt, out_header, header_written=out.offset > 0)
         if errors_path is not None and not resumed and errors_path.exists():
             errors_path.unlink()
-        errs = Sink(errors_path, resumed["errors_offset"] if resumed else 0, lazy=True) if errors_path else None
+        errs = (
+            Sink(errors_path, resumed["errors_offset"] if resumed else 0, lazy=True) if errors_path else None
+        )
 
         def save_progress(chunk_offset: int, chunk_line: int) -> None:
             if progress_path is None:
@@ -775,8 +834,9 @@ def rescore_file(settings: Settings, opts: Options, *, scorer_factory: ScorerFac
             save_progress(offset, line)  # before the output is cut: a crash now resumes from the start
         total = None if from_stdin else os.fstat(stream.fileno()).st_size
         progress = Progress(total, offset, summary.records, enabled=opts.progress)
-        records = read_records(stream, in_fmt, offset=offset, line=line, previous_column=opts.previous_column,
-                               header=header)
+        records = read_records(
+            stream, in_fmt, offset=offset, line=line, previous_column=opts.previous_column, header=header
+        )
         started = time.perf_counter() - summary.elapsed_s
         try:
             for chunk, verdicts in judge.map(chunks(records, opts.batch_size)):
@@ -845,6 +905,7 @@ async def rescore_log(
     from service import runtime
     from service.moderation.types import Comment, Verdict
     from service.store import open_store
+
     if store is None:
         if not settings.REDIS_URL:
             raise RescoreError("--from-log reads the decision log in Redis: set REDIS_URL")
@@ -869,7 +930,9 @@ async def rescore_log(
                     continue
                 seen.add(record.comment_id)
                 fields = {"id": record.comment_id, "text": record.text, "logged_at": record.at.isoformat()}
-                rows.append((Row(0, record.comment_id, record.text, _previous(record.verdict) , fields), record))
+                rows.append(
+                    (Row(0, record.comment_id, record.text, _previous(record.verdict), fields), record)
+                )
                 if limit is not None and len(seen) >= limit:
                     break
             if rows:
@@ -895,8 +958,14 @@ async def rescore_log(
                         elif status is None:
                             summary.skipped_unknown += 1
                         else:
-                            comments.append(Comment(id=row.id, text=row.text, article_id=record.article_id,
-                                                    author_id=record.author_id))
+                            comments.append(
+                                Comment(
+                                    id=row.id,
+                                    text=row.text,
+                                    article_id=record.article_id,
+                                    author_id=record.author_id,
+                                )
+                            )
                             new.append(Verdict.model_validate(verdict))
                     if comments:
                         await decisions.record(comments, new)
@@ -933,46 +1002,99 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "with the same arguments; stdin input or stdout output cannot be resumed."
         ),
     )
-    p.add_argument("input", nargs="?", default="-", metavar="INPUT",
-                   help="JSONL or CSV file of comments (id, text, optionally a previous verdict); - for stdin")
-    p.add_argument("-o", "--output", default=None,
-                   help="output file (JSONL or CSV, by its extension); default stdout (not resumable)")
-    p.add_argument("--format", dest="input_format", choices=("jsonl", "csv"), default=None,
-                   help="input format (default: from the extension; jsonl for stdin)")
-    p.add_argument("--output-format", choices=("jsonl", "csv"), default=None,
-                   help="output format (default: from the output's extension, else the input's)")
-    p.add_argument("--previous-column", default="verdict",
-                   help="the input column holding the previous verdict (default: %(default)s); accept, "
-                        "review, reject or a comment status (accepted, rejected, approved, ...)")
-    p.add_argument("--errors", default=None, help="errors file (default: OUTPUT.errors.jsonl; stderr without -o)")
-    p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
-                   help="comments per chunk handed to the pipeline, and per checkpoint (default: %(default)s)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="worker processes, each with its own model (default 1: in this process); with --ray, "
-                        "the number of Ray actors")
-    p.add_argument("--ray", default=None, metavar="ADDRESS",
-                   help="score on a Ray cluster through Ray Data (ADDRESS, or 'auto' for a local runtime); "
-                        "needs the 'ray' extra: pip install 'comment-moderation[ray]'")
-    p.add_argument("--ray-window", type=int, default=DEFAULT_RAY_WINDOW,
-                   help="rows handed to Ray Data at a time (bounds the driver's memory; default %(default)s)")
-    p.add_argument("--restart", action="store_true", help="discard an interrupted run's progress and start over")
-    p.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES, help="examples per change in the summary")
+    p.add_argument(
+        "input",
+        nargs="?",
+        default="-",
+        metavar="INPUT",
+        help="JSONL or CSV file of comments (id, text, optionally a previous verdict); - for stdin",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        help="output file (JSONL or CSV, by its extension); default stdout (not resumable)",
+    )
+    p.add_argument(
+        "--format",
+        dest="input_format",
+        choices=("jsonl", "csv"),
+        default=None,
+        help="input format (default: from the extension; jsonl for stdin)",
+    )
+    p.add_argument(
+        "--output-format",
+        choices=("jsonl", "csv"),
+        default=None,
+        help="output format (default: from the output's extension, else the input's)",
+    )
+    p.add_argument(
+        "--previous-column",
+        default="verdict",
+        help="the input column holding the previous verdict (default: %(default)s); accept, "
+        "review, reject or a comment status (accepted, rejected, approved, ...)",
+    )
+    p.add_argument(
+        "--errors", default=None, help="errors file (default: OUTPUT.errors.jsonl; stderr without -o)"
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH_SIZE,
+        help="comments per chunk handed to the pipeline, and per checkpoint (default: %(default)s)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes, each with its own model (default 1: in this process); with --ray, "
+        "the number of Ray actors",
+    )
+    p.add_argument(
+        "--ray",
+        default=None,
+        metavar="ADDRESS",
+        help="score on a Ray cluster through Ray Data (ADDRESS, or 'auto' for a local runtime); "
+        "needs the 'ray' extra: pip install 'comment-moderation[ray]'",
+    )
+    p.add_argument(
+        "--ray-window",
+        type=int,
+        default=DEFAULT_RAY_WINDOW,
+        help="rows handed to Ray Data at a time (bounds the driver's memory; default %(default)s)",
+    )
+    p.add_argument(
+        "--restart", action="store_true", help="discard an interrupted run's progress and start over"
+    )
+    p.add_argument(
+        "--examples", type=int, default=DEFAULT_EXAMPLES, help="examples per change in the summary"
+    )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar or lines")
     p.add_argument("--summary-json", default=None, metavar="PATH", help="also write the summary as JSON")
-    p.add_argument("--from-log", action="store_true",
-                   help="re-judge the Redis decision log (REDIS_URL) instead of a file; writes nothing to Redis")
-    p.add_argument("--apply", action="store_true",
-                   help="with --from-log: record the changed verdicts (never over a moderator's decision)")
+    p.add_argument(
+        "--from-log",
+        action="store_true",
+        help="re-judge the Redis decision log (REDIS_URL) instead of a file; writes nothing to Redis",
+    )
+    p.add_argument(
+        "--apply",
+        action="store_true",
+        help="with --from-log: record the changed verdicts (never over a moderator's decision)",
+    )
     p.add_argument("--limit", type=int, default=None, help="with --from-log: at most this many comments")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from service.config import get_settings
+
     settings = get_settings()
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=settings.LOG_LEVEL, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                            stream=sys.stderr)
+        logging.basicConfig(
+            level=settings.LOG_LEVEL,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
     opts = Options(**{k: getattr(args, k) for k in Options.__dataclass_fields__})
     # SIGTERM (a scheduler stopping the job) is handled like Ctrl-C: the run stops between writes, resumable.
     previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -992,11 +1114,12 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("moderation rescore: interrupted; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception as exc:  # noqa: BLE001 — StoreUnavailable, ModelLoadError, ...: said once, plainly
+    except Exception as exc:
         from service.model.base import ModelLoadError
         from service.moderation.policy import PolicyError
         from service.store.base import StoreUnavailable
         from service.wordlist.rules import WordListError
+
         if isinstance(exc, PolicyError | WordListError | ModelLoadError):
             print(f"moderation rescore: {exc}", file=sys.stderr)
             return EXIT_USAGE
@@ -1013,4 +1136,4 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-__all__ = ["Judge", "Options", "Summary", "rescore_file", "rescore_log", "register", "run"]
+__all__ = ["Judge", "Options", "Summary", "register", "rescore_file", "rescore_log", "run"]

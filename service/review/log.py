@@ -53,6 +53,7 @@ HOURS_SHOWN = 24  # and its last day, hour by hour
 _MINUTE_COUNTER_TTL_S = 2 * MINUTES_SHOWN * 60
 _HOUR_COUNTER_TTL_S = 2 * HOURS_SHOWN * 3600
 
+
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -84,7 +85,7 @@ class DecisionLog:
     async def record(self, comments: Sequence[Comment], verdicts: Sequence[Verdict]) -> None:
         now_ms = self._now_ms()
         counted: list[tuple[str, str]] = []
-        for comment, verdict in zip(comments, verdicts, strict=True):
+        for verdict in verdicts:
             counted.append(("verdict", verdict.verdict))
             counted.append(("cache", "hit" if verdict.cached else "miss"))
             counted.extend(("clause", c) for c in sorted({r.clause for r in verdict.reasons if r.clause}))
@@ -93,7 +94,9 @@ class DecisionLog:
             await self._record_one(comment, verdict, now_ms)
 
     async def _record_one(self, comment: Comment, verdict: Verdict, now_ms: int) -> None:
-        status: Status = {"accept": "accepted", "reject": "rejected", "review": "pending_review"}[verdict.verdict]
+        status: Status = {"accept": "accepted", "reject": "rejected", "review": "pending_review"}[
+            verdict.verdict
+        ]
         fields = {
             "status": status,
             "verdict": verdict.verdict,
@@ -123,7 +126,10 @@ class DecisionLog:
                 "at_ms": str(now_ms),
             }
             fields["log_id"] = await self.store.log_append(
-                self.keys.decision_log(), entry, max_len=self.max_entries, min_id_ms=now_ms - self.retention_s * 1000
+                self.keys.decision_log(),
+                entry,
+                max_len=self.max_entries,
+                min_id_ms=now_ms - self.retention_s * 1000,
             )
             if status == "pending_review":
                 # The queue shows the comment from its status hash, which outlives the log's trimming.
@@ -151,7 +157,9 @@ class DecisionLog:
 
     # -- moderators' decisions -----------------------------------------------------------------------------
 
-    async def decide(self, comment_id: str, decision: ModeratorAction, moderator: str, note: str = "") -> CommentStatus:
+    async def decide(
+        self, comment_id: str, decision: ModeratorAction, moderator: str, note: str = ""
+    ) -> CommentStatus:
         """Clear a pending review. Of two moderators deciding the same comment at once, exactly one wins."""
         key = self.keys.comment(comment_id)
         removed = await self.store.queue_remove(self.keys.review_queue(), comment_id)
@@ -174,7 +182,9 @@ class DecisionLog:
             raise CommentNotFound(comment_id)
         current = fields["status"]
         if current == "pending_review":
-            raise DecisionConflict(current, f"Comment {comment_id} is pending review; decide it in the review queue.")
+            raise DecisionConflict(
+                current, f"Comment {comment_id} is pending review; decide it in the review queue."
+            )
         publish = PUBLISH[current]
         new: Status = "rejected_by_moderator" if publish else "approved"
         action: ModeratorAction = "reject" if publish else "approve"
@@ -206,7 +216,10 @@ class DecisionLog:
             "at_ms": str(now_ms),
         }
         await self.store.log_append(
-            self.keys.decision_log(), entry, max_len=self.max_entries, min_id_ms=now_ms - self.retention_s * 1000
+            self.keys.decision_log(),
+            entry,
+            max_len=self.max_entries,
+            min_id_ms=now_ms - self.retention_s * 1000,
         )
         update = {"status": new, "updated_ms": str(now_ms), "decided_by": moderator, "note": note}
         await self.store.hash_set(self.keys.comment(comment_id), update, self.retention_s)
@@ -255,7 +268,9 @@ class DecisionLog:
         last_id: str | None = None
         while scanned < scan_limit:
             chunk = min(200, scan_limit - scanned)
-            rows = await self.store.log_range(self.keys.decision_log(), max_id=max_id, min_id=min_id, count=chunk)
+            rows = await self.store.log_range(
+                self.keys.decision_log(), max_id=max_id, min_id=min_id, count=chunk
+            )
             for row in rows:
                 scanned += 1
                 last_id = row.id
@@ -297,7 +312,9 @@ class DecisionLog:
                 offset += 1
                 entry = json.loads(fields["entry"])
                 record = parse_record(fields.get("log_id", ""), entry)
-                items.append(QueueItem(comment_id, ms_to_datetime(int(fields.get("updated_ms", "0"))), record))
+                items.append(
+                    QueueItem(comment_id, ms_to_datetime(int(fields.get("updated_ms", "0"))), record)
+                )
         return items
 
     async def statuses(self, comment_ids: Sequence[str]) -> dict[str, str]:
@@ -316,7 +333,9 @@ class DecisionLog:
         minute_values = await self.store.counters_get(minute_keys)
         hour_values = await self.store.counters_get(hour_keys)
         return Counts(
-            minutes={n: minute_values[i * len(minutes) : (i + 1) * len(minutes)] for i, n in enumerate(names)},
+            minutes={
+                n: minute_values[i * len(minutes) : (i + 1) * len(minutes)] for i, n in enumerate(names)
+            },
             hours={n: hour_values[i * len(hours) : (i + 1) * len(hours)] for i, n in enumerate(names)},
             minute_starts=[ms_to_datetime(m * 60_000) for m in minutes],
             hour_starts=[ms_to_datetime(h * 3_600_000) for h in hours],

@@ -73,7 +73,9 @@ class WebhookSender:
     def send(self, payload: dict[str, Any]) -> asyncio.Task[bool]:
         """Deliver `payload` in the background; the task's result says whether it was delivered."""
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        task = asyncio.get_running_loop().create_task(self._deliver(body, str(payload.get("delivery_id", ""))))
+        task = asyncio.get_running_loop().create_task(
+            self._deliver(body, str(payload.get("delivery_id", "")))
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -100,18 +102,27 @@ class WebhookSender:
                     return True
                 problem = f"HTTP {response.status_code}"
                 if response.status_code < 500 and response.status_code not in _RETRIED_STATUSES:
-                    log.error("webhook %s refused delivery %s (%s); not retrying", self.url, delivery_id, problem)
+                    log.error(
+                        "webhook %s refused delivery %s (%s); not retrying", self.url, delivery_id, problem
+                    )
                     self.failed += 1
                     return False
             if attempt == self.max_attempts:
                 break
             log.warning(
                 "webhook %s delivery %s attempt %d/%d failed (%s); retrying in %.1f s",
-                self.url, delivery_id, attempt, self.max_attempts, problem, delay,
+                self.url,
+                delivery_id,
+                attempt,
+                self.max_attempts,
+                problem,
+                delay,
             )
             await self._sleep(delay)
             delay = min(delay * 2, self.backoff_max_s)
-        log.error("webhook %s: delivery %s failed after %d attempts", self.url, delivery_id, self.max_attempts)
+        log.error(
+            "webhook %s: delivery %s failed after %d attempts", self.url, delivery_id, self.max_attempts
+        )
         self.failed += 1
         return False
 

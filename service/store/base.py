@@ -90,8 +90,7 @@ class Store(Protocol):
         """Members in score order (oldest first), `count` of them from `offset`."""
         ...
 
-    async def queue_size(self, queue: str) -> int:
-        ...
+    async def queue_size(self, queue: str) -> int: ...
 
     async def hash_set(self, key: str, fields: dict[str, str], ttl_s: int | None) -> None:
         """Set fields of a hash (others are kept); `ttl_s` None leaves it without an expiry."""

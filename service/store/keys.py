@@ -61,7 +61,9 @@ class Keys:
             raise ValueError(f"a counter period is 'm' or 'h', got {period!r}")
         for name, part in (("dimension", dimension), ("value", value)):
             if not part or any(ch.isspace() or ch == ":" for ch in part):
-                raise ValueError(f"a counter {name} must be non-empty, without whitespace or ':', got {part!r}")
+                raise ValueError(
+                    f"a counter {name} must be non-empty, without whitespace or ':', got {part!r}"
+                )
         return f"{self.prefix}count:{period}:{bucket}:{dimension}:{value}"
 
     def __repr__(self) -> str:
@@ -79,7 +81,7 @@ def verdict_digest(text: str, policy_version: str, rules_version: str, model_id:
     The scheme tag leads the list so that a future change of encoding changes every key.
     """
     parts = [DIGEST_SCHEME, text, policy_version, rules_version, model_id]
-    for name, value in zip(("text", "policy_version", "rules_version", "model_id"), parts[1:]):
+    for name, value in zip(("text", "policy_version", "rules_version", "model_id"), parts[1:], strict=True):
         if not isinstance(value, str):
             raise TypeError(f"{name} must be a str, got {type(value).__name__}")
     encoded = json.dumps(parts, ensure_ascii=True, separators=(",", ":")).encode("ascii")

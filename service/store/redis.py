@@ -142,7 +142,9 @@ class RedisStore:
         return _text(entry_id)
 
     async def log_range(self, stream: str, *, max_id: str, min_id: str, count: int) -> list[LogEntry]:
-        rows = await self._call("XREVRANGE", lambda: self._client.xrevrange(stream, max_id, min_id, count=count))
+        rows = await self._call(
+            "XREVRANGE", lambda: self._client.xrevrange(stream, max_id, min_id, count=count)
+        )
         return [LogEntry(_text(i), {_text(k): _text(v) for k, v in f.items()}) for i, f in rows]
 
     async def log_length(self, stream: str) -> int:

@@ -55,8 +55,14 @@ def stacked_bars(
                 y -= h
                 segments.append((name, round(y, 2), round(h, 2), value))
         parts = ", ".join(f"{name} {values[i]}" for name, values in series.items())
-        chart.bars.append(Bar(round(i * slot + 1, 2), round(max(slot - 2, 1), 2), segments,
-                              f"{start.strftime(label_format)} UTC: {parts}"))
+        chart.bars.append(
+            Bar(
+                round(i * slot + 1, 2),
+                round(max(slot - 2, 1), 2),
+                segments,
+                f"{start.strftime(label_format)} UTC: {parts}",
+            )
+        )
         if i % tick_every == 0:
             chart.ticks.append((round(i * slot, 2), start.strftime(label_format)))
     return chart

@@ -113,7 +113,12 @@ async def login_page(request: Request, auth: AuthDep, next: str = "/dashboard") 
     token = secrets.token_urlsafe(24)
     response = _render(request, "login.html", {"login_csrf": token, "next": _local_path(next), "error": None})
     response.set_cookie(
-        LOGIN_CSRF_COOKIE, token, max_age=3600, path="/dashboard/login", httponly=True, samesite="strict",
+        LOGIN_CSRF_COOKIE,
+        token,
+        max_age=3600,
+        path="/dashboard/login",
+        httponly=True,
+        samesite="strict",
         secure=auth.secure_cookies,
     )
     return response
@@ -130,7 +135,8 @@ async def login(request: Request, auth: AuthDep) -> Response:
     next_path = _local_path(values.get("next"))
     if not auth.check_login(values.get("user", ""), values.get("password", "")):
         return _render(
-            request, "login.html",
+            request,
+            "login.html",
             {"login_csrf": cookie_token, "next": next_path, "error": "Wrong user or password."},
             status_code=401,
         )
@@ -161,8 +167,12 @@ async def overview(request: Request, pipeline: PipelineDep, decisions: Decisions
     session = _session(request)
     counts = await decisions.counts()
     verdicts = {v: f"verdict:{v}" for v in VERDICTS}
-    rows = [(f"{d}:{v}", f"{d} {v}".replace("verdict ", "").replace("decision ", "moderator: "))
-            for d, values in COUNTED if d != "cache" for v in values]
+    rows = [
+        (f"{d}:{v}", f"{d} {v}".replace("verdict ", "").replace("decision ", "moderator: "))
+        for d, values in COUNTED
+        if d != "cache"
+        for v in values
+    ]
     try:
         wordlist_version = pipeline.wordlists.current().version
     except Exception:  # the overview must render even when the word lists are broken; /readyz says why
@@ -181,15 +191,21 @@ async def overview(request: Request, pipeline: PipelineDep, decisions: Decisions
         "wordlist_version": wordlist_version,
         "store": pipeline.store.describe(),
         "hour_chart": stacked_bars(
-            counts.minute_starts, {v: counts.minutes[k] for v, k in verdicts.items()}, label_format="%H:%M",
+            counts.minute_starts,
+            {v: counts.minutes[k] for v, k in verdicts.items()},
+            label_format="%H:%M",
             tick_every=10,
         ),
         "day_chart": stacked_bars(
-            counts.hour_starts, {v: counts.hours[k] for v, k in verdicts.items()}, label_format="%H:00",
+            counts.hour_starts,
+            {v: counts.hours[k] for v, k in verdicts.items()},
+            label_format="%H:00",
             tick_every=4,
         ),
         "clause_chart": stacked_bars(
-            counts.hour_starts, {c: counts.hours[f"clause:{c}"] for c in CLAUSES}, label_format="%H:00",
+            counts.hour_starts,
+            {c: counts.hours[f"clause:{c}"] for c in CLAUSES},
+            label_format="%H:00",
             tick_every=4,
         ),
     }
@@ -223,8 +239,14 @@ async def rejections(
     if before is not None and not all(p.isdigit() for p in before.split("-", 1)):
         before = None
     page = await decisions.entries(
-        before=before, kind="verdict", verdict=verdict, clause=clause, article_id=article or None,
-        since_ms=_parse_local(since), until_ms=_parse_local(until), page_size=25,
+        before=before,
+        kind="verdict",
+        verdict=verdict,
+        clause=clause,
+        article_id=article or None,
+        since_ms=_parse_local(since),
+        until_ms=_parse_local(until),
+        page_size=25,
     )
     filters = {"verdict": verdict, "clause": clause, "article": article, "since": since, "until": until}
     query = {k: v for k, v in filters.items() if v}
@@ -264,7 +286,9 @@ async def review_decide(request: Request, comment_id: str, decisions: DecisionsD
     form = await _form(request, session)
     decision = form.get("decision")
     if decision not in ("approve", "reject"):
-        return RedirectResponse(_flash("/dashboard/review", "Choose approve or reject.", "error"), status_code=303)
+        return RedirectResponse(
+            _flash("/dashboard/review", "Choose approve or reject.", "error"), status_code=303
+        )
     try:
         await decisions.decide(comment_id, decision, session.user, form.get("note", "")[:2000])
     except (CommentNotFound, DecisionConflict) as exc:

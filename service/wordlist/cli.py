@@ -22,7 +22,9 @@ def default_rules_dir() -> pathlib.Path:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("check", help="show the word-list matches of a text, with their evidence")
-    p.add_argument("text", metavar="TEXT", help="the text to check, or - to read one text per line from stdin")
+    p.add_argument(
+        "text", metavar="TEXT", help="the text to check, or - to read one text per line from stdin"
+    )
     p.add_argument(
         "--rules",
         type=pathlib.Path,
@@ -35,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from service.wordlist.matcher import WordList
     from service.wordlist.rules import WordListError
+
     try:
         wordlist = WordList.load(args.rules or default_rules_dir())
     except WordListError as exc:
@@ -44,16 +47,23 @@ def run(args: argparse.Namespace) -> int:
         for line in sys.stdin:
             text = line.rstrip("\n")
             matches = wordlist.find(text)
-            record = {"text": text, "wordlist_version": wordlist.version,
-                      "matches": [m.model_dump() for m in matches]}
+            record = {
+                "text": text,
+                "wordlist_version": wordlist.version,
+                "matches": [m.model_dump() for m in matches],
+            }
             sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
         return 0
     matches = wordlist.find(args.text)
     if not matches:
         print(f"no word-list match (word list {wordlist.version})")
         return 0
-    print(f"{len(matches)} word-list match{'es' if len(matches) != 1 else ''} (word list {wordlist.version}):")
+    print(
+        f"{len(matches)} word-list match{'es' if len(matches) != 1 else ''} (word list {wordlist.version}):"
+    )
     for m in matches:
-        print(f"  [{m.start}:{m.end}] {m.text!r} → {m.term!r}  tier={m.tier} clause={m.clause}  "
-              f"evidence: {', '.join(m.evidence)}")
+        print(
+            f"  [{m.start}:{m.end}] {m.text!r} → {m.term!r}  tier={m.tier} clause={m.clause}  "
+            f"evidence: {', '.join(m.evidence)}"
+        )
     return 0

@@ -43,6 +43,8 @@ import itertools
 import logging
 import pathlib
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import ahocorasick
@@ -125,7 +127,7 @@ def _ph_variants(form: str) -> set[str]:
     out = set()
     for choice in itertools.product((False, True), repeat=len(positions)):
         chars = list(form)
-        for pos, use in zip(positions, choice):
+        for pos, use in zip(positions, choice, strict=True):
             if use:
                 chars[pos] = "ph"
         out.add("".join(chars))
@@ -162,7 +164,7 @@ def _placeholder_variants(form: str) -> set[str]:
     out = set()
     for choice in itertools.product((False, True), repeat=len(positions)):
         chars = list(form)
-        for pos, use in zip(positions, choice):
+        for pos, use in zip(positions, choice, strict=True):
             if use:
                 chars[pos] = nz.AMBIGUOUS
         out.add("".join(chars))
@@ -223,6 +225,21 @@ def _token_starts(view: str, tok: str) -> list[int]:
     return out
 
 
+def entries_digest(entries: dict[str, Entry]) -> str:
+    """sha256 over every effective entry: the word list's identity (its version is the first 12 digits)."""
+    digest = hashlib.sha256()
+    for term in sorted(entries):
+        e = entries[term]
+        digest.update(f"{term}\t{e.tier}\t{e.clause}\t{e.stem}\n".encode())
+    return digest.hexdigest()
+
+
+BUILT_KEPT = 2
+"""Built word lists kept per process: the current one and the one before a reload."""
+_BUILT: OrderedDict[str, WordList] = OrderedDict()
+_BUILT_LOCK = threading.Lock()
+
+
 class WordList:
     """An immutable, loaded word list. Build with `WordList.load(rules_dir)`."""
 
@@ -233,7 +250,21 @@ class WordList:
 
     @classmethod
     def load(cls, rules_dir: pathlib.Path) -> WordList:
-        return cls(load_entries(pathlib.Path(rules_dir)))
+        """The word list of `rules_dir`. Building one takes about a second; a process that loads the same
+        entries again (an app restarted in tests, each rescoring chunk's pipeline) gets the one it built."""
+        entries = load_entries(pathlib.Path(rules_dir))
+        key = entries_digest(entries)
+        with _BUILT_LOCK:
+            built = _BUILT.get(key)
+            if built is not None:
+                _BUILT.move_to_end(key)
+                return built
+        built = cls(entries)
+        with _BUILT_LOCK:
+            _BUILT[key] = built
+            while len(_BUILT) > BUILT_KEPT:
+                _BUILT.popitem(last=False)
+        return built
 
     # ----------------------------------------------------------------------------------------- building
     def _build(self, entries: dict[str, Entry]) -> None:
@@ -245,11 +276,7 @@ class WordList:
         words, common = _dictionary()
         self._common = common
 
-        digest = hashlib.sha256()
-        for term in sorted(entries):
-            e = entries[term]
-            digest.update(f"{term}\t{e.tier}\t{e.clause}\t{e.stem}\n".encode())
-        self.version = digest.hexdigest()[:12]
+        self.version = entries_digest(entries)[:12]
 
         # key → the most severe entry among the terms that fold to it
         by_key: dict[str, _Term] = {}
@@ -511,7 +538,9 @@ class WordList:
                 continue
             # What the word says without its closing marks ("PUSS!" is "puss", not "pussi"), if anything.
             for sub in self.find(bare):
-                moved = sub.model_copy(update={"start": sub.start + match.start, "end": sub.end + match.start})
+                moved = sub.model_copy(
+                    update={"start": sub.start + match.start, "end": sub.end + match.start}
+                )
                 if not any((k.start, k.end, k.term) == (moved.start, moved.end, moved.term) for k in kept):
                     kept.append(moved)
         kept.sort(key=lambda m: m.start)

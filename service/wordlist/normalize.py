@@ -103,6 +103,8 @@ def substitute_multi_leet(text: str) -> str:
     if "(" in text or "|<" in text:
         return _MULTI_LEET_RE.sub(_multi_leet_piece, text)
     return text
+
+
 # Inside a word these only separate letters ("f.u.c.k", "s_h_i_t", "mother-fucker", "don't"): deleting them
 # rejoins the word. Everything else that is not a letter splits words.
 JOINERS = ".,_-'`~:;^\"\u2019\u2018\u00b7\u2022"

@@ -17,7 +17,7 @@ from service.wordlist.normalize import AMBIGUOUS, DELETED, SQUEEZE_RE
 class OffsetMap:
     """Offsets of each original character in a folded view (built lazily, for texts with candidates)."""
 
-    __slots__ = ("starts", "origin")
+    __slots__ = ("origin", "starts")
 
     def __init__(self, text: str, table: dict[int, str]) -> None:
         starts = [0] * (len(text) + 1)
@@ -44,7 +44,7 @@ class SparseOffsetMap:
     """The answers of OffsetMap, computed from the few characters whose piece is not one character long
     (found by a C-level regex scan), so a long comment costs no per-character Python loop."""
 
-    __slots__ = ("orig", "folded", "lengths", "shifts")
+    __slots__ = ("folded", "lengths", "orig", "shifts")
 
     def __init__(self, text: str, table: dict[int, str], irregular: re.Pattern[str]) -> None:
         orig: list[int] = []

@@ -30,7 +30,13 @@ SITE_FILES: dict[str, tuple[str, ...]] = {
     "site-block.txt": ("reject",),
     "site-allow.txt": ("allow",),
 }
-RANK = {"better-profanity": 0, CLASSIFICATION_FILE: 1, "site-suspect.txt": 2, "site-block.txt": 3, "site-allow.txt": 4}
+RANK = {
+    "better-profanity": 0,
+    CLASSIFICATION_FILE: 1,
+    "site-suspect.txt": 2,
+    "site-block.txt": 3,
+    "site-allow.txt": 4,
+}
 
 
 class WordListError(Exception):
@@ -105,7 +111,9 @@ def parse_rules_file(path: pathlib.Path, allowed_tiers: tuple[str, ...]) -> list
         for flag in flags:
             if flag != "stem":
                 raise WordListError(f"{where}: unknown flag {flag!r} on {term!r} (the only flag is 'stem')")
-        out.append((number, Entry(term=term, tier=tier, clause=clause, stem="stem" in flags, source=path.name)))
+        out.append(
+            (number, Entry(term=term, tier=tier, clause=clause, stem="stem" in flags, source=path.name))
+        )
     return out
 
 
@@ -123,7 +131,9 @@ def load_entries(rules_dir: pathlib.Path) -> dict[str, Entry]:
         raise WordListError(f"{folder}: the word-list rules folder does not exist")
     listed = read_better_profanity()
     entries: dict[str, Entry] = {
-        t.lower(): Entry(term=t.lower(), tier="reject", clause="obscene", stem=False, source="better-profanity")
+        t.lower(): Entry(
+            term=t.lower(), tier="reject", clause="obscene", stem=False, source="better-profanity"
+        )
         for t in listed
     }
     classification = folder / CLASSIFICATION_FILE

@@ -23,7 +23,9 @@ class Clock:
 
 
 def _auth(clock: Clock | None = None) -> AdminAuth:
-    return AdminAuth("admin", ADMIN_PASSWORD, "s" * 32, max_age_s=600, secure_cookies=True, clock=clock or Clock())
+    return AdminAuth(
+        "admin", ADMIN_PASSWORD, "s" * 32, max_age_s=600, secure_cookies=True, clock=clock or Clock()
+    )
 
 
 def test_session_cookie_round_trips_and_refuses_tampering():
@@ -46,9 +48,13 @@ def test_csrf_and_login_checks():
     auth = _auth()
     session, _ = auth.new_session()
     assert auth.csrf_ok(session, session.csrf)
-    assert not auth.csrf_ok(session, None) and not auth.csrf_ok(session, "") and not auth.csrf_ok(session, "x")
+    assert (
+        not auth.csrf_ok(session, None) and not auth.csrf_ok(session, "") and not auth.csrf_ok(session, "x")
+    )
     assert auth.check_login("admin", ADMIN_PASSWORD)
-    assert not auth.check_login("admin", ADMIN_PASSWORD + "x") and not auth.check_login("root", ADMIN_PASSWORD)
+    assert not auth.check_login("admin", ADMIN_PASSWORD + "x") and not auth.check_login(
+        "root", ADMIN_PASSWORD
+    )
 
 
 @pytest.mark.parametrize("password", [None, "", "changeme", "Password", "admin", "short-pass1"])
@@ -102,8 +108,11 @@ def _login_form(client):
 
 def _dashboard_login(client):
     token = _login_form(client)
-    return client.post("/dashboard/login", data={"csrf_token": token, "user": "admin", "password": ADMIN_PASSWORD,
-                                                 "next": "/dashboard/review"}, follow_redirects=False)
+    return client.post(
+        "/dashboard/login",
+        data={"csrf_token": token, "user": "admin", "password": ADMIN_PASSWORD, "next": "/dashboard/review"},
+        follow_redirects=False,
+    )
 
 
 def test_anonymous_pages_redirect_to_the_login(app):
@@ -116,15 +125,20 @@ def test_anonymous_pages_redirect_to_the_login(app):
 def test_login_sets_a_strict_httponly_session_cookie(app):
     response = _dashboard_login(app)
     assert response.status_code == 303 and response.headers["location"] == "/dashboard/review"
-    cookie = next(v for k, v in response.headers.multi_items() if k == "set-cookie" and "moderation_session=" in v)
+    cookie = next(
+        v for k, v in response.headers.multi_items() if k == "set-cookie" and "moderation_session=" in v
+    )
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
     assert app.get("/dashboard", follow_redirects=False).status_code == 200
 
 
 def test_login_form_needs_its_csrf_token(app):
     _login_form(app)
-    forged = app.post("/dashboard/login", data={"csrf_token": "forged", "user": "admin", "password": ADMIN_PASSWORD},
-                      follow_redirects=False)
+    forged = app.post(
+        "/dashboard/login",
+        data={"csrf_token": "forged", "user": "admin", "password": ADMIN_PASSWORD},
+        follow_redirects=False,
+    )
     assert forged.status_code == 403
     assert app.get("/dashboard", follow_redirects=False).status_code == 303
 
@@ -137,18 +151,28 @@ def test_wrong_password_is_refused(app):
 
 def test_login_never_redirects_off_site(app):
     token = _login_form(app)
-    response = app.post("/dashboard/login", data={"csrf_token": token, "user": "admin", "password": ADMIN_PASSWORD,
-                                                  "next": "//evil.example/dashboard"}, follow_redirects=False)
+    response = app.post(
+        "/dashboard/login",
+        data={
+            "csrf_token": token,
+            "user": "admin",
+            "password": ADMIN_PASSWORD,
+            "next": "//evil.example/dashboard",
+        },
+        follow_redirects=False,
+    )
     assert response.headers["location"] == "/dashboard"
 
 
 def test_forged_dashboard_posts_are_refused(app):
     app.post("/v1/moderate", json={"text": "Hmm [[insult=0.6]]", "id": "f1"})
     _dashboard_login(app)
-    for path, data in (("/dashboard/review/f1", {"decision": "approve"}),
-                       ("/dashboard/review/f1", {"decision": "approve", "csrf_token": "guess"}),
-                       ("/dashboard/comments/f1/overturn", {}),
-                       ("/dashboard/logout", {})):
+    for path, data in (
+        ("/dashboard/review/f1", {"decision": "approve"}),
+        ("/dashboard/review/f1", {"decision": "approve", "csrf_token": "guess"}),
+        ("/dashboard/comments/f1/overturn", {}),
+        ("/dashboard/logout", {}),
+    ):
         assert app.post(path, data=data, follow_redirects=False).status_code == 403
     assert app.get("/v1/comments/f1").json()["status"] == "pending_review"
 
@@ -159,7 +183,9 @@ def test_review_form_decides_with_the_token(app):
     page = app.get("/dashboard/review")
     assert 'data-comment-id="f2"' in page.text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    response = app.post("/dashboard/review/f2", data={"decision": "reject", "csrf_token": token}, follow_redirects=False)
+    response = app.post(
+        "/dashboard/review/f2", data={"decision": "reject", "csrf_token": token}, follow_redirects=False
+    )
     assert response.status_code == 303 and response.headers["location"].startswith("/dashboard/review?flash=")
     assert app.get("/v1/comments/f2").json()["status"] == "rejected_by_moderator"
 

@@ -11,7 +11,9 @@ from tests.support.scorers import MarkerScorer
 
 @pytest.fixture
 def app(make_client, redis_url, key_prefix):
-    return make_client(MarkerScorer(), REDIS_URL=redis_url, REDIS_PREFIX=key_prefix, ADMIN_PASSWORD=ADMIN_PASSWORD)
+    return make_client(
+        MarkerScorer(), REDIS_URL=redis_url, REDIS_PREFIX=key_prefix, ADMIN_PASSWORD=ADMIN_PASSWORD
+    )
 
 
 def _moderate(client, comment_id, text, **extra):
@@ -24,10 +26,19 @@ def test_every_comment_gets_a_status_the_site_can_read(app):
     assert _moderate(app, "ok", "A kind word.")["verdict"] == "accept"
     assert _moderate(app, "bad", "This is fucking ridiculous.")["verdict"] == "reject"
     assert _moderate(app, "maybe", "Hmm [[insult=0.6]]")["verdict"] == "review"
-    expected = {"ok": ("accepted", True, True), "bad": ("rejected", False, True), "maybe": ("pending_review", None, False)}
+    expected = {
+        "ok": ("accepted", True, True),
+        "bad": ("rejected", False, True),
+        "maybe": ("pending_review", None, False),
+    }
     for comment_id, (status, publish, final) in expected.items():
         body = app.get(f"/v1/comments/{comment_id}").json()
-        assert (body["id"], body["status"], body["publish"], body["final"]) == (comment_id, status, publish, final)
+        assert (body["id"], body["status"], body["publish"], body["final"]) == (
+            comment_id,
+            status,
+            publish,
+            final,
+        )
         assert "text" not in body and "decided_by" not in body  # public: the status only
 
 
@@ -61,7 +72,12 @@ def test_overturn_reverses_a_rejection_and_an_acceptance(app):
     _moderate(app, "maybe", "Hmm [[insult=0.6]]")
     headers = login(app)
     body = app.post("/v1/comments/bad/overturn", json={"note": "quoting the article"}, headers=headers).json()
-    assert (body["status"], body["publish"], body["decided_by"], body["note"]) == ("approved", True, "admin", "quoting the article")
+    assert (body["status"], body["publish"], body["decided_by"], body["note"]) == (
+        "approved",
+        True,
+        "admin",
+        "quoting the article",
+    )
     body = app.post("/v1/comments/ok/overturn", json={}, headers=headers).json()
     assert (body["status"], body["publish"], body["verdict"]) == ("rejected_by_moderator", False, "accept")
     assert app.get("/v1/comments/ok").json()["status"] == "rejected_by_moderator"

@@ -39,8 +39,9 @@ def test_queued_comment_of_a_departed_client_is_dropped():
         base = f"http://127.0.0.1:{port}"
         first: dict[str, int] = {}
         busy = threading.Thread(
-            target=lambda: first.update(status=httpx.post(f"{base}/v1/moderate", json={"text": "first"},
-                                                          timeout=30).status_code)
+            target=lambda: first.update(
+                status=httpx.post(f"{base}/v1/moderate", json={"text": "first"}, timeout=30).status_code
+            )
         )
         busy.start()
         assert scorer.entered.wait(10)  # the model is busy with "first"
@@ -49,7 +50,8 @@ def test_queued_comment_of_a_departed_client_is_dropped():
         sock = socket.create_connection(("127.0.0.1", port))
         sock.sendall(
             b"POST /v1/moderate HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
-            + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
         )
         batcher = app.state.pipeline.batcher
         _wait_for(lambda: batcher.waiting == 1)

@@ -29,7 +29,9 @@ def test_text_over_the_limit(make_client):
 
 
 def test_invalid_json(client):
-    r = client.post("/v1/moderate", content=b'{"text": "unterminated', headers={"content-type": "application/json"})
+    r = client.post(
+        "/v1/moderate", content=b'{"text": "unterminated', headers={"content-type": "application/json"}
+    )
     _error(r, 400, "invalid_json")
 
 
@@ -38,8 +40,15 @@ def test_missing_body_and_missing_field(client):
     _error(client.post("/v1/moderate", json={"id": "x"}), 422, "missing_field", "text")
 
 
-@pytest.mark.parametrize("body,field", [({"text": 42}, "text"), ({"text": ["a"]}, "text"),
-                                        ({"text": "ok", "id": {"a": 1}}, "id"), ([1, 2], None)])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"text": 42}, "text"),
+        ({"text": ["a"]}, "text"),
+        ({"text": "ok", "id": {"a": 1}}, "id"),
+        ([1, 2], None),
+    ],
+)
 def test_wrong_types(client, body, field):
     _error(client.post("/v1/moderate", json=body), 422, "invalid_field", field)
 
@@ -52,8 +61,11 @@ def test_wrong_content_type(client, content_type):
 
 
 def test_charset_parameter_is_fine(client):
-    r = client.post("/v1/moderate", content=b'{"text": "hello"}',
-                    headers={"content-type": "application/json; charset=utf-8"})
+    r = client.post(
+        "/v1/moderate",
+        content=b'{"text": "hello"}',
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
     assert r.status_code == 200
 
 
@@ -67,8 +79,12 @@ def test_oversize_batch_and_empty_batch(make_client):
 
 def test_default_batch_limit_is_100(client):
     assert client.post("/v1/moderate/batch", json={"comments": [{"text": "ok"}] * 100}).status_code == 200
-    _error(client.post("/v1/moderate/batch", json={"comments": [{"text": "ok"}] * 101}), 422, "batch_too_large",
-           "comments")
+    _error(
+        client.post("/v1/moderate/batch", json={"comments": [{"text": "ok"}] * 101}),
+        422,
+        "batch_too_large",
+        "comments",
+    )
 
 
 def test_batch_errors_name_the_comment(client):
@@ -79,15 +95,19 @@ def test_batch_errors_name_the_comment(client):
 
 
 def test_unpaired_surrogate_is_refused_not_a_500(client):
-    r = client.post("/v1/moderate", content=b'{"text": "bad \\ud800 text"}',
-                    headers={"content-type": "application/json"})
+    r = client.post(
+        "/v1/moderate", content=b'{"text": "bad \\ud800 text"}', headers={"content-type": "application/json"}
+    )
     _error(r, 422, "invalid_text", "text")
 
 
 def test_body_too_large_for_any_valid_request(make_client):
     client = make_client(MAX_CHARS=10, MAX_BATCH=1)
-    r = client.post("/v1/moderate", content=b'{"text": "' + b"a" * 200_000 + b'"}',
-                    headers={"content-type": "application/json"})
+    r = client.post(
+        "/v1/moderate",
+        content=b'{"text": "' + b"a" * 200_000 + b'"}',
+        headers={"content-type": "application/json"},
+    )
     _error(r, 413, "payload_too_large")
 
 
@@ -102,8 +122,20 @@ def test_openapi_documents_requests_responses_and_errors(client):
     assert op["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/CommentIn")
     assert op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/Verdict")
     for status in ("400", "413", "415", "422"):
-        assert op["responses"][status]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
+        assert op["responses"][status]["content"]["application/json"]["schema"]["$ref"].endswith(
+            "/ErrorResponse"
+        )
     verdict = doc["components"]["schemas"]["Verdict"]["properties"]
-    assert {"id", "verdict", "reasons", "notice", "scores", "profanity", "cached", "policy_version", "model"} <= set(verdict)
+    assert {
+        "id",
+        "verdict",
+        "reasons",
+        "notice",
+        "scores",
+        "profanity",
+        "cached",
+        "policy_version",
+        "model",
+    } <= set(verdict)
     assert "/v1/moderate/batch" in doc["paths"] and "/readyz" in doc["paths"]
     assert client.get("/docs").status_code == 200

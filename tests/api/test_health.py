@@ -24,6 +24,7 @@ def test_readyz_with_memory_cache(client):
 
 def test_readyz_says_when_running_without_model(make_client):
     from service.model.base import NoModel
+
     body = make_client(NoModel()).get("/readyz").json()
     assert body["status"] == "ready" and "none" in body["checks"]["model"]["detail"]
 

@@ -42,5 +42,9 @@ def test_metrics_count_verdicts_cache_hits_and_batches(make_client):
 def test_every_app_has_its_own_registry(make_client):
     first, second = make_client(MarkerScorer()), make_client(MarkerScorer())
     first.post("/v1/moderate", json={"text": "only the first app sees this"})
-    assert re.search(r'^moderation_verdicts_total\{verdict="accept"\} 1\.0$', first.get("/metrics").text, re.M)
-    assert re.search(r'^moderation_verdicts_total\{verdict="accept"\} 0\.0$', second.get("/metrics").text, re.M)
+    assert re.search(
+        r'^moderation_verdicts_total\{verdict="accept"\} 1\.0$', first.get("/metrics").text, re.M
+    )
+    assert re.search(
+        r'^moderation_verdicts_total\{verdict="accept"\} 0\.0$', second.get("/metrics").text, re.M
+    )

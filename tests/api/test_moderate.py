@@ -14,8 +14,15 @@ def test_clean_comment_is_accepted_with_every_score(client):
     assert body["id"] == "c-1"
     assert body["verdict"] == "accept"
     assert body["reasons"] == [] and body["notice"] is None
-    assert set(body["scores"]) == {"toxicity", "severe_toxicity", "obscene", "identity_attack", "insult",
-                                   "threat", "sexual_explicit"}
+    assert set(body["scores"]) == {
+        "toxicity",
+        "severe_toxicity",
+        "obscene",
+        "identity_attack",
+        "insult",
+        "threat",
+        "sexual_explicit",
+    }
     assert body["profanity"] == {"matches": []}
     assert body["cached"] is False and body["model_consulted"] is True
     assert body["policy_version"] == "2026-11-27.1"
@@ -28,7 +35,7 @@ def test_obscene_word_is_rejected_with_its_span(client):
     assert body["verdict"] == "reject"
     (match,) = body["profanity"]["matches"]
     assert match["clause"] == "obscene" and match["tier"] == "reject"
-    assert text[match["start"]:match["end"]] == match["text"]
+    assert text[match["start"] : match["end"]] == match["text"]
     assert match["text"].lower().startswith("fuck")
     reason = next(r for r in body["reasons"] if r["source"] == "wordlist")
     assert (reason["clause"], reason["start"], reason["end"]) == ("obscene", match["start"], match["end"])
@@ -37,7 +44,11 @@ def test_obscene_word_is_rejected_with_its_span(client):
 
 
 def test_neutral_identity_statement_is_accepted(client):
-    for text in ("I am a gay man and I loved this piece.", "As a queer reader, thank you.", "My lesbian aunt agrees."):
+    for text in (
+        "I am a gay man and I loved this piece.",
+        "As a queer reader, thank you.",
+        "My lesbian aunt agrees.",
+    ):
         body = client.post("/v1/moderate", json={"text": text}).json()
         assert body["verdict"] == "accept", (text, body)
 
@@ -47,9 +58,17 @@ def test_model_reasons_carry_score_and_threshold(client):
     assert body["verdict"] == "reject"
     reason = next(r for r in body["reasons"] if r["source"] == "model")
     assert reason == {
-        "code": "model_score", "clause": "derogatory", "source": "model", "action": "reject",
-        "category": "identity_attack", "term": None, "score": 0.91, "threshold": 0.7,
-        "start": None, "end": None, "message": None,
+        "code": "model_score",
+        "clause": "derogatory",
+        "source": "model",
+        "action": "reject",
+        "category": "identity_attack",
+        "term": None,
+        "score": 0.91,
+        "threshold": 0.7,
+        "start": None,
+        "end": None,
+        "message": None,
     }
     review = client.post("/v1/moderate", json={"text": "meh [[insult=0.55]]"}).json()
     assert review["verdict"] == "review" and review["notice"].startswith("Your comment will appear")
@@ -106,6 +125,7 @@ def test_batch_mixes_cached_and_fresh(make_client):
 
 def test_without_a_model_every_verdict_says_so(make_client):
     from service.model.base import NoModel
+
     client = make_client(NoModel())
     body = client.post("/v1/moderate", json={"text": "You are a [[insult=0.99]] idiot"}).json()
     assert body["model"] == "none" and body["model_consulted"] is False
@@ -116,5 +136,6 @@ def test_without_a_model_every_verdict_says_so(make_client):
 
 def test_nonsense_scores_are_a_model_failure_not_an_accept(make_client):
     from tests.support.scorers import NaNScorer
+
     body = make_client(NaNScorer()).post("/v1/moderate", json={"text": "Hello there."}).json()
     assert body["verdict"] == "review" and body["reasons"][0]["code"] == "model_unavailable"

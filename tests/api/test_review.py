@@ -10,12 +10,16 @@ from tests.support.scorers import MarkerScorer
 
 @pytest.fixture
 def app(make_client, redis_url, key_prefix):
-    return make_client(MarkerScorer(), REDIS_URL=redis_url, REDIS_PREFIX=key_prefix, ADMIN_PASSWORD=ADMIN_PASSWORD)
+    return make_client(
+        MarkerScorer(), REDIS_URL=redis_url, REDIS_PREFIX=key_prefix, ADMIN_PASSWORD=ADMIN_PASSWORD
+    )
 
 
 def test_log_holds_rejections_and_reviews_in_full(app):
-    app.post("/v1/moderate", json={"text": "This is fucking ridiculous.", "id": "r1", "article_id": "a-7",
-                                   "author_id": "u-9"})
+    app.post(
+        "/v1/moderate",
+        json={"text": "This is fucking ridiculous.", "id": "r1", "article_id": "a-7", "author_id": "u-9"},
+    )
     app.post("/v1/moderate", json={"text": "Lovely.", "id": "ok"})
     app.post("/v1/moderate", json={"text": "You are dim [[insult=0.55]]", "id": "v1", "article_id": "a-7"})
     login(app)
@@ -26,7 +30,7 @@ def test_log_holds_rejections_and_reviews_in_full(app):
     assert (rejected["article_id"], rejected["author_id"]) == ("a-7", "u-9")
     assert rejected["policy_version"] == "2026-11-27.1" and rejected["model"] == "marker:000000000000"
     (match,) = rejected["matches"]
-    assert rejected["text"][match["start"]:match["end"]] == match["text"]
+    assert rejected["text"][match["start"] : match["end"]] == match["text"]
     assert any(r["source"] == "wordlist" and r["clause"] == "obscene" for r in rejected["reasons"])
     assert rejected["scores"]["insult"] == 0.01
     review = entries[0]["reasons"][0]
@@ -46,9 +50,15 @@ def test_review_queue_is_cleared_by_decisions(app):
     assert [i["comment_id"] for i in queue["items"]] == ["q0", "q1", "q2"]  # oldest first
     assert queue["items"][0]["entry"]["text"] == "Borderline 0 [[insult=0.6]]"
 
-    approved = app.post("/v1/review/q0", json={"decision": "approve", "note": "satire"}, headers=headers).json()
+    approved = app.post(
+        "/v1/review/q0", json={"decision": "approve", "note": "satire"}, headers=headers
+    ).json()
     assert (approved["status"], approved["publish"], approved["decided_by"], approved["note"]) == (
-        "approved", True, "admin", "satire")
+        "approved",
+        True,
+        "admin",
+        "satire",
+    )
     rejected = app.post("/v1/review/q1", json={"decision": "reject"}, headers=headers).json()
     assert rejected["status"] == "rejected_by_moderator" and rejected["publish"] is False
     assert app.get("/v1/comments/q0").json()["status"] == "approved"
@@ -63,7 +73,9 @@ def test_review_queue_is_cleared_by_decisions(app):
     assert [i["comment_id"] for i in app.get("/v1/review").json()["items"]] == ["q2"]
     moderator = app.get("/v1/review/log", params={"kind": "moderator"}).json()["entries"]
     assert [(e["comment_id"], e["action"], e["moderator"], e["note"]) for e in moderator] == [
-        ("q1", "reject", "admin", ""), ("q0", "approve", "admin", "satire")]
+        ("q1", "reject", "admin", ""),
+        ("q0", "approve", "admin", "satire"),
+    ]
 
 
 def test_review_api_needs_a_login(app):

@@ -1,6 +1,6 @@
 """Inference benchmark: Detoxify's own `predict`, our scorer on each backend, and the service over HTTP.
 
-Run: `python -m tests.benchmarks.bench_inference` (5–8 minutes on 2 cores the first time, which builds the
+Run: `python -m tests.benchmarks.bench_inference` (5-8 minutes on 2 cores the first time, which builds the
 bert-base checkpoint and its ONNX exports under .cache/bench-models/; later runs reuse them).
 
 All on the same ~300-character comments (made of the fixture corpus's words, so they tokenize to about as
@@ -55,6 +55,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 def comments(count: int, seed: int) -> list[str]:
     """`count` distinct ~300-character comments from the fixture corpus's words (seeded)."""
     from service.model.demo import _CORPUS
+
     words = sorted(set(re.findall(r"[a-z']+", _CORPUS.lower())))
     rng = random.Random(seed)
     out: list[str] = []
@@ -79,6 +80,7 @@ def export(name: str, *, int8: bool, optimize: bool) -> Path:
 
     from service.model.export import export_onnx
     from service.model.loader import _sha256
+
     folder = CACHE / f"original-base-{name}"
     digest = _sha256(BASE / "bert-base.ckpt")
     manifest_file = folder / "manifest.json"
@@ -103,6 +105,7 @@ def baseline(texts: Sequence[str]) -> list[float]:
     from detoxify import Detoxify
 
     from service.model.loader import _checkpoint_for_folder
+
     torch.set_num_threads(THREADS)
     model = Detoxify(checkpoint=_checkpoint_for_folder(BASE / "bert-base.ckpt", BASE))
     model.predict(texts[0])  # first-call costs off the clock
@@ -120,7 +123,7 @@ def in_process(scorer: Any, texts: Sequence[str], batch: int) -> tuple[list[floa
     for _ in range(RUNS):
         out: list[dict[str, float]] = []
 
-        def run() -> None:
+        def run(out: list[dict[str, float]] = out) -> None:
             for start in range(0, len(texts), batch):
                 out.extend(scorer.score(texts[start : start + batch]))
 
@@ -154,9 +157,24 @@ class Server:
         env.pop("REDIS_URL", None)
         env.pop("MODERATION_REDIS_URL", None)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "service.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning", "--no-access-log"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "service.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -226,7 +244,7 @@ def main() -> None:
     from service.model.demo import build_base_checkpoint
     from service.model.loader import load_scorer
 
-    DEFAULT_MAX_BATCH_SIZE = Settings().BATCH_MAX_SIZE  # noqa: N806 (the service's own default)
+    DEFAULT_MAX_BATCH_SIZE = Settings().BATCH_MAX_SIZE
     print(f"bert-base (Detoxify 'original' architecture), {THREADS} threads, torch {torch.__version__}")
     build_base_checkpoint(BASE)
     folders = {
@@ -264,13 +282,22 @@ def main() -> None:
             reference_scores = scores
         diff = max_diff(scores, reference_scores)
         median = statistics.median(rates)
-        results["in_process"][name] = {"rates": rates, "median": median, "ratio": median / base, "max_diff": diff}
-        print(f"  {name:20s} {median:7.2f} comments/s  {median / base:5.1f}x baseline  "
-              f"max |score - pytorch fp32| {diff:.4f}  (runs {_fmt(rates)})")
+        results["in_process"][name] = {
+            "rates": rates,
+            "median": median,
+            "ratio": median / base,
+            "max_diff": diff,
+        }
+        print(
+            f"  {name:20s} {median:7.2f} comments/s  {median / base:5.1f}x baseline  "
+            f"max |score - pytorch fp32| {diff:.4f}  (runs {_fmt(rates)})"
+        )
     del scorers, quantized, reference
 
     served = {name: r for name, r in results["in_process"].items() if not name.startswith("pytorch-int8")}
-    eligible = {name: r for name, r in served.items() if r["max_diff"] <= 0.02 and name != "onnx-int8-nofusion"}
+    eligible = {
+        name: r for name, r in served.items() if r["max_diff"] <= 0.02 and name != "onnx-int8-nofusion"
+    }
     fastest = max(eligible, key=lambda n: eligible[n]["median"])
     paths = {"pytorch-fp32": BASE, **folders}
 
@@ -281,7 +308,9 @@ def main() -> None:
         asyncio.run(load(server.url, comments(HTTP_CLIENTS * 2, seed=99), HTTP_CLIENTS))  # warm-up
         http_rates, all_latencies = [], []
         for run in range(RUNS):
-            rate, latencies = asyncio.run(load(server.url, comments(HTTP_REQUESTS, seed=100 + run), HTTP_CLIENTS))
+            rate, latencies = asyncio.run(
+                load(server.url, comments(HTTP_REQUESTS, seed=100 + run), HTTP_CLIENTS)
+            )
             http_rates.append(rate)
             all_latencies.extend(latencies)
         peak = {fastest: server.peak_rss_mib()}
@@ -290,14 +319,20 @@ def main() -> None:
     http = statistics.median(http_rates)
     in_proc = results["in_process"][fastest]["median"]
     results["http"] = {
-        "backend": fastest, "rates": http_rates, "median": http, "ratio_to_in_process": http / in_proc,
-        "ratio_to_baseline": http / base, "p50_ms": 1000 * percentile(all_latencies, 0.5),
+        "backend": fastest,
+        "rates": http_rates,
+        "median": http,
+        "ratio_to_in_process": http / in_proc,
+        "ratio_to_baseline": http / base,
+        "p50_ms": 1000 * percentile(all_latencies, 0.5),
         "p99_ms": 1000 * percentile(all_latencies, 0.99),
     }
     h = results["http"]
-    print(f"  {http:.2f} comments/s = {h['ratio_to_in_process']:.2f} of in-process, "
-          f"{h['ratio_to_baseline']:.1f}x baseline; latency p50 {h['p50_ms']:.0f} ms, p99 {h['p99_ms']:.0f} ms "
-          f"(runs {_fmt(http_rates)})")
+    print(
+        f"  {http:.2f} comments/s = {h['ratio_to_in_process']:.2f} of in-process, "
+        f"{h['ratio_to_baseline']:.1f}x baseline; latency p50 {h['p50_ms']:.0f} ms, p99 {h['p99_ms']:.0f} ms "
+        f"(runs {_fmt(http_rates)})"
+    )
 
     print(f"\nserving process peak memory (VmHWM) after {MEMORY_REQUESTS}+ requests:")
     for name in served:

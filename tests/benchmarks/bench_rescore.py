@@ -115,8 +115,10 @@ def throughput(tmp: Path) -> bool:
     settings = Settings(MODEL_PATH=folder, REDIS_URL=None, LOG_LEVEL="WARNING")
     started = time.perf_counter()
     scorer = load_scorer("original", folder, settings.model_threads)
-    print(f"throughput: model {scorer.model_id} (PyTorch, {folder.relative_to(ROOT)}), loaded in "
-          f"{time.perf_counter() - started:.0f} s, {settings.model_threads} threads")
+    print(
+        f"throughput: model {scorer.model_id} (PyTorch, {folder.relative_to(ROOT)}), loaded in "
+        f"{time.perf_counter() - started:.0f} s, {settings.model_threads} threads"
+    )
     texts = _texts(THROUGHPUT_ROWS, random.Random(SEED))
     src = _write_input(tmp / "throughput.jsonl", texts)
     size = settings.BATCH_MAX_SIZE
@@ -135,8 +137,11 @@ def throughput(tmp: Path) -> bool:
     def rescore(round_: int) -> float:
         out = tmp / f"out-{round_}.jsonl"
         with contextlib.redirect_stderr(io.StringIO()):  # its summary and warnings, once per round
-            summary = rescore_file(settings, Options(input=str(src), output=str(out), progress=False),
-                                   scorer_factory=lambda: scorer)
+            summary = rescore_file(
+                settings,
+                Options(input=str(src), output=str(out), progress=False),
+                scorer_factory=lambda: scorer,
+            )
         assert summary.judged == len(texts), summary
         return summary.judged / summary.elapsed_s
 
@@ -148,20 +153,26 @@ def throughput(tmp: Path) -> bool:
     rates: dict[str, list[float]] = {name: [] for name in runs}
     names = list(runs)
     for round_ in range(ROUNDS):
-        order = names[round_ % len(names) :] + names[: round_ % len(names)]  # each first, second, last in turn
+        order = (
+            names[round_ % len(names) :] + names[: round_ % len(names)]
+        )  # each first, second, last in turn
         for name in order:
             rates[name].append(runs[name](round_))
         print(f"  round {round_ + 1}: " + ", ".join(f"{n} {rates[n][-1]:.2f} rows/s" for n in order))
     median = {name: statistics.median(values) for name, values in rates.items()}
     ratio = median["rescore"] / median["in-process"]
     strict = median["rescore"] / median["in-process by length"]
-    print(f"throughput ({len(texts)} comments of 8-60 words, batches of {size}, {ROUNDS} rounds, medians): "
-          + ", ".join(f"{n} {v:.2f} rows/s" for n, v in median.items()))
+    print(
+        f"throughput ({len(texts)} comments of 8-60 words, batches of {size}, {ROUNDS} rounds, medians): "
+        + ", ".join(f"{n} {v:.2f} rows/s" for n, v in median.items())
+    )
     print(f"  rescore / in-process (batches in input order): {ratio:.3f}")
     print(f"  rescore / in-process by length (batched as the micro-batcher batches): {strict:.3f}")
     ok = ratio >= TARGET_RATIO and strict >= TARGET_RATIO
-    print(f"{'PASS' if ok else 'FAIL'}: throughput ratios {ratio:.3f} and {strict:.3f} "
-          f"{'>=' if ok else 'not both >='} {TARGET_RATIO}")
+    print(
+        f"{'PASS' if ok else 'FAIL'}: throughput ratios {ratio:.3f} and {strict:.3f} "
+        f"{'>=' if ok else 'not both >='} {TARGET_RATIO}"
+    )
     return ok
 
 
@@ -194,8 +205,10 @@ def _rows_done(progress: Path) -> int | None:
 def memory(tmp: Path) -> bool:
     started = time.perf_counter()
     src = _write_varied_input(tmp / "memory.jsonl", MEMORY_ROWS, random.Random(SEED + MEMORY_ROWS))
-    print(f"memory: {MEMORY_ROWS} rows written in {time.perf_counter() - started:.0f} s "
-          f"({src.stat().st_size / 2**20:.0f} MB)")
+    print(
+        f"memory: {MEMORY_ROWS} rows written in {time.perf_counter() - started:.0f} s "
+        f"({src.stat().st_size / 2**20:.0f} MB)"
+    )
     out = tmp / "memory.out.jsonl"
     progress = out.with_name(out.name + ".progress")
     env = {**os.environ, "MODERATION_MODEL": "none", "MODERATION_LOG_LEVEL": "ERROR"}
@@ -235,7 +248,9 @@ def memory(tmp: Path) -> bool:
     def highest_rss(low: int, high: int) -> float:
         return max(rss for r, _, rss in samples if low < r <= high)
 
-    print(f"memory (MODERATION_MODEL=none, child's own /proc status, {len(samples)} samples, {seconds:.0f} s):")
+    print(
+        f"memory (MODERATION_MODEL=none, child's own /proc status, {len(samples)} samples, {seconds:.0f} s):"
+    )
     print(f"  {'rows':>8}  {'peak RSS so far':>15}  {'highest RSS since the row before':>32}")
     previous = 0
     for mark in MEMORY_MARKS:
@@ -245,18 +260,26 @@ def memory(tmp: Path) -> bool:
     first, second = MEMORY_MARKS[0], MEMORY_ROWS
     peak_10k, peak_200k, peak_end = at(first)[0], at(half)[0], samples[-1][1]
     rss_first, rss_second = highest_rss(first, half), highest_rss(half, second)
-    print(f"  wait4 ru_maxrss of the child: {usage.ru_maxrss / 1024:.1f} MB (not used: it includes this "
-          "benchmark's own peak, carried over the child's exec)")
+    print(
+        f"  wait4 ru_maxrss of the child: {usage.ru_maxrss / 1024:.1f} MB (not used: it includes this "
+        "benchmark's own peak, carried over the child's exec)"
+    )
     flat = peak_200k - peak_10k <= FLAT_MB and peak_end - peak_10k <= FLAT_MB
     level = rss_second - rss_first <= SLOPE_MB
-    print(f"  peak: {peak_10k:.1f} MB at {first} rows, {peak_200k:.1f} MB at {half} ({peak_200k - peak_10k:+.1f}), "
-          f"{peak_end:.1f} MB at {second} ({peak_end - peak_10k:+.1f}); allowed +{FLAT_MB:.0f} MB")
-    print(f"  highest RSS: {rss_first:.1f} MB over rows {first}-{half}, {rss_second:.1f} MB over rows "
-          f"{half}-{second} ({rss_second - rss_first:+.1f} MB per {second - half} more rows); allowed "
-          f"+{SLOPE_MB:.0f} MB")
+    print(
+        f"  peak: {peak_10k:.1f} MB at {first} rows, {peak_200k:.1f} MB at {half} ({peak_200k - peak_10k:+.1f}), "
+        f"{peak_end:.1f} MB at {second} ({peak_end - peak_10k:+.1f}); allowed +{FLAT_MB:.0f} MB"
+    )
+    print(
+        f"  highest RSS: {rss_first:.1f} MB over rows {first}-{half}, {rss_second:.1f} MB over rows "
+        f"{half}-{second} ({rss_second - rss_first:+.1f} MB per {second - half} more rows); allowed "
+        f"+{SLOPE_MB:.0f} MB"
+    )
     ok = flat and level
-    print(f"{'PASS' if ok else 'FAIL'}: memory flat (peak {peak_end - peak_10k:+.1f} MB from {first} to {second} "
-          f"rows, RSS {rss_second - rss_first:+.1f} MB over the second {second - half} rows)")
+    print(
+        f"{'PASS' if ok else 'FAIL'}: memory flat (peak {peak_end - peak_10k:+.1f} MB from {first} to {second} "
+        f"rows, RSS {rss_second - rss_first:+.1f} MB over the second {second - half} rows)"
+    )
     return ok
 
 

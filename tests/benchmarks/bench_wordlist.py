@@ -60,6 +60,7 @@ BENIGN = [
 
 def _listed() -> set[str]:
     from better_profanity import profanity
+
     profanity.load_censor_words()
     return {str(w).lower() for w in profanity.CENSOR_WORDSET}
 
@@ -133,6 +134,7 @@ def main() -> int:
     load_s = time.perf_counter() - t0
 
     from better_profanity import profanity
+
     profanity.load_censor_words()
     batches = [make_batch(BATCH, 300, vocab, rng) for _ in range(ROUNDS)]
     stream = make_batch(STREAM_COMMENTS, 300, vocab, rng)
@@ -179,22 +181,34 @@ def main() -> int:
     per_round = sum(1 for b in batches for t in b if wl.find(t)) / ROUNDS
 
     print(f"word list {wl.version}: loaded in {load_s:.2f} s")
-    print(f"{ROUNDS} rounds of {BATCH} comments of 300 chars ({per_round:.1f} flagged per round on average), "
-          f"engine and better-profanity 0.7.0 alternating; CPU time per comment:")
+    print(
+        f"{ROUNDS} rounds of {BATCH} comments of 300 chars ({per_round:.1f} flagged per round on average), "
+        f"engine and better-profanity 0.7.0 alternating; CPU time per comment:"
+    )
     for i, ((e_cpu, _), (b_cpu, _)) in enumerate(rounds):
-        print(f"  round {i + 1}: engine {e_cpu:6.1f} us   better-profanity {b_cpu / 1000:6.1f} ms   "
-              f"ratio {b_cpu / e_cpu:7,.0f}x")
-    print(f"engine median {engine_cpu:.1f} us/comment CPU ({engine_wall:.1f} us wall); "
-          f"better-profanity median {base_cpu / 1000:.1f} ms/comment CPU ({base_wall / 1000:.1f} ms wall)")
-    print(f"ratio, median over rounds: {ratio:,.0f}x CPU (wall: {wall_ratio:,.0f}x); "
-          f"range {min(ratios):,.0f}x - {max(ratios):,.0f}x")
-    print(f"stream of {STREAM_COMMENTS} comments of 300 chars ({flagged} flagged): engine median "
-          f"{stream_cpu:.1f} us/comment CPU ({1e6 / stream_cpu:,.0f} comments/s per core); "
-          f"runs {[round(r[0], 1) for r in stream_runs]}")
-    print(f"10,000-char comments ({LONG_COMMENTS}): engine median {long_cpu:.1f} us/comment CPU; "
-          f"per character "
-          f"{long_cpu / 10_000 * 1000:.2f} ns vs {stream_cpu / 300 * 1000:.2f} ns at 300 chars "
-          f"(length x{10_000 / 300:.1f}, time x{long_cpu / stream_cpu:.1f})")
+        print(
+            f"  round {i + 1}: engine {e_cpu:6.1f} us   better-profanity {b_cpu / 1000:6.1f} ms   "
+            f"ratio {b_cpu / e_cpu:7,.0f}x"
+        )
+    print(
+        f"engine median {engine_cpu:.1f} us/comment CPU ({engine_wall:.1f} us wall); "
+        f"better-profanity median {base_cpu / 1000:.1f} ms/comment CPU ({base_wall / 1000:.1f} ms wall)"
+    )
+    print(
+        f"ratio, median over rounds: {ratio:,.0f}x CPU (wall: {wall_ratio:,.0f}x); "
+        f"range {min(ratios):,.0f}x - {max(ratios):,.0f}x"
+    )
+    print(
+        f"stream of {STREAM_COMMENTS} comments of 300 chars ({flagged} flagged): engine median "
+        f"{stream_cpu:.1f} us/comment CPU ({1e6 / stream_cpu:,.0f} comments/s per core); "
+        f"runs {[round(r[0], 1) for r in stream_runs]}"
+    )
+    print(
+        f"10,000-char comments ({LONG_COMMENTS}): engine median {long_cpu:.1f} us/comment CPU; "
+        f"per character "
+        f"{long_cpu / 10_000 * 1000:.2f} ns vs {stream_cpu / 300 * 1000:.2f} ns at 300 chars "
+        f"(length x{10_000 / 300:.1f}, time x{long_cpu / stream_cpu:.1f})"
+    )
     print(f"finished in {time.perf_counter() - started:.0f} s")
     ok = ratio >= TARGET_RATIO
     verdict, sign = ("PASS", ">=") if ok else ("FAIL", "<")

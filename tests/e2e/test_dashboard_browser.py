@@ -51,8 +51,15 @@ def base_url(redis_url: str) -> Iterator[str]:
     prefix = f"test-{uuid.uuid4().hex[:12]}:"
     settings = make_settings(REDIS_URL=redis_url, REDIS_PREFIX=prefix, ADMIN_PASSWORD=ADMIN_PASSWORD)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, scorer=MarkerScorer()), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, scorer=MarkerScorer()),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -70,8 +77,13 @@ def browser() -> Iterator[object]:
     with playwright_sync.sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update"],
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ],
         )
         yield b
         b.close()
@@ -92,7 +104,9 @@ def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def moderate(base_url: str, comment_id: str, text: str, **extra: str) -> dict:
-    response = httpx.post(f"{base_url}/v1/moderate", json={"text": text, "id": comment_id, **extra}, timeout=10)
+    response = httpx.post(
+        f"{base_url}/v1/moderate", json={"text": text, "id": comment_id, **extra}, timeout=10
+    )
     assert response.status_code == 200
     return response.json()
 
@@ -119,8 +133,12 @@ def test_anonymous_access_is_sent_to_the_login(page, base_url):
 
 def test_moderator_reads_rejections_and_clears_the_queue(page, base_url):
     run = uuid.uuid4().hex[:6]
-    assert moderate(base_url, f"rej-{run}", "Honestly, this is fucking <b>ridiculous</b>.", article_id="a-1")[
-        "verdict"] == "reject"
+    assert (
+        moderate(base_url, f"rej-{run}", "Honestly, this is fucking <b>ridiculous</b>.", article_id="a-1")[
+            "verdict"
+        ]
+        == "reject"
+    )
     first, second = f"rev1-{run}", f"rev2-{run}"
     assert moderate(base_url, first, "You might be wrong here [[insult=0.6]]")["verdict"] == "review"
     assert moderate(base_url, second, "Not sure about you [[insult=0.55]]")["verdict"] == "review"
@@ -173,7 +191,7 @@ def test_forged_form_posts_are_refused(page, base_url):
     ).encode()
 
     class Attacker(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
             self.end_headers()
@@ -196,7 +214,8 @@ def test_forged_form_posts_are_refused(page, base_url):
     assert httpx.get(f"{base_url}/v1/comments/{target}").json()["status"] == "pending_review"
 
     # The same post from the moderator's own browser, cookie included but without the token: 403.
-    response = page.request.post(f"{base_url}/dashboard/review/{target}", form={"decision": "approve"},
-                                 max_redirects=0)
+    response = page.request.post(
+        f"{base_url}/dashboard/review/{target}", form={"decision": "approve"}, max_redirects=0
+    )
     assert response.status == 403
     assert httpx.get(f"{base_url}/v1/comments/{target}").json()["status"] == "pending_review"

@@ -22,8 +22,11 @@ DOCKERFILE = (REPO / "docker" / "Dockerfile").read_text()
 
 
 def _instruction(name: str) -> list[str]:
-    match = re.search(rf"^{name}\b.*?CMD (\[.*?\])\s*$", DOCKERFILE, re.M | re.S) if name == "HEALTHCHECK" else \
-        re.search(rf"^{name} (\[.*?\])\s*$", DOCKERFILE, re.M)
+    match = (
+        re.search(rf"^{name}\b.*?CMD (\[.*?\])\s*$", DOCKERFILE, re.M | re.S)
+        if name == "HEALTHCHECK"
+        else re.search(rf"^{name} (\[.*?\])\s*$", DOCKERFILE, re.M)
+    )
     assert match, f"no {name} in the Dockerfile"
     return json.loads(match.group(1))
 
@@ -42,14 +45,19 @@ def test_cmd_serves_and_healthcheck_probes_it(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATION_")}
     env.update(
-        PATH=f"{bindir}{os.pathsep}{env['PATH']}", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-        MODERATION_MODEL_PATH=str(model), MODERATION_PORT=str(port), MODERATION_HOST="127.0.0.1",
+        PATH=f"{bindir}{os.pathsep}{env['PATH']}",
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        MODERATION_MODEL_PATH=str(model),
+        MODERATION_PORT=str(port),
+        MODERATION_HOST="127.0.0.1",
         MODERATION_RULES_DIR=str(REPO / "rules"),
     )
     health = [part.replace(":8000/", f":{port}/") for part in _instruction("HEALTHCHECK")]
     assert subprocess.run(health, env=env, capture_output=True).returncode == 1  # nothing listens yet
-    proc = subprocess.Popen(_instruction("CMD"), env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _instruction("CMD"), env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -30,7 +30,12 @@ def tiny_model(tmp_path_factory) -> Path:
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATION_") and k != "REDIS_URL"}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", MODERATION_LOG_LEVEL="INFO", MODERATION_MODEL_THREADS="1")
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        MODERATION_LOG_LEVEL="INFO",
+        MODERATION_MODEL_THREADS="1",
+    )
     env.update(extra)
     return env
 
@@ -42,8 +47,12 @@ class Server:
 
     def request(self, method: str, path: str, body: object | None = None) -> tuple[int, dict]:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base + path, data=data, method=method,
-                                     headers={"content-type": "application/json"} if data else {})
+        req = urllib.request.Request(
+            self.base + path,
+            data=data,
+            method=method,
+            headers={"content-type": "application/json"} if data else {},
+        )
         try:
             with urllib.request.urlopen(req, timeout=30) as r:
                 return r.status, json.loads(r.read())
@@ -53,8 +62,11 @@ class Server:
 
 def _start(args: list[str], env: dict[str, str], log: Path, port: int) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "service", *args, "--port", str(port)], cwd=REPO, env=env,
-        stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "service", *args, "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -122,9 +134,13 @@ def test_log_says_what_was_loaded(server):
 def test_python_dash_m_service_serves_too(tiny_model, tmp_path):
     """`python -m service` with no subcommand is `moderation serve` (memory cache, logged as such)."""
     port, log = free_port(), tmp_path / "log"
-    proc = subprocess.Popen([sys.executable, "-m", "service"], cwd=REPO, stdout=log.open("wb"),
-                            stderr=subprocess.STDOUT,
-                            env=_env(MODERATION_MODEL_PATH=str(tiny_model), MODERATION_PORT=str(port)))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service"],
+        cwd=REPO,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        env=_env(MODERATION_MODEL_PATH=str(tiny_model), MODERATION_PORT=str(port)),
+    )
     try:
         _wait_ready(Server(proc, port, log))
         assert "REDIS_URL is unset" in log.read_text()
@@ -170,6 +186,7 @@ def test_model_none_says_so_loudly(tmp_path):
         _wait_ready(srv)
         assert "MODERATION_MODEL=none" in log.read_text() and "OFF" in log.read_text()
         status, body = srv.request("POST", "/v1/moderate", {"text": "Nice article."})
+        assert status == 200
         assert body["model"] == "none" and body["model_consulted"] is False
     finally:
         proc.terminate()

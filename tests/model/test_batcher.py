@@ -76,7 +76,9 @@ def test_a_full_batch_does_not_wait():
     scorer = MarkerScorer()
 
     async def main() -> float:
-        batcher = MicroBatcher(scorer.score, max_batch_size=4, max_wait_s=30.0, queue_max=100, retry_after_s=1)
+        batcher = MicroBatcher(
+            scorer.score, max_batch_size=4, max_wait_s=30.0, queue_max=100, retry_after_s=1
+        )
         try:
             started = time.perf_counter()
             await batcher.score(["a", "b", "c", "d"])
@@ -161,7 +163,8 @@ def test_a_failed_batch_fails_its_own_requests_only():
         try:
             # Sorted by length, the group splits into [boom1, boom2] and [fine text 1, fine text 2].
             outcome = await asyncio.gather(
-                batcher.score(["boom1", "boom2"]), batcher.score(["fine text 1", "fine text 2"]),
+                batcher.score(["boom1", "boom2"]),
+                batcher.score(["fine text 1", "fine text 2"]),
                 return_exceptions=True,
             )
             # The worker carries on after a failure.
@@ -179,7 +182,9 @@ def test_a_failed_batch_fails_its_own_requests_only():
 
 def test_a_wrong_result_count_fails_the_whole_batch():
     async def main() -> None:
-        batcher = MicroBatcher(lambda texts: _echo(texts)[:-1], max_batch_size=8, max_wait_s=0.05, queue_max=100, retry_after_s=1)
+        batcher = MicroBatcher(
+            lambda texts: _echo(texts)[:-1], max_batch_size=8, max_wait_s=0.05, queue_max=100, retry_after_s=1
+        )
         try:
             with pytest.raises(RuntimeError, match="2 score sets for 3 comments"):
                 await batcher.score(["a", "b", "c"])

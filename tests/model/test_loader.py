@@ -180,7 +180,7 @@ def test_a_checkpoint_naming_a_hub_model_loads_offline_from_the_folder(
     checkpoint = folder / TINY_CHECKPOINT_NAME
     _rewrite_checkpoint(checkpoint, model_type="bert-base-uncased")  # as the released checkpoints do
     # Detoxify alone goes to the hub for "bert-base-uncased", even with the local config path...
-    with pytest.raises(OSError, match="huggingface.co"):
+    with pytest.raises(OSError, match=r"huggingface\.co"):
         detoxify.Detoxify(checkpoint=str(checkpoint), huggingface_config_path=str(folder))
     attempts_before = len(no_network)
 

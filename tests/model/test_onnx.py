@@ -107,7 +107,7 @@ def test_a_broken_export_folder_fails_to_load_with_the_cause(fp32_folder: Path, 
     broken = tmp_path / "broken"
     shutil.copytree(fp32_folder, broken)
     (broken / "model.onnx").unlink()
-    with pytest.raises(ModelLoadError, match="no model.onnx"):
+    with pytest.raises(ModelLoadError, match=r"no model\.onnx"):
         load_scorer("unbiased", broken, threads=1)
     manifest = json.loads((fp32_folder / MANIFEST_NAME).read_text())
     (broken / MANIFEST_NAME).write_text(json.dumps({**manifest, "format_version": 99}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def test_windows_cover_every_token_with_the_configured_overlap(tiny_folder: Path
     assert bodies[0] == ids[:14] and bodies[-1] == ids[-14:]  # the last window ends with the text
     covered = sorted({t for b in bodies for t in b})
     assert covered == ids
-    for left, right in zip(bodies, bodies[1:]):
+    for left, right in itertools.pairwise(bodies):
         assert len(set(left) & set(right)) >= 4
     assert windows.split(ids[:14]) == [[*cls, *ids[:14], *sep]]  # fits: one window, untouched
 

@@ -30,21 +30,33 @@ def raw() -> dict:
 
 
 def test_shipped_policy_loads_with_its_notice(policy):
-    assert policy.notice == "Kindly refrain from using derogatory, personal, or obscene words in your comments."
+    assert (
+        policy.notice == "Kindly refrain from using derogatory, personal, or obscene words in your comments."
+    )
     assert {r.clause for r in policy.categories.values()} == {"obscene", "derogatory", "personal"}
     assert len(policy.fingerprint) == 16
 
 
 @pytest.mark.parametrize(
     ("category", "clause"),
-    [("obscene", "obscene"), ("sexual_explicit", "obscene"), ("identity_attack", "derogatory"),
-     ("insult", "personal"), ("threat", "personal")],
+    [
+        ("obscene", "obscene"),
+        ("sexual_explicit", "obscene"),
+        ("identity_attack", "derogatory"),
+        ("insult", "personal"),
+        ("threat", "personal"),
+    ],
 )
 def test_each_clause_triggers_from_its_category(policy, category, clause):
     d = apply_policy(policy, [], {category: 0.95})
     assert d.verdict == "reject"
     (reason,) = d.reasons
-    assert (reason.clause, reason.source, reason.category, reason.code) == (clause, "model", category, "model_score")
+    assert (reason.clause, reason.source, reason.category, reason.code) == (
+        clause,
+        "model",
+        category,
+        "model_score",
+    )
     assert reason.threshold == policy.categories[category].reject
     assert d.notice is not None and policy.notice in d.notice
 
@@ -108,7 +120,11 @@ def test_fingerprint_changes_with_content(tmp_path, raw):
     ("mutate", "field", "words"),
     [
         (lambda r: r.pop("version"), "version", "required"),
-        (lambda r: r["categories"]["insult"].update(reject=1.5), "categories.insult.reject", "less than or equal"),
+        (
+            lambda r: r["categories"]["insult"].update(reject=1.5),
+            "categories.insult.reject",
+            "less than or equal",
+        ),
         (lambda r: r["categories"]["insult"].update(clause="rude"), "categories.insult.clause", "obscene"),
         (lambda r: r["categories"]["insult"].update(review=0.9, reject=0.7), "categories.insult", "above"),
         (lambda r: r.update(thresholds={}), "thresholds", "unknown field"),

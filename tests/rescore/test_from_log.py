@@ -48,15 +48,18 @@ async def _populate(settings, store) -> None:
     """Three comments moderated by the service under the shipped rules; a moderator approves one."""
     policy, wordlists = runtime.load_rules(settings, watch=False)
     decisions = runtime.decision_log(settings, store)
-    pipeline = runtime.pipeline(settings, policy=policy, wordlists=wordlists, scorer=MarkerScorer(), store=store,
-                                decisions=decisions)
+    pipeline = runtime.pipeline(
+        settings, policy=policy, wordlists=wordlists, scorer=MarkerScorer(), store=store, decisions=decisions
+    )
     try:
-        verdicts = await pipeline.moderate([
-            Comment(id="a", text="Borderline [[insult=0.6]] remark", article_id="art-1"),
-            Comment(id="b", text="Another [[insult=0.62]] jab"),
-            Comment(id="c", text="Clearly [[insult=0.9]] abusive"),
-            Comment(id="d", text="Fine words"),
-        ])
+        verdicts = await pipeline.moderate(
+            [
+                Comment(id="a", text="Borderline [[insult=0.6]] remark", article_id="art-1"),
+                Comment(id="b", text="Another [[insult=0.62]] jab"),
+                Comment(id="c", text="Clearly [[insult=0.9]] abusive"),
+                Comment(id="d", text="Fine words"),
+            ]
+        )
     finally:
         pipeline.close()
     assert [v.verdict for v in verdicts] == ["review", "review", "reject", "accept"]
@@ -67,7 +70,9 @@ def test_from_log_reports_changes_and_writes_nothing_then_applies(
     tmp_path: Path, redis_url: str, key_prefix: str, raw_redis: redis.Redis, repo_root: Path
 ) -> None:
     before = make_settings(REDIS_URL=redis_url, REDIS_PREFIX=key_prefix)
-    after = make_settings(REDIS_URL=redis_url, REDIS_PREFIX=key_prefix, RULES_DIR=_stricter_rules(tmp_path, repo_root))
+    after = make_settings(
+        REDIS_URL=redis_url, REDIS_PREFIX=key_prefix, RULES_DIR=_stricter_rules(tmp_path, repo_root)
+    )
 
     async def scenario() -> None:
         store = RedisStore.from_url(redis_url)
@@ -75,8 +80,14 @@ def test_from_log_reports_changes_and_writes_nothing_then_applies(
             await _populate(before, store)
             snapshot = _snapshot(raw_redis, key_prefix)
 
-            dry = await rescore_log(after, Options(output=str(tmp_path / "changes.jsonl")), apply=False,
-                                    limit=None, scorer_factory=MarkerScorer, store=store)
+            dry = await rescore_log(
+                after,
+                Options(output=str(tmp_path / "changes.jsonl")),
+                apply=False,
+                limit=None,
+                scorer_factory=MarkerScorer,
+                store=store,
+            )
             assert dry.judged == 3  # the logged reviews and rejection; accepts are not logged
             assert dry.changes == {"review->reject": 2}
             assert {e["id"] for e in dry.examples["review->reject"]} == {"a", "b"}
@@ -84,8 +95,9 @@ def test_from_log_reports_changes_and_writes_nothing_then_applies(
             assert _snapshot(raw_redis, key_prefix) == snapshot  # nothing written, not even a counter
             assert (tmp_path / "changes.jsonl").read_text().count('"changed": true') == 2
 
-            applied = await rescore_log(after, Options(), apply=True, limit=None, scorer_factory=MarkerScorer,
-                                        store=store)
+            applied = await rescore_log(
+                after, Options(), apply=True, limit=None, scorer_factory=MarkerScorer, store=store
+            )
             assert applied.changes == {"review->reject": 2}
             assert applied.applied == 1 and applied.skipped_moderator == 1
             decisions = runtime.decision_log(after, store)
@@ -98,8 +110,9 @@ def test_from_log_reports_changes_and_writes_nothing_then_applies(
             assert newest.article_id == "art-1"
 
             # Under the new rules, the log now agrees with itself (b stays approved by the moderator).
-            again = await rescore_log(after, Options(), apply=False, limit=None, scorer_factory=MarkerScorer,
-                                      store=store)
+            again = await rescore_log(
+                after, Options(), apply=False, limit=None, scorer_factory=MarkerScorer, store=store
+            )
             assert again.changes == {"review->reject": 1} and again.examples["review->reject"][0]["id"] == "b"
         finally:
             await store.aclose()

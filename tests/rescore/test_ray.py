@@ -13,15 +13,21 @@ from tests.support.rescore import comments, read_jsonl
 from tests.support.scorers import MarkerScorer
 from tests.support.settings import make_settings
 
-ray = pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[ray]' (make test installs it)")
-pytestmark = pytest.mark.slow
+ray = pytest.importorskip(
+    "ray", reason="Ray is not installed: pip install -e '.[ray]' (make test installs it)"
+)
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def local_ray(repo_root: Path) -> Iterator[None]:
     # The actors import tests.support.scorers.MarkerScorer, so they need the repository on their path.
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(repo_root)}})
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": str(repo_root)}},
+    )
     yield
     ray.shutdown()
 
@@ -32,17 +38,25 @@ def test_ray_data_gives_the_local_verdicts(tmp_path: Path, local_ray: None) -> N
     lines[5] = "{broken"
     src = tmp_path / "in.jsonl"
     src.write_text("\n".join(lines) + "\n")
-    local = rescore_file(make_settings(), Options(input=str(src), output=str(tmp_path / "local.jsonl"),
-                                                  batch_size=32, progress=False), scorer_factory=MarkerScorer)
+    local = rescore_file(
+        make_settings(),
+        Options(input=str(src), output=str(tmp_path / "local.jsonl"), batch_size=32, progress=False),
+        scorer_factory=MarkerScorer,
+    )
     # Two actors, in order: verdicts come back as the driver handed the rows out.
     remote = rescore_file(
         make_settings(),
-        Options(input=str(src), output=str(tmp_path / "ray.jsonl"), batch_size=32, workers=2, ray="auto",
-                progress=False),
+        Options(
+            input=str(src),
+            output=str(tmp_path / "ray.jsonl"),
+            batch_size=32,
+            workers=2,
+            ray="auto",
+            progress=False,
+        ),
         scorer_factory=MarkerScorer,
     )
     assert (tmp_path / "ray.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
     assert len(read_jsonl(tmp_path / "ray.jsonl")) == 299
     assert {**remote.to_json(), "elapsed_s": 0} == {**local.to_json(), "elapsed_s": 0}
     assert remote.bad == 1 and remote.changed == 120
-

@@ -29,12 +29,18 @@ def test_jsonl_round_trip_matches_the_api(tmp_path: Path, make_client) -> None:
     assert [r["site"] for r in out] == [r["site"] for r in rows]  # other columns pass through
     assert [r["verdict"] for r in out] == [TEXTS[i % len(TEXTS)][1] for i in range(40)]
     assert [r["previous_verdict"] for r in out] == [r["verdict"] for r in rows]
-    assert [r["changed"] for r in out] == [r["verdict"] != o["verdict"] for r, o in zip(rows, out, strict=True)]
+    assert [r["changed"] for r in out] == [
+        r["verdict"] != o["verdict"] for r, o in zip(rows, out, strict=True)
+    ]
     # Same text, policy and model → the same verdict, reasons and scores as POST /v1/moderate.
     client = make_client(MarkerScorer())
     for row, got in zip(rows[:5], out[:5], strict=True):
         api = client.post("/v1/moderate", json={"id": row["id"], "text": row["text"]}).json()
-        assert (got["verdict"], got["reasons"], got["scores"]) == (api["verdict"], api["reasons"], api["scores"])
+        assert (got["verdict"], got["reasons"], got["scores"]) == (
+            api["verdict"],
+            api["reasons"],
+            api["scores"],
+        )
     assert summary.verdicts == {"accept": 16, "review": 8, "reject": 16}
     assert summary.changed == 16 and summary.unchanged == 24 and summary.bad == 0
     assert summary.changes == {"accept->reject": 8, "reject->accept": 8}  # the 0.6 insult stays review
@@ -52,8 +58,9 @@ def test_csv_round_trip_and_rescoring_its_own_output(tmp_path: Path) -> None:
     assert out[3]["text"] == rows[3]["text"] and out[3]["verdict"] == "reject"
     assert out[3]["clauses"] == "personal" and json.loads(out[3]["reasons"])[0]["category"] == "insult"
     assert set(json.loads(out[0]["scores"])) >= {"insult", "threat"}
-    assert [r["changed"] for r in out] == ["true" if r["verdict"] != o["verdict"] else "false"
-                                            for r, o in zip(rows, out, strict=True)]
+    assert [r["changed"] for r in out] == [
+        "true" if r["verdict"] != o["verdict"] else "false" for r, o in zip(rows, out, strict=True)
+    ]
     assert summary.judged == 12
     # The output is a valid input: rescored under the same rules, nothing changes.
     again = _run(tmp_path, tmp_path / "out.csv", tmp_path / "again.csv")
@@ -100,8 +107,10 @@ def test_bad_rows_go_to_the_errors_file_with_line_numbers(tmp_path: Path) -> Non
 
 def test_bad_csv_rows(tmp_path: Path) -> None:
     src = tmp_path / "in.csv"
-    src.write_bytes(b"id,text,verdict\n1,hello,accept\n2,caf\xe9,accept\n3,,reject\n4,too,many,fields\n"
-                    b'5,"multi\nline",accept\n6,fine,accept\n')
+    src.write_bytes(
+        b"id,text,verdict\n1,hello,accept\n2,caf\xe9,accept\n3,,reject\n4,too,many,fields\n"
+        b'5,"multi\nline",accept\n6,fine,accept\n'
+    )
     summary = _run(tmp_path, src, tmp_path / "out.csv")
     assert [r["id"] for r in read_csv(tmp_path / "out.csv")] == ["1", "5", "6"]
     errors = read_jsonl(tmp_path / "out.csv.errors.jsonl")
@@ -113,6 +122,7 @@ def test_bad_csv_rows(tmp_path: Path) -> None:
     assert summary.bad == 3
 
 
+@pytest.mark.slow
 def test_workers_give_the_same_output_in_order(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", comments(60))
     _run(tmp_path, src, tmp_path / "one.jsonl", batch_size=8)
@@ -138,9 +148,15 @@ def test_command_exit_statuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
         same = write_jsonl(tmp_path / "same.jsonl", [{"id": "1", "text": "fine words", "verdict": "accept"}])
         changed = write_jsonl(tmp_path / "changed.jsonl", [{"id": "1", "text": "shit", "verdict": "accept"}])
         assert cli.main(["rescore", str(same), "-o", str(tmp_path / "a.jsonl"), "--no-progress"]) == EXIT_SAME
-        assert cli.main(["rescore", str(changed), "-o", str(tmp_path / "b.jsonl"), "--no-progress"]) == EXIT_CHANGED
+        assert (
+            cli.main(["rescore", str(changed), "-o", str(tmp_path / "b.jsonl"), "--no-progress"])
+            == EXIT_CHANGED
+        )
         assert "accept -> reject" in capsys.readouterr().err
-        assert cli.main(["rescore", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "c.jsonl")]) == EXIT_USAGE
+        assert (
+            cli.main(["rescore", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "c.jsonl")])
+            == EXIT_USAGE
+        )
         assert cli.main(["rescore", str(same), "--apply"]) == EXIT_USAGE
         assert "--apply goes with --from-log" in capsys.readouterr().err
     finally:

@@ -53,9 +53,24 @@ def test_killed_and_interrupted_run_resumes_to_the_uninterrupted_output(tmp_path
 
     out = tmp_path / "out.jsonl"
     progress = tmp_path / "out.jsonl.progress"
-    env = {**os.environ, "MODERATION_MODEL_PATH": str(model), "MODERATION_MODEL_THREADS": "1",
-           "MODERATION_LOG_LEVEL": "WARNING", "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, "-m", "service", "rescore", str(src), "-o", str(out), "--batch-size", str(BATCH)]
+    env = {
+        **os.environ,
+        "MODERATION_MODEL_PATH": str(model),
+        "MODERATION_MODEL_THREADS": "1",
+        "MODERATION_LOG_LEVEL": "WARNING",
+        "HF_HUB_OFFLINE": "1",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "service",
+        "rescore",
+        str(src),
+        "-o",
+        str(out),
+        "--batch-size",
+        str(BATCH),
+    ]
 
     killed = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     first = _wait_for_progress(killed, progress, BATCH * 2)
@@ -84,7 +99,10 @@ def test_killed_and_interrupted_run_resumes_to_the_uninterrupted_output(tmp_path
     assert len(got) == ROWS - 2
     for g, w in zip(got, want, strict=True):
         assert (g["verdict"], g["changed"], [r["code"] for r in g["reasons"]]) == (
-            w["verdict"], w["changed"], [r["code"] for r in w["reasons"]])
+            w["verdict"],
+            w["changed"],
+            [r["code"] for r in w["reasons"]],
+        )
         # Scores of a batch-padded model may differ in the last float bits between batch compositions.
         assert g["scores"] == pytest.approx(w["scores"], abs=1e-5)
     errors = read_jsonl(tmp_path / "out.jsonl.errors.jsonl")

@@ -108,14 +108,34 @@ def _verdict(comment_id: str, kind: str, *, cached: bool = False) -> Verdict:
     if kind != "accept":
         matches = [WordMatch(term="darn", tier="reject", clause="obscene", start=5, end=9, text="darn")]
         reasons = [
-            Reason(code="wordlist_match", clause="obscene", source="wordlist", action=kind, term="darn",
-                   start=5, end=9),
-            Reason(code="model_score", clause="personal", source="model", action="review", category="insult",
-                   score=0.61, threshold=0.5),
+            Reason(
+                code="wordlist_match",
+                clause="obscene",
+                source="wordlist",
+                action=kind,
+                term="darn",
+                start=5,
+                end=9,
+            ),
+            Reason(
+                code="model_score",
+                clause="personal",
+                source="model",
+                action="review",
+                category="insult",
+                score=0.61,
+                threshold=0.5,
+            ),
         ]
     return Verdict(
-        id=comment_id, verdict=kind, reasons=reasons, profanity=Profanity(matches=matches),
-        scores={"insult": 0.61}, cached=cached, policy_version="p1", model="m:1",
+        id=comment_id,
+        verdict=kind,
+        reasons=reasons,
+        profanity=Profanity(matches=matches),
+        scores={"insult": 0.61},
+        cached=cached,
+        policy_version="p1",
+        model="m:1",
     )
 
 
@@ -137,13 +157,19 @@ async def test_record_logs_rejections_and_reviews_in_full_and_counts_acceptances
         Comment(id="v1", text="Well darn you", article_id="a-2"),
         Comment(id="ok1", text="Lovely piece", article_id="a-1"),
     ]
-    await decision_log.record(comments, [_verdict("r1", "reject"), _verdict("v1", "review"), _verdict("ok1", "accept")])
+    await decision_log.record(
+        comments, [_verdict("r1", "reject"), _verdict("v1", "review"), _verdict("ok1", "accept")]
+    )
 
     page = await decision_log.entries(kind=None)
     assert [r.comment_id for r in page.records] == ["v1", "r1"]  # newest first; accepts are not logged
     rejected = page.records[1]
     assert (rejected.verdict, rejected.text, rejected.article_id, rejected.author_id) == (
-        "reject", "What darn nonsense", "a-1", "u-1")
+        "reject",
+        "What darn nonsense",
+        "a-1",
+        "u-1",
+    )
     assert rejected.policy_version == "p1" and rejected.model == "m:1"
     assert [(r.clause, r.score, r.threshold) for r in rejected.reasons][1] == ("personal", 0.61, 0.5)
     # The word-list match and the reason it gave both locate "darn".
@@ -155,7 +181,10 @@ async def test_record_logs_rejections_and_reviews_in_full_and_counts_acceptances
     assert counts.last_day("cache:miss") == 3 and len(counts.minutes["verdict:accept"]) == 60
 
     assert [(await decision_log.status(i)).status for i in ("r1", "v1", "ok1")] == [
-        "rejected", "pending_review", "accepted"]
+        "rejected",
+        "pending_review",
+        "accepted",
+    ]
     assert [i.comment_id for i in await decision_log.queue()] == ["v1"]
 
     # A restart (a new store and log on the same Redis) loses nothing already logged.
@@ -171,12 +200,20 @@ async def test_record_logs_rejections_and_reviews_in_full_and_counts_acceptances
 
 async def test_decide_and_overturn(decision_log: DecisionLog) -> None:
     await decision_log.record(
-        [Comment(id="v1", text="Well darn you"), Comment(id="r1", text="What darn nonsense"),
-         Comment(id="ok1", text="fine")],
+        [
+            Comment(id="v1", text="Well darn you"),
+            Comment(id="r1", text="What darn nonsense"),
+            Comment(id="ok1", text="fine"),
+        ],
         [_verdict("v1", "review"), _verdict("r1", "reject"), _verdict("ok1", "accept")],
     )
     status = await decision_log.decide("v1", "approve", "mod-ann", "fair enough")
-    assert (status.status, status.publish, status.decided_by, status.note) == ("approved", True, "mod-ann", "fair enough")
+    assert (status.status, status.publish, status.decided_by, status.note) == (
+        "approved",
+        True,
+        "mod-ann",
+        "fair enough",
+    )
     with pytest.raises(DecisionConflict):
         await decision_log.decide("v1", "reject", "mod-bob")
     with pytest.raises(CommentNotFound):
@@ -218,7 +255,9 @@ async def test_pages_and_filters_stay_bounded_on_a_long_log(decision_log: Decisi
     # A rare match beyond the scan limit: the page comes back short, saying where to go on.
     page = await decision_log.entries(article_id="rare", verdict=None, scan_limit=50)
     assert page.records == [] and page.scan_limited and page.next_before is not None
-    page = await decision_log.entries(article_id="rare", verdict=None, before=page.next_before, scan_limit=200)
+    page = await decision_log.entries(
+        article_id="rare", verdict=None, before=page.next_before, scan_limit=200
+    )
     assert [r.comment_id for r in page.records] == ["c3"] and page.next_before is None
 
 

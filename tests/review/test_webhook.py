@@ -35,7 +35,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 status = receiver.fail_status if len(receiver.requests) < receiver.failures else 204
                 receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body, status))
@@ -81,8 +81,14 @@ def test_signature_is_hmac_sha256_of_the_raw_body():
 
 def test_decision_is_delivered_signed_after_retries(make_client, redis_url, key_prefix, receiver):
     client = make_client(
-        MarkerScorer(), REDIS_URL=redis_url, REDIS_PREFIX=key_prefix, ADMIN_PASSWORD=ADMIN_PASSWORD,
-        WEBHOOK_URL=receiver.url, WEBHOOK_SECRET=SECRET, WEBHOOK_BACKOFF_S=0.05, WEBHOOK_MAX_ATTEMPTS=4,
+        MarkerScorer(),
+        REDIS_URL=redis_url,
+        REDIS_PREFIX=key_prefix,
+        ADMIN_PASSWORD=ADMIN_PASSWORD,
+        WEBHOOK_URL=receiver.url,
+        WEBHOOK_SECRET=SECRET,
+        WEBHOOK_BACKOFF_S=0.05,
+        WEBHOOK_MAX_ATTEMPTS=4,
     )
     client.post("/v1/moderate", json={"text": "Borderline [[insult=0.6]]", "id": "w1", "article_id": "a-1"})
     headers = login(client)
@@ -93,10 +99,28 @@ def test_decision_is_delivered_signed_after_retries(make_client, redis_url, key_
     delivered_headers, raw, _ = receiver.requests[-1]
     assert verify(SECRET, raw, delivered_headers[SIGNATURE_HEADER.lower()])
     payload = json.loads(raw)
-    assert {k: payload[k] for k in ("event", "comment_id", "article_id", "status", "publish", "previous_status",
-                                    "overturn", "decided_by")} == {
-        "event": "comment.decided", "comment_id": "w1", "article_id": "a-1", "status": "approved", "publish": True,
-        "previous_status": "pending_review", "overturn": False, "decided_by": "admin"}
+    assert {
+        k: payload[k]
+        for k in (
+            "event",
+            "comment_id",
+            "article_id",
+            "status",
+            "publish",
+            "previous_status",
+            "overturn",
+            "decided_by",
+        )
+    } == {
+        "event": "comment.decided",
+        "comment_id": "w1",
+        "article_id": "a-1",
+        "status": "approved",
+        "publish": True,
+        "previous_status": "pending_review",
+        "overturn": False,
+        "decided_by": "admin",
+    }
     # Every attempt is the same delivery, byte for byte.
     assert len({raw for _, raw, _ in receiver.requests}) == 1
     assert len({h["x-moderation-delivery"] for h, _, _ in receiver.requests}) == 1
@@ -104,12 +128,18 @@ def test_decision_is_delivered_signed_after_retries(make_client, redis_url, key_
 
 def test_overturn_is_delivered_too(make_client, receiver):
     receiver.failures = 0
-    client = make_client(MarkerScorer(), ADMIN_PASSWORD=ADMIN_PASSWORD, WEBHOOK_URL=receiver.url, WEBHOOK_SECRET=SECRET)
+    client = make_client(
+        MarkerScorer(), ADMIN_PASSWORD=ADMIN_PASSWORD, WEBHOOK_URL=receiver.url, WEBHOOK_SECRET=SECRET
+    )
     client.post("/v1/moderate", json={"text": "This is fucking ridiculous.", "id": "w2"})
     client.post("/v1/comments/w2/overturn", json={}, headers=login(client))
     receiver.wait_for(1)
     payload = json.loads(receiver.requests[0][1])
-    assert (payload["status"], payload["overturn"], payload["previous_status"]) == ("approved", True, "rejected")
+    assert (payload["status"], payload["overturn"], payload["previous_status"]) == (
+        "approved",
+        True,
+        "rejected",
+    )
 
 
 async def _deliver(sender: WebhookSender) -> bool:
@@ -127,7 +157,9 @@ def test_attempts_are_bounded_and_back_off_exponentially():
         delays.append(s)
 
     try:
-        sender = WebhookSender(r.url, SECRET, max_attempts=5, backoff_s=1.0, backoff_max_s=3.0, sleep=fake_sleep)
+        sender = WebhookSender(
+            r.url, SECRET, max_attempts=5, backoff_s=1.0, backoff_max_s=3.0, sleep=fake_sleep
+        )
         assert asyncio.run(_deliver(sender)) is False
         assert len(r.requests) == 5 and delays == [1.0, 2.0, 3.0, 3.0]
     finally:

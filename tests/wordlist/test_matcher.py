@@ -118,7 +118,14 @@ def test_match_fields(wordlist: WordList) -> None:
     (m,) = wordlist.find("Well, that nigger said so")
     assert (m.term, m.tier, m.clause) == ("nigger", "reject", "derogatory")
     (m,) = wordlist.find("oh crap")
-    assert (m.term, m.tier, m.clause, m.start, m.end, m.evidence) == ("crap", "review", "obscene", 3, 7, ["literal"])
+    assert (m.term, m.tier, m.clause, m.start, m.end, m.evidence) == (
+        "crap",
+        "review",
+        "obscene",
+        3,
+        7,
+        ["literal"],
+    )
 
 
 @pytest.mark.parametrize(
@@ -179,7 +186,9 @@ def test_allow_tier_holds_identity_terms(wordlist: WordList) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("fuckshitas$@1!*. \u200bυсüFUCK")) | st.characters(), max_size=60))
+@given(
+    st.text(alphabet=st.sampled_from(list("fuckshitas$@1!*. \u200bυсüFUCK")) | st.characters(), max_size=60)
+)
 def test_spans_index_the_original(text: str) -> None:
     wl = _shared()
     for m in wl.find(text):
@@ -189,7 +198,11 @@ def test_spans_index_the_original(text: str) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.text(max_size=20), st.sampled_from(["fuck", "f u c k", "sh!t", "a$$hole", "fuuuck"]), st.text(max_size=20))
+@given(
+    st.text(max_size=20),
+    st.sampled_from(["fuck", "f u c k", "sh!t", "a$$hole", "fuuuck"]),
+    st.text(max_size=20),
+)
 def test_span_covers_the_inserted_term(prefix: str, term: str, suffix: str) -> None:
     text = f"{prefix} {term} {suffix}"
     lo, hi = len(prefix) + 1, len(prefix) + 1 + len(term)
@@ -242,7 +255,9 @@ def test_site_files_block_suspect_allow(tmp_path: pathlib.Path) -> None:
     (rules / "wordlist" / "site-suspect.txt").write_text("[review personal]\nnumpty\n")
     (rules / "wordlist" / "site-allow.txt").write_text("[allow]\ncrap\n")
     wl = WordList.load(rules)
-    assert [(m.term, m.tier, m.clause) for m in wl.find("you g0bsh1te")] == [("gobshite", "reject", "personal")]
+    assert [(m.term, m.tier, m.clause) for m in wl.find("you g0bsh1te")] == [
+        ("gobshite", "reject", "personal")
+    ]
     assert [(m.term, m.tier) for m in wl.find("numpty")] == [("numpty", "review")]
     assert wl.find("oh crap") == []
     assert wl.version != _shared().version
@@ -305,11 +320,22 @@ def test_watcher_raises_on_bad_file_at_start(tmp_path: pathlib.Path) -> None:
 
 def test_cli_check(tmp_path: pathlib.Path) -> None:
     root = pathlib.Path(__file__).resolve().parents[2]
-    one = subprocess.run([sys.executable, "-m", "service.cli", "check", "f.u.c.k you"], cwd=root,
-                         capture_output=True, text=True, check=True)
+    one = subprocess.run(
+        [sys.executable, "-m", "service.cli", "check", "f.u.c.k you"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "'f.u.c.k'" in one.stdout and "separated" in one.stdout and "reject" in one.stdout
-    many = subprocess.run([sys.executable, "-m", "service.cli", "check", "-"], cwd=root, input="hello\nsh!t\n",
-                          capture_output=True, text=True, check=True)
+    many = subprocess.run(
+        [sys.executable, "-m", "service.cli", "check", "-"],
+        cwd=root,
+        input="hello\nsh!t\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     lines = [json.loads(x) for x in many.stdout.splitlines()]
     assert [len(x["matches"]) for x in lines] == [0, 1]
     assert lines[1]["matches"][0]["evidence"] == ["leet"]
