@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 
-def _register_serve(subparsers: argparse._SubParsersAction) -> None:
+def _register_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("serve", help="run the HTTP service (uvicorn)")
     p.add_argument("--host", default=None, help="bind address (default: MODERATION_HOST or 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default: MODERATION_PORT or 8000)")
@@ -30,12 +30,14 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     configure_logging(settings.LOG_LEVEL)
-    host = args.host or settings.HOST
-    port = args.port or settings.PORT
-    common = {"host": host, "port": port, "log_level": settings.LOG_LEVEL.lower()}
+    host: str = args.host or settings.HOST
+    port: int = args.port or settings.PORT
+    log_level = settings.LOG_LEVEL.lower()
     if args.reload:
         # The reloader imports the app anew in a child process on every change: it needs the factory.
-        uvicorn.run("service.app:create_app", factory=True, reload=True, **common)
+        uvicorn.run(
+            "service.app:create_app", factory=True, reload=True, host=host, port=port, log_level=log_level
+        )
         return 0
     # Loaded here, before the server starts, so that a configuration that cannot run is said in one
     # paragraph with its remedies, not in a server's traceback.
@@ -45,11 +47,11 @@ def _serve(args: argparse.Namespace) -> int:
         logging.getLogger("service").critical("%s", exc)
         logging.getLogger("service").debug("startup failed", exc_info=True)
         return 2
-    uvicorn.run(create_app(settings, components=components), **common)
+    uvicorn.run(create_app(settings, components=components), host=host, port=port, log_level=log_level)
     return 0
 
 
-def _register_probe(subparsers: argparse._SubParsersAction) -> None:
+def _register_probe(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "probe", help="exit 0 when a running service answers ready (container healthcheck)"
     )
