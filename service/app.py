@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from service import runtime
-from service.api import comments, health, metrics, moderate, review, session
+from service.api import metrics
+from service.api import routes as api
 from service.api.errors import BodyGuard, install_error_handlers
 from service.config import Settings, get_settings
 from service.model.base import Scorer
@@ -49,7 +51,13 @@ def create_app(
             up = await store.ping()
             log.info("verdict cache: %s (%s)", store.describe(), "answering" if up else "NOT answering yet")
         webhook = loaded.webhook
-        decisions = runtime.decision_log(settings, store, on_final=webhook.send if webhook else None)
+
+        def send_final(payload: dict[str, Any]) -> None:
+            # The webhook holds on to its delivery task; the log only hands each final decision over.
+            if webhook is not None:
+                webhook.send(payload)
+
+        decisions = runtime.decision_log(settings, store, on_final=send_final if webhook else None)
         pipeline = runtime.pipeline(
             settings,
             policy=loaded.policy,
@@ -82,15 +90,7 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = metrics.ServiceMetrics()
     install_error_handlers(app)
-    app.include_router(moderate.router)
-    app.include_router(health.router)
-    app.include_router(metrics.router)
-    app.include_router(comments.router)
-    app.include_router(review.router)
-    app.include_router(session.router)
-    app.include_router(dashboard.router)
-    app.mount("/dashboard/static", dashboard.static_files, name="dashboard_static")
-    app.add_exception_handler(dashboard.LoginRequired, dashboard.login_redirect)
-    app.add_exception_handler(dashboard.CsrfRefused, dashboard.csrf_refused)
+    app.include_router(api.router)
+    dashboard.install(app)
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
     return app

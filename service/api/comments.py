@@ -7,6 +7,7 @@ comment, and it tells nothing but the status, never the text, the reasons or the
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, Field
@@ -50,7 +51,9 @@ def moderated_out(s: CommentStatus) -> ModeratedStatusOut:
     )
 
 
-NOT_FOUND = {404: {"model": ErrorResponse, "description": "No status is known for that comment id."}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "No status is known for that comment id."}
+}
 
 
 @router.get("/{comment_id}", response_model=StatusOut, summary="A comment's status", responses=NOT_FOUND)

@@ -14,11 +14,13 @@ from service.review.log import DecisionLog
 
 
 def _settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def _pipeline(request: Request) -> Pipeline:
-    return request.app.state.pipeline
+    pipeline: Pipeline = request.app.state.pipeline
+    return pipeline
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
@@ -26,11 +28,13 @@ PipelineDep = Annotated[Pipeline, Depends(_pipeline)]
 
 
 def _decisions(request: Request) -> DecisionLog:
-    return request.app.state.decisions
+    decisions: DecisionLog = request.app.state.decisions
+    return decisions
 
 
 def _auth(request: Request) -> AdminAuth:
-    return request.app.state.auth
+    auth: AdminAuth = request.app.state.auth
+    return auth
 
 
 DecisionsDep = Annotated[DecisionLog, Depends(_decisions)]

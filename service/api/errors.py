@@ -75,7 +75,7 @@ def _field(loc: tuple[Any, ...]) -> str | None:
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
-    first = errors[0] if errors else {"type": "", "loc": (), "msg": "invalid request"}
+    first: dict[str, Any] = errors[0] if errors else {"type": "", "loc": (), "msg": "invalid request"}
     field = _field(tuple(first.get("loc", ())))
     kind = first.get("type", "")
     if kind == "json_invalid":
