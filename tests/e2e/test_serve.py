@@ -61,13 +61,14 @@ class Server:
 
 
 def _start(args: list[str], env: dict[str, str], log: Path, port: int) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "service", *args, "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    return _popen([sys.executable, "-m", "service", *args, "--port", str(port)], env, log)
+
+
+def _popen(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """The process, its output going to `log`. The parent's handle on the log closes once the child has
+    its own copy, so no file is left open behind the test."""
+    with log.open("wb") as out:
+        return subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def _wait_ready(server: Server, timeout_s: float = 60.0) -> None:
@@ -134,12 +135,10 @@ def test_log_says_what_was_loaded(server):
 def test_python_dash_m_service_serves_too(tiny_model, tmp_path):
     """`python -m service` with no subcommand is `moderation serve` (memory cache, logged as such)."""
     port, log = free_port(), tmp_path / "log"
-    proc = subprocess.Popen(
+    proc = _popen(
         [sys.executable, "-m", "service"],
-        cwd=REPO,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        env=_env(MODERATION_MODEL_PATH=str(tiny_model), MODERATION_PORT=str(port)),
+        _env(MODERATION_MODEL_PATH=str(tiny_model), MODERATION_PORT=str(port)),
+        log,
     )
     try:
         _wait_ready(Server(proc, port, log))
