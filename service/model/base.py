@@ -34,7 +34,9 @@ UNBIASED_CATEGORIES: tuple[str, ...] = (
 class ModelLoadError(Exception):
     """The toxicity model could not be loaded; `str()` is the message to print before exiting."""
 
-    def __init__(self, model: str, cause: str, *, path: Path | None = None) -> None:
+    # `path` is not keyword-only: unpickling rebuilds an exception as `cls(*args)`, and this one crosses
+    # process boundaries (rescoring on Ray loads the model in a task and raises it in the driver).
+    def __init__(self, model: str, cause: str, path: Path | None = None) -> None:
         super().__init__(model, cause, path)
         self.model = model
         self.cause = cause

@@ -25,6 +25,7 @@ PyTorch and ONNX Runtime already use every core inside one call.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -132,16 +133,18 @@ class MicroBatcher:
         for text in texts:
             future: asyncio.Future[Scores] = loop.create_future()
             item = _Item(text, future)
-            future.add_done_callback(lambda f, item=item: self._on_done(item, f))
+            future.add_done_callback(functools.partial(self._on_done, item))
             self._queue.put_nowait(item)
             futures.append(future)
         self._waiting += len(texts)
         # return_exceptions: every future's outcome is retrieved, even when an earlier one failed.
         outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        results: list[Scores] = []
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
-        return list(outcomes)  # type: ignore[arg-type]
+            results.append(outcome)
+        return results
 
     def _on_done(self, item: _Item, future: asyncio.Future[Scores]) -> None:
         if future.cancelled() and not item.running and not self._closed:

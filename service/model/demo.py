@@ -22,7 +22,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import NotRequired, TypedDict, Unpack
 
 import torch
 import transformers
@@ -41,6 +41,18 @@ BASE_CHECKPOINT_NAME = "bert-base.ckpt"
 
 BERT_BASE_VOCAB_SIZE = 30522
 """bert-base-uncased's vocabulary size; the base build pads its trained vocabulary up to it."""
+
+
+class BertShape(TypedDict):
+    """The architecture numbers of a built checkpoint (`transformers.BertConfig` arguments)."""
+
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    intermediate_size: int
+    max_position_embeddings: int
+    initializer_range: NotRequired[float]
+
 
 _SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -114,14 +126,17 @@ def _save_tokenizer(folder: Path, tokens: Sequence[str], model_max_length: int) 
     """Save a BERT tokenizer for `tokens`: `vocab.txt`, `tokenizer.json` and `tokenizer_config.json`."""
     vocab_file = folder / "vocab.txt"
     vocab_file.write_text("".join(f"{token}\n" for token in tokens), encoding="utf-8")
-    options: dict[str, Any] = {"do_lower_case": True, "model_max_length": model_max_length}
     # transformers 5 builds BertTokenizer from a `vocab` mapping (a `vocab_file` argument is silently
     # ignored, leaving only the special tokens); transformers 4 reads `vocab_file`.
     if "vocab" in inspect.signature(transformers.BertTokenizer.__init__).parameters:
-        tokenizer = transformers.BertTokenizer(vocab={token: i for i, token in enumerate(tokens)}, **options)
+        tokenizer = transformers.BertTokenizer(
+            vocab={token: i for i, token in enumerate(tokens)},
+            do_lower_case=True,
+            model_max_length=model_max_length,
+        )
     else:
         tokenizer = transformers.BertTokenizerFast(  # type: ignore[attr-defined,unused-ignore]
-            vocab_file=str(vocab_file), **options
+            vocab_file=str(vocab_file), do_lower_case=True, model_max_length=model_max_length
         )
     tokenizer.save_pretrained(folder)
 
@@ -153,12 +168,12 @@ def _build(
     classes: Sequence[str],
     seed: int,
     classifier_bias: float | None = None,
-    **bert_kwargs: Any,
+    **shape: Unpack[BertShape],
 ) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    max_positions = int(bert_kwargs["max_position_embeddings"])
-    _save_tokenizer(folder, tokens, model_max_length=max_positions)
-    config = transformers.BertConfig(**{"vocab_size": len(tokens), "num_labels": len(classes), **bert_kwargs})
+    _save_tokenizer(folder, tokens, model_max_length=shape["max_position_embeddings"])
+    config = transformers.BertConfig(vocab_size=len(tokens), **shape)
+    config.num_labels = len(classes)
     config.save_pretrained(folder)
     # fork_rng: seeding must not disturb the random state of whatever test or benchmark calls this.
     with torch.random.fork_rng(devices=[]):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from service.model.windows import DEFAULT_WINDOW_OVERLAP, TokenWindows
+from service.model.windows import DEFAULT_WINDOW_OVERLAP, Logits, ModelInputs, TokenWindows
 
-if TYPE_CHECKING:  # torch and detoxify are imported when a model is loaded, not with this module
+# torch, transformers and detoxify are imported when a model is loaded, not with this module.
+if TYPE_CHECKING:
     import detoxify
-    import numpy as np
+    import transformers
 
 # RoBERTa-family models number positions from padding_idx + 1, so of their 514 position embeddings only
 # 512 hold tokens; BERT and ALBERT use every one.
@@ -44,8 +46,9 @@ class DetoxifyScorer:
         """The whole sha256 of the checkpoint file (the model id keeps 12 digits of it); for exports."""
         self.categories: tuple[str, ...] = tuple(model.class_names)
         self.threads = threads
-        self._model = model.model.eval()
-        self._tokenizer = model.tokenizer
+        # `Detoxify` carries no types; these two attributes are the Hugging Face objects it built.
+        self._model: transformers.PreTrainedModel = model.model.eval()
+        self._tokenizer: transformers.PreTrainedTokenizerBase = model.tokenizer
         self.max_length = _max_length(self._model.config, self._tokenizer)
         """The most tokens (special tokens included) one model call sees; longer texts are scored in windows."""
         backend = getattr(self._tokenizer, "backend_tokenizer", None)
@@ -60,6 +63,16 @@ class DetoxifyScorer:
             token_type_ids="token_type_ids" in self._tokenizer.model_input_names,
         )
 
+    @property
+    def model(self) -> transformers.PreTrainedModel:
+        """The Hugging Face model that scores, in eval mode (what `moderation model export` traces)."""
+        return self._model
+
+    def save_config_and_tokenizer(self, folder: Path) -> None:
+        """Write the model's Hugging Face `config.json` and tokenizer files (no weights) into `folder`."""
+        self._tokenizer.save_pretrained(folder)
+        self._model.config.save_pretrained(folder)
+
     def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
         import torch
 
@@ -70,12 +83,12 @@ class DetoxifyScorer:
             torch.set_num_threads(self.threads)
         return self.windows.score(texts, self._run, self.categories)
 
-    def _run(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+    def _run(self, inputs: ModelInputs) -> Logits:
         import torch
 
         with torch.inference_mode():
             tensors = {name: torch.from_numpy(array).to(self._model.device) for name, array in inputs.items()}
-            logits = self._model(**tensors)[0]
+            logits: torch.Tensor = self._model(**tensors)[0]
             return logits.float().cpu().numpy()
 
     def check(self) -> None:
@@ -95,7 +108,9 @@ class DetoxifyScorer:
         self.score(["load check"])
 
 
-def _max_length(config: Any, tokenizer: Any) -> int:
+def _max_length(
+    config: transformers.PretrainedConfig, tokenizer: transformers.PreTrainedTokenizerBase
+) -> int:
     # A tokenizer saved without model_max_length reports a huge sentinel; the position embeddings are the
     # real limit, and a text longer than them would make the model raise instead of being truncated.
     limit = int(tokenizer.model_max_length)

@@ -89,8 +89,7 @@ def export_onnx(
         os.replace(current, work / onnx_backend.MODEL_NAME)
         for leftover in ("exported.onnx", "optimized.onnx", "quantized.onnx"):
             (work / leftover).unlink(missing_ok=True)
-        reference._tokenizer.save_pretrained(work)
-        reference._model.config.save_pretrained(work)
+        reference.save_config_and_tokenizer(work)
         if not (work / onnx_backend.TOKENIZER_NAME).is_file():
             raise ExportError("the checkpoint's tokenizer has no fast (tokenizer.json) form")
         manifest = _manifest(reference, inputs=inputs, int8=int8, optimized=optimize, fused=fused)
@@ -116,7 +115,7 @@ def onnx_model_id(source_model_id: str, *, int8: bool, optimized: bool) -> str:
 def _export_graph(reference: DetoxifyScorer, path: Path) -> list[str]:
     import torch
 
-    model = reference._model
+    model = reference.model
     if hasattr(model, "set_attn_implementation"):
         model.set_attn_implementation("eager")
     names = ["input_ids", "attention_mask"] + (["token_type_ids"] if reference.windows.token_type_ids else [])
@@ -135,7 +134,8 @@ def _export_graph(reference: DetoxifyScorer, path: Path) -> list[str]:
             token_type_ids: torch.Tensor | None = None,
         ) -> torch.Tensor:
             extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask, **extra)[0]
+            logits: torch.Tensor = self.inner(input_ids=input_ids, attention_mask=attention_mask, **extra)[0]
+            return logits
 
     # Two texts of different lengths, so neither axis is taken for a constant.
     windows, _owners = reference.windows.encode(["a short probe", "a longer probe text for the export trace"])
@@ -162,7 +162,7 @@ def _export_graph(reference: DetoxifyScorer, path: Path) -> list[str]:
 def _optimize(reference: DetoxifyScorer, source: Path, target: Path) -> tuple[Path, dict[str, int]]:
     from onnxruntime.transformers.optimizer import optimize_model
 
-    config = reference._model.config
+    config = reference.model.config
     try:
         optimized = optimize_model(
             str(source),
@@ -235,7 +235,9 @@ def _opset() -> int | None:
         return None
 
 
-def _parity(reference: DetoxifyScorer, exported: onnx_backend.OnnxScorer, max_diff: float) -> dict[str, Any]:
+def _parity(
+    reference: DetoxifyScorer, exported: onnx_backend.OnnxScorer, max_diff: float
+) -> dict[str, float]:
     expected = reference.score(PROBE_TEXTS)
     got = exported.score(PROBE_TEXTS)
     diff = max(abs(e[c] - g[c]) for e, g in zip(expected, got, strict=True) for c in reference.categories)

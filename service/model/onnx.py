@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from service.model.base import ModelLoadError
-from service.model.windows import DEFAULT_WINDOW_OVERLAP, TokenWindows
+from service.model.windows import DEFAULT_WINDOW_OVERLAP, Logits, ModelInputs, TokenWindows
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class OnnxScorer:
     def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
         return self.windows.score(texts, self._run, self.categories)
 
-    def _run(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+    def _run(self, inputs: ModelInputs) -> Logits:
         feed = {name: array for name, array in inputs.items() if name in self._input_names}
         (logits,) = self._session.run(["logits"], feed)
         return np.asarray(logits)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 if TYPE_CHECKING:
     import tokenizers
@@ -30,8 +31,14 @@ INFERENCE_CHUNK = 32
 """The most windows one model call takes. The micro-batcher's batches are smaller; this bounds the memory
 of a batch that holds a few very long comments (a 10,000-character comment is about 6 windows)."""
 
-RunModel = Callable[[Mapping[str, np.ndarray]], np.ndarray]
-"""One model call: int64 arrays `input_ids`, `attention_mask` (and `token_type_ids`) → logits [n, classes]."""
+ModelInputs = Mapping[str, npt.NDArray[np.int64]]
+"""One model call's inputs: `input_ids`, `attention_mask` (and `token_type_ids`), each [windows, tokens]."""
+
+Logits = npt.NDArray[np.floating]
+"""One model call's output: a row of logits per window, a column per category."""
+
+RunModel = Callable[[ModelInputs], Logits]
+"""One model call: inputs → logits [n, classes]."""
 
 
 class TokenWindows:
@@ -85,7 +92,7 @@ class TokenWindows:
                 owners.append(i)
         return windows, owners
 
-    def inputs(self, windows: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
+    def inputs(self, windows: Sequence[Sequence[int]]) -> dict[str, npt.NDArray[np.int64]]:
         """Padded int64 model inputs for `windows` (padding to the longest of them)."""
         width = max(len(w) for w in windows)
         input_ids = np.full((len(windows), width), self.pad_id, dtype=np.int64)
@@ -127,9 +134,12 @@ class TokenWindows:
         return [dict(zip(categories, (float(p) for p in row), strict=True)) for row in best]
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def _sigmoid(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     # exp of a large positive logit overflows; this form never does.
-    return np.where(x >= 0, 1.0 / (1.0 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x))))
+    out: npt.NDArray[np.float64] = np.where(
+        x >= 0, 1.0 / (1.0 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x)))
+    )
+    return out
 
 
 def _special_tokens(tokenizer: tokenizers.Tokenizer) -> tuple[tuple[int, ...], tuple[int, ...]]:

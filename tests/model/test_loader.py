@@ -1,8 +1,7 @@
-"""The toxicity scorer, through the real `detoxify.Detoxify` loader, on checkpoints built here.
+"""`load_scorer`: which scorer a setting gives, its model id, offline folders, and every failure's message.
 
-No test may reach the network: the Hugging Face hub is put in offline mode and every socket connection or
-name lookup made while these tests run raises and is recorded, so a test that silently fell back to the
-network would fail (or leave a trace that `no_network` checks).
+No test may reach the network (`no_network`, tests/model/conftest.py): a test that silently fell back to
+the network would fail, or leave a trace that the test checks.
 """
 
 from __future__ import annotations
@@ -10,57 +9,23 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import socket
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import torch
 
-from service.model.base import ModelLoadError, NoModel, Scorer
+from service.model.base import ModelLoadError, NoModel
 from service.model.demo import TINY_CHECKPOINT_NAME, UNBIASED_CLASSES, build_tiny_checkpoint
 from service.model.detoxify import DetoxifyScorer
 from service.model.loader import load_scorer
+
+pytestmark = pytest.mark.usefixtures("no_network")
 
 TEXTS = [
     "Thanks for the thoughtful article about the bridge.",
     "You are an idiot and this rubbish is pathetic.",
     "The council meeting on Tuesday ran late.",
 ]
-
-
-class NetworkUsed(OSError):
-    pass
-
-
-@pytest.fixture(scope="module", autouse=True)
-def no_network() -> Iterator[list[str]]:
-    """Offline hub, and every socket connect / name lookup refused and recorded."""
-    import huggingface_hub.constants
-
-    attempts: list[str] = []
-
-    def refuse(what: str):  # type: ignore[no-untyped-def]
-        def refused(*args, **kwargs):  # type: ignore[no-untyped-def]
-            attempts.append(f"{what}{args[1:2] if what == 'connect' else args[:1]}")
-            raise NetworkUsed(f"network disabled in tests ({what})")
-
-        return refused
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HF_HUB_OFFLINE", "1")
-        mp.setenv("TRANSFORMERS_OFFLINE", "1")
-        # huggingface_hub reads the variable once, at import, which may have happened already.
-        mp.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-        mp.setattr(socket.socket, "connect", refuse("connect"))
-        mp.setattr(socket, "getaddrinfo", refuse("getaddrinfo"))
-        yield attempts
-
-
-@pytest.fixture(scope="module")
-def tiny_scorer(tiny_folder: Path) -> Scorer:
-    return load_scorer("unbiased", tiny_folder, threads=1)
 
 
 def _copy(folder: Path, tmp_path: Path, name: str = "copy") -> Path:
@@ -77,7 +42,7 @@ def _rewrite_checkpoint(path: Path, **arch_args: object) -> None:
     torch.save(checkpoint, path)
 
 
-# --- loading and scoring ------------------------------------------------------------------------------
+# --- loading ------------------------------------------------------------------------------------------
 
 
 def test_loads_the_tiny_checkpoint_from_its_folder(tiny_folder: Path, no_network: list[str]) -> None:
@@ -89,60 +54,6 @@ def test_loads_the_tiny_checkpoint_from_its_folder(tiny_folder: Path, no_network
     assert scorer.categories == UNBIASED_CLASSES
     assert scorer.model_id == f"tiny:{_sha12(tiny_folder / TINY_CHECKPOINT_NAME)}"
     assert len(no_network) == attempts_before
-
-
-def test_scores_a_batch_within_0_1_and_as_detoxify_predict_does(
-    tiny_scorer: Scorer, tiny_folder: Path
-) -> None:
-    import detoxify
-
-    scores = tiny_scorer.score(TEXTS)
-
-    assert len(scores) == len(TEXTS)
-    for row in scores:
-        assert set(row) == set(UNBIASED_CLASSES)
-        assert all(0.0 <= p <= 1.0 for p in row.values())
-    # Random weights, but not a constant model: different texts get different scores.
-    assert scores[0] != scores[1]
-    reference = detoxify.Detoxify(
-        checkpoint=str(tiny_folder / TINY_CHECKPOINT_NAME), huggingface_config_path=str(tiny_folder)
-    ).predict(TEXTS)
-    for category in UNBIASED_CLASSES:
-        for i, expected in enumerate(reference[category]):
-            assert scores[i][category] == pytest.approx(expected, abs=1e-5)
-
-
-def test_scores_a_single_text_and_an_empty_batch(tiny_scorer: Scorer) -> None:
-    [one] = tiny_scorer.score(TEXTS[1:2])
-    assert one == pytest.approx(tiny_scorer.score(TEXTS)[1], abs=1e-5)
-    assert tiny_scorer.score([]) == []
-
-
-def test_a_text_longer_than_the_model_takes_is_truncated(tiny_scorer: Scorer) -> None:
-    long_text = "you are an idiot and this rubbish is pathetic " * 200  # far beyond 64 positions
-
-    [scores] = tiny_scorer.score([long_text])
-
-    assert isinstance(tiny_scorer, DetoxifyScorer)
-    assert tiny_scorer.max_length == 64
-    assert all(0.0 <= p <= 1.0 for p in scores.values())
-
-
-def test_truncates_to_the_position_embeddings_when_the_tokenizer_does_not_say(
-    tiny_folder: Path, tmp_path: Path
-) -> None:
-    folder = _copy(tiny_folder, tmp_path)
-    tokenizer_config = folder / "tokenizer_config.json"
-    options = json.loads(tokenizer_config.read_text())
-    del options["model_max_length"]
-    tokenizer_config.write_text(json.dumps(options))
-
-    scorer = load_scorer("unbiased", folder, threads=1)
-
-    assert isinstance(scorer, DetoxifyScorer)
-    assert scorer.max_length == 64
-    [scores] = scorer.score(["word " * 500])
-    assert len(scores) == len(UNBIASED_CLASSES)
 
 
 # --- model identity -----------------------------------------------------------------------------------
@@ -203,22 +114,6 @@ def test_a_stock_base_model_config_without_labels_loads(tiny_folder: Path, tmp_p
 
     assert scorer.categories == UNBIASED_CLASSES
     assert all(len(row) == len(UNBIASED_CLASSES) for row in scorer.score(TEXTS))
-
-
-def test_original_class_names_are_standardised(tmp_path: Path) -> None:
-    folder = build_tiny_checkpoint(
-        tmp_path / "original",
-        classes=["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"],
-    )
-    scorer = load_scorer("original", folder, threads=1)
-    assert scorer.categories == (
-        "toxicity",
-        "severe_toxicity",
-        "obscene",
-        "threat",
-        "insult",
-        "identity_attack",
-    )
 
 
 def test_a_named_model_is_loaded_from_the_torch_hub_cache_and_hashed(
@@ -322,7 +217,7 @@ def test_a_named_model_without_cache_or_network(
     assert len(no_network) > attempts_before  # it did try to download, and was refused
 
 
-# --- no model, threads --------------------------------------------------------------------------------
+# --- no model -----------------------------------------------------------------------------------------
 
 
 def test_none_runs_without_a_model(tiny_folder: Path) -> None:
@@ -333,19 +228,3 @@ def test_none_runs_without_a_model(tiny_folder: Path) -> None:
         assert scorer.categories == ()
         with pytest.raises(RuntimeError):
             scorer.score(TEXTS)
-
-
-@pytest.mark.parametrize("threads", [1, 2])
-def test_sets_the_torch_thread_count(tiny_folder: Path, threads: int) -> None:
-    torch.set_num_threads(3 - threads)  # start from the other value
-
-    scorer = load_scorer("unbiased", tiny_folder, threads=threads)
-
-    assert torch.get_num_threads() == threads
-
-    def score_in_worker() -> int:  # as the micro-batcher's worker thread does
-        scorer.score(TEXTS)
-        return torch.get_num_threads()
-
-    with ThreadPoolExecutor(max_workers=1) as worker:
-        assert worker.submit(score_in_worker).result() == threads

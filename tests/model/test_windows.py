@@ -11,17 +11,11 @@ import pytest
 import tokenizers
 import transformers
 
-from service.model.demo import build_tiny_checkpoint
 from service.model.windows import TokenWindows
 
 CATEGORIES = ("toxicity", "insult")
 CLEAN = "the council meeting on tuesday ran late because of the parking debate "
 TOXIC = "you are an idiot"
-
-
-@pytest.fixture(scope="module")
-def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_checkpoint(tmp_path_factory.mktemp("models") / "tiny")
 
 
 def _windows(folder: Path, max_length: int, overlap: int) -> TokenWindows:
