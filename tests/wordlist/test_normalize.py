@@ -57,15 +57,16 @@ def test_folding_never_raises_and_offsets_cover(text: str) -> None:
     lit = nz.fold_literal(text)
     match = nz.fold_match(text)
     assert nz.fold_match_fast(text) == match
-    for name, source, table, view in (
-        ("literal", text, nz.tables().literal, lit),
-        ("match", substituted, nz.tables().match, match),
+    tables = nz.tables()
+    for source, table, irregular, view in (
+        (text, tables.literal, tables.irregular_literal, lit),
+        (substituted, tables.match, tables.irregular_match, match),
     ):
         omap = offsets.OffsetMap(source, table)
         assert len(omap.origin) == len(view)
         assert all(0 <= o < len(text) for o in omap.origin)
         assert omap.starts == sorted(omap.starts)
-        sparse = offsets.SparseOffsetMap(source, table, nz.irregular_re(name))
+        sparse = offsets.SparseOffsetMap(source, table, irregular)
         assert [sparse.origin(j) for j in range(len(view))] == omap.origin
         assert [sparse.start(i) for i in range(len(text) + 1)] == omap.starts
     nz.squeeze(match)
