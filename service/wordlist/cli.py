@@ -35,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: every `moderation` command registers this one, and the engine's libraries would add a
+    # tenth of a second to each, the container healthcheck's `moderation probe` too.
     from service.wordlist.matcher import WordList
     from service.wordlist.rules import WordListError
 
