@@ -3,8 +3,8 @@
 `build_index(entries)` runs these steps, one function each, in this order:
 
 1. `select_terms`: every entry folds to a match key; per key the most severe entry stands for it.
-2. `rank_terms`: which of several terms found on one span is reported.
-3. `spell_terms`: how each key is searched, and every spelling searched for it (below).
+2. `spell_terms`: how each key is searched, and every spelling searched for it (below).
+3. `rank_terms`: which of several terms found on one span is reported.
 4. `build_forms`: those spellings as lookup tables and Aho-Corasick automata, with the phrase tables.
 5. `benign_words`: dictionary words that hold a long term without being one ("Scunthorpe").
 6. `read_vocabulary`: the per-token questions asked once of wordfreq's most frequent words, so that most
@@ -17,9 +17,9 @@ what finds "youfuckingidiot". A term whose squeezed form is an ordinary word, or
 "refer", "asses" → "ases" in "cases"), matches whole tokens only, with its listed repeats. Terms written with
 f also match with "ph" for it ("phuck"); the ambiguous placeholder of the match view (normalize.py) stands
 for i or l, so each i and l of a term is also spelled with it. Benign words ("Scunthorpe", "cocktail",
-"therapist", "shiitake") are the dictionary words of `wordfreq` that contain a long term, other than
-derivatives of a listed stem ("shitstorm", "bullshits"); a benign word cancels a hit only where the literal
-view spells it out.
+"shiitake") are the dictionary words of `wordfreq` that contain a long term, other than derivatives of a
+listed stem ("shitstorm", "bullshits"); a benign word cancels a hit only where the literal view spells it
+out. ("therapist" needs none: "rapist" is a review-tier term inside ordinary words, so whole tokens only.)
 
 The questions (`TermForms`): `locate` finds the candidates in a piece of the match view, `token_roles` says
 what one token may take part in. The matcher asks them of comments, with caches; `read_vocabulary` asks them
@@ -686,7 +686,8 @@ def _clean_or_half(
 
 
 def build_index(entries: Mapping[str, Entry]) -> Index:
-    """The index of `entries` (about a second, most of it reading the vocabulary)."""
+    """The index of `entries` (about a second: most of it folds the dictionary for benign words and
+    asks the per-token questions of the vocabulary)."""
     words, common = dictionary()
     terms = select_terms(entries)
     spellings = spell_terms(terms.by_key, common)
