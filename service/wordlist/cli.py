@@ -20,7 +20,7 @@ def default_rules_dir() -> pathlib.Path:
     return pathlib.Path(env) if env else DEFAULT_RULES_DIR
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("check", help="show the word-list matches of a text, with their evidence")
     p.add_argument(
         "text", metavar="TEXT", help="the text to check, or - to read one text per line from stdin"
@@ -35,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: every `moderation` command registers this one, and the engine's libraries would add a
+    # tenth of a second to each, the container healthcheck's `moderation probe` too.
     from service.wordlist.matcher import WordList
     from service.wordlist.rules import WordListError
 

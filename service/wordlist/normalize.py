@@ -14,7 +14,7 @@ more characters:
   placeholder `I`, which the term index expands on its side, so the text side never explodes into variants.
 
 `squeeze` collapses repeated letters and spaces ("fuuuck" → "fuck"). Offsets back to the original text are
-computed only for texts that produced a candidate (`OffsetMap`), because most comments are clean.
+computed only for texts that produced a candidate (offsets.py), because most comments are clean.
 
 Evidence step names (attached to every match, see `STEPS`):
   nfkc        a compatibility form (full-width, mathematical alphabets, ligatures) was folded
@@ -88,7 +88,7 @@ MASK_CHARS = "*#"
 # in the comment before folding by a string OF THE SAME LENGTH (the letter, then a joiner that the match view
 # deletes), so offsets in the replaced text are offsets in the original. "(" reads as c and "()" as o only
 # between letters ("di(k", "c()ck"): at the start of a word "(" is a parenthesis far more often ("(rap
-# music)", "(lit review)"). "ph" for f is handled on the term side (see wordlist.py), as "ph" is ordinary
+# music)", "(lit review)"). "ph" for f is handled on the term side (see index.py), as "ph" is ordinary
 # English spelling and must not change the text.
 MULTI_LEET: dict[str, str] = {"|<": "k.", "()": "o.", "(": "c"}
 _MULTI_LEET_RE = re.compile(r"\|<|(?<=[^\W\d_])\((?:\))?(?=[^\W\d_])")
@@ -171,8 +171,10 @@ def _load_confusables() -> dict[str, str]:
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FoldTables:
+    """The translate tables of both views, and what the matcher derives from them once per process."""
+
     literal: dict[int, str]
     """Translate table of the literal view (only characters that change)."""
     match: dict[int, str]
@@ -182,6 +184,30 @@ class FoldTables:
     path (which needs one ASCII character per ASCII input); remove DELETED afterwards."""
     steps: dict[int, tuple[str, ...]]
     """Evidence steps per original character (characters absent here are plain)."""
+    ascii_match: bytes
+    """The match view's ASCII part as a `bytes.translate` table: ASCII folds one character to at most one
+    ASCII character, and bytes.translate is several times faster than str.translate."""
+    ascii_deleted: bytes
+    """The ASCII characters the match view deletes (the joiners), for `bytes.translate`."""
+    ascii_deleted_re: re.Pattern[str]
+    """Finds those characters, to map an ASCII comment's match view back without a per-character loop."""
+    ascii_literal_is_lower: bool
+    """Whether the literal view of ASCII text is just its lower case (then `str.lower` builds it)."""
+    irregular_literal: re.Pattern[str]
+    """See `irregular_re`: characters the literal view may not fold to exactly one character."""
+    irregular_match: re.Pattern[str]
+    """The same for the match view."""
+
+    def match_view(self, text: str) -> tuple[str, str]:
+        """The comment with multi-character leet replaced (same length, so its offsets are the original's),
+        and its match view: `fold_match`, on the fast paths."""
+        # The test here spares most comments a function call.
+        folded = substitute_multi_leet(text) if ("(" in text or "|<" in text) else text
+        if folded.isascii():
+            view = folded.encode("ascii").translate(self.ascii_match, self.ascii_deleted)
+            return folded, view.decode("ascii")
+        raw = folded.translate(self.hot)
+        return folded, raw.replace(DELETED, "") if DELETED in raw else raw
 
 
 def _literal_char(ch: str, confusables: dict[str, str], invisible: set[int]) -> tuple[str, list[str]]:
@@ -266,7 +292,19 @@ def tables() -> FoldTables:
         if all_steps:
             steps[cp] = all_steps
     hot = {cp: (DELETED if cp < 128 and v == "" else v) for cp, v in match.items()}
-    return FoldTables(literal=literal, match=match, hot=hot, steps=steps)
+    ascii_match, ascii_deleted = _ascii_table(match)
+    return FoldTables(
+        literal=literal,
+        match=match,
+        hot=hot,
+        steps=steps,
+        ascii_match=ascii_match,
+        ascii_deleted=ascii_deleted,
+        ascii_deleted_re=re.compile("[" + re.escape(ascii_deleted.decode("ascii")) + "]"),
+        ascii_literal_is_lower=all(literal.get(cp, chr(cp)) == chr(cp).lower() for cp in range(128)),
+        irregular_literal=irregular_re(literal),
+        irregular_match=irregular_re(match),
+    )
 
 
 def fold_literal(text: str) -> str:
@@ -279,20 +317,11 @@ def fold_match(text: str) -> str:
 
 def fold_match_fast(text: str) -> str:
     """Same result as fold_match, faster on ASCII text."""
-    text = substitute_multi_leet(text)
-    if text.isascii():
-        table, delete = ascii_match_table()
-        return text.encode("ascii").translate(table, delete).decode("ascii")
-    s = text.translate(tables().hot)
-    return s.replace(DELETED, "") if DELETED in s else s
+    return tables().match_view(text)[1]
 
 
-@functools.lru_cache(maxsize=1)
-def ascii_match_table() -> tuple[bytes, bytes]:
-    """The match view's ASCII part as a `bytes.translate` table and its deleted bytes: ASCII folds one
-    character to at most one ASCII character, and bytes.translate is several times faster than
-    str.translate."""
-    match = tables().match
+def _ascii_table(match: dict[int, str]) -> tuple[bytes, bytes]:
+    """The match table's ASCII part for `bytes.translate`: the table and the deleted bytes."""
     table = bytearray(range(256))
     delete = bytearray()
     for cp in range(128):
@@ -305,12 +334,10 @@ def ascii_match_table() -> tuple[bytes, bytes]:
     return bytes(table), bytes(delete)
 
 
-@functools.lru_cache(maxsize=2)
-def irregular_re(view: str) -> re.Pattern[str]:
-    """Matches every character that a view ("literal" or "match") may fold to other than exactly one
-    character: the ASCII ones exactly, and any non-ASCII character (few in most comments; SparseOffsetMap
-    checks those against the table, as a class of the thousands of irregular code points scans slowly)."""
-    table = tables().literal if view == "literal" else tables().match
+def irregular_re(table: dict[int, str]) -> re.Pattern[str]:
+    """Matches every character that a view's table may fold to other than exactly one character: the ASCII
+    ones exactly, and any non-ASCII character (few in most comments; SparseOffsetMap checks those against
+    the table, as a class of the thousands of irregular code points scans slowly)."""
     ascii_irregular = "".join(chr(cp) for cp in range(128) if len(table.get(cp, chr(cp))) != 1)
     pattern = "[^\\x00-\\x7f]"
     if ascii_irregular:

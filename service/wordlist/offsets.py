@@ -102,6 +102,10 @@ class DeletionMap:
     def before(self, i: int) -> int:
         return i + bisect.bisect_right(self.kept_before, i)
 
+    def span_to_original(self, start: int, end: int) -> tuple[int, int]:
+        """[start, end) of the shorter string (end > start) → the span it came from, deletions inside kept."""
+        return self.before(start), self.before(end - 1) + 1
+
 
 _DELETED_RE = re.compile(DELETED)
 

@@ -16,27 +16,25 @@ term may appear once.
 
 from __future__ import annotations
 
+import hashlib
 import pathlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 
-from service.moderation.types import CLAUSES
+from service.moderation.types import CLAUSES, Clause, WordlistTier
 from service.moderation.types import WORDLIST_TIERS as TIERS
 
 CLASSIFICATION_FILE = "better-profanity.txt"
-SITE_FILES: dict[str, tuple[str, ...]] = {
+SITE_FILES: dict[str, tuple[WordlistTier, ...]] = {
     # file name → the tiers its sections may use
     "site-suspect.txt": ("review",),
     "site-block.txt": ("reject",),
     "site-allow.txt": ("allow",),
 }
-RANK = {
-    "better-profanity": 0,
-    CLASSIFICATION_FILE: 1,
-    "site-suspect.txt": 2,
-    "site-block.txt": 3,
-    "site-allow.txt": 4,
-}
+# Looking a section's words up here both checks them and gives them their Literal type.
+_TIER_NAMED: dict[str, WordlistTier] = {t: t for t in TIERS}
+_CLAUSE_NAMED: dict[str, Clause] = {c: c for c in CLAUSES}
 
 
 class WordListError(Exception):
@@ -46,10 +44,20 @@ class WordListError(Exception):
 @dataclass(frozen=True)
 class Entry:
     term: str
-    tier: str
-    clause: str | None
+    tier: WordlistTier
+    clause: Clause | None
+    """None for the allow tier, which names no clause."""
     stem: bool
     source: str
+
+
+def entries_digest(entries: Mapping[str, Entry]) -> str:
+    """sha256 over every effective entry: the word list's identity (its version is the first 12 digits)."""
+    digest = hashlib.sha256()
+    for term in sorted(entries):
+        e = entries[term]
+        digest.update(f"{term}\t{e.tier}\t{e.clause}\t{e.stem}\n".encode())
+    return digest.hexdigest()
 
 
 def better_profanity_path() -> pathlib.Path:
@@ -65,14 +73,14 @@ def read_better_profanity() -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def parse_rules_file(path: pathlib.Path, allowed_tiers: tuple[str, ...]) -> list[tuple[int, Entry]]:
+def parse_rules_file(path: pathlib.Path, allowed_tiers: tuple[WordlistTier, ...]) -> list[tuple[int, Entry]]:
     """Parse one rules file into (line number, entry) pairs."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise WordListError(f"{path}: cannot read: {exc}") from exc
-    tier: str | None = None
-    clause: str | None = None
+    tier: WordlistTier | None = None
+    clause: Clause | None = None
     out: list[tuple[int, Entry]] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
@@ -83,23 +91,24 @@ def parse_rules_file(path: pathlib.Path, allowed_tiers: tuple[str, ...]) -> list
             if not line.endswith("]"):
                 raise WordListError(f"{where}: section header {line!r} lacks its closing ']'")
             parts = line[1:-1].split()
-            if not parts or parts[0] not in TIERS:
+            tier = _TIER_NAMED.get(parts[0]) if parts else None
+            if tier is None:
                 raise WordListError(f"{where}: unknown tier in {line!r}; expected one of {', '.join(TIERS)}")
-            if parts[0] not in allowed_tiers:
+            if tier not in allowed_tiers:
                 raise WordListError(
-                    f"{where}: tier {parts[0]!r} does not belong in {path.name} "
+                    f"{where}: tier {tier!r} does not belong in {path.name} "
                     f"(allowed: {', '.join(allowed_tiers)})"
                 )
-            if parts[0] == "allow":
+            if tier == "allow":
                 if len(parts) != 1:
                     raise WordListError(f"{where}: an [allow] section takes no clause: {line!r}")
-                tier, clause = "allow", None
+                clause = None
             else:
-                if len(parts) != 2 or parts[1] not in CLAUSES:
+                clause = _CLAUSE_NAMED.get(parts[1]) if len(parts) == 2 else None
+                if clause is None:
                     raise WordListError(
                         f"{where}: section {line!r} needs a clause, one of {', '.join(CLAUSES)}"
                     )
-                tier, clause = parts[0], parts[1]
             continue
         if tier is None:
             raise WordListError(f"{where}: entry {line!r} comes before any [tier clause] section")

@@ -1,9 +1,6 @@
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from service.wordlist import normalize as nz
-from service.wordlist import offsets
 
 
 @pytest.mark.parametrize(
@@ -38,42 +35,3 @@ def test_folds(text: str, literal: str, match: str) -> None:
 @pytest.mark.parametrize(("text", "squeezed"), [("fuuuuck", "fuck"), ("a  b", "a b"), ("shIIt", "shIt")])
 def test_squeeze(text: str, squeezed: str) -> None:
     assert nz.squeeze(text) == squeezed
-
-
-def test_deletion_map_points_back() -> None:
-    raw = nz.tables().hot
-    text = "f.u.c.k you"
-    folded = text.translate(raw)
-    dmap = offsets.DeletionMap(offsets.deleted_positions(folded))
-    s = folded.replace(nz.DELETED, "")
-    assert [text[dmap.before(i)] for i in range(len(s))] == [c for c in text if c not in "."]
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.text() | st.text(alphabet=st.sampled_from(list("ab(|<)*.$ \u200b\ufb01\u0301é𝐮сＦ")), max_size=30))
-def test_folding_never_raises_and_offsets_cover(text: str) -> None:
-    substituted = nz.substitute_multi_leet(text)
-    assert len(substituted) == len(text)
-    lit = nz.fold_literal(text)
-    match = nz.fold_match(text)
-    assert nz.fold_match_fast(text) == match
-    for name, source, table, view in (
-        ("literal", text, nz.tables().literal, lit),
-        ("match", substituted, nz.tables().match, match),
-    ):
-        omap = offsets.OffsetMap(source, table)
-        assert len(omap.origin) == len(view)
-        assert all(0 <= o < len(text) for o in omap.origin)
-        assert omap.starts == sorted(omap.starts)
-        sparse = offsets.SparseOffsetMap(source, table, nz.irregular_re(name))
-        assert [sparse.origin(j) for j in range(len(view))] == omap.origin
-        assert [sparse.start(i) for i in range(len(text) + 1)] == omap.starts
-    nz.squeeze(match)
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.integers(min_value=0, max_value=40), unique=True).map(sorted), st.integers(0, 40))
-def test_deletion_map_matches_a_walk(deleted: list[int], length: int) -> None:
-    kept = [i for i in range(max(length, max(deleted, default=0) + 1)) if i not in set(deleted)]
-    dmap = offsets.DeletionMap(deleted)
-    assert [dmap.before(i) for i in range(len(kept))] == kept

@@ -1,0 +1,704 @@
+"""The term index: everything the word list builds once from its entries, and the questions asked of it.
+
+`build_index(entries)` runs these steps, one function each, in this order:
+
+1. `select_terms`: every entry folds to a match key; per key the most severe entry stands for it.
+2. `spell_terms`: how each key is searched, and every spelling searched for it (below).
+3. `rank_terms`: which of several terms found on one span is reported.
+4. `build_forms`: those spellings as lookup tables and Aho-Corasick automata, with the phrase tables.
+5. `benign_words`: dictionary words that hold a long term without being one ("Scunthorpe").
+6. `read_vocabulary`: the per-token questions asked once of wordfreq's most frequent words, so that most
+   comments are answered by a set lookup (matcher.py describes that prefilter).
+
+How a key is searched: short terms (up to three letters once squeezed: "ass", "cum", "tit") and review-tier
+terms only match whole tokens, except a short term disguised with a leet symbol at the start of a longer word
+("a$$assin", matcher.py); longer reject-tier terms and phrases match anywhere through one automaton, which is
+what finds "youfuckingidiot". A term whose squeezed form is an ordinary word, or sits inside one ("reefer" →
+"refer", "asses" → "ases" in "cases"), matches whole tokens only, with its listed repeats. Terms written with
+f also match with "ph" for it ("phuck"); the ambiguous placeholder of the match view (normalize.py) stands
+for i or l, so each i and l of a term is also spelled with it. Benign words ("Scunthorpe", "cocktail",
+"shiitake") are the dictionary words of `wordfreq` that contain a long term, other than derivatives of a
+listed stem ("shitstorm", "bullshits"); a benign word cancels a hit only where the literal view spells it
+out. ("therapist" needs none: "rapist" is a review-tier term inside ordinary words, so whole tokens only.)
+
+The questions (`TermForms`): `locate` finds the candidates in a piece of the match view, `token_roles` says
+what one token may take part in. The matcher asks them of comments, with caches; `read_vocabulary` asks them
+of the vocabulary once. Views: `s` is the match view, `q` the same squeezed ("fuuuck" → "fuck").
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal, NamedTuple
+
+import ahocorasick
+import wordfreq
+
+from service.moderation.types import Clause, Tier
+from service.wordlist import normalize as nz
+from service.wordlist import offsets
+from service.wordlist.rules import Entry, WordListError, entries_digest
+
+LONG_MIN_LETTERS = 4
+"""Reject-tier terms with at least this many letters once squeezed may match inside a longer word."""
+COMMON_ZIPF = 3.0
+"""A word at least this frequent (Zipf scale) is 'ordinary': its squeezed look-alikes are not suspicious."""
+MAX_AMBIGUOUS_POSITIONS = 6
+"""Beyond this many i/l letters a term gets only the all-literal and all-placeholder spellings."""
+MAX_EXTRA_REPEATS = 3
+"""Short terms whose squeezed form is an ordinary word match with each letter repeated up to this more."""
+TRAILING_PLACEHOLDERS = 3
+"""'ass!!!' folds to 'assIII': short terms accept up to this many trailing placeholders."""
+CLEAN_VOCABULARY = 100_000
+"""The most frequent dictionary words whose tokens are checked once at load time (see read_vocabulary)."""
+EXCLAIMED_VOCABULARY = 30_000
+"""Of those, the most frequent also as followed by '!' ("great!" folds to "greatI", a token of its own)."""
+MAX_PH_POSITIONS = 2
+"""A term spelled with f also matches with 'ph' for each f, up to this many f's (beyond: all or none)."""
+
+INFLECTIONS = ("s", "es", "ed", "d", "ing", "er", "ers", "y", "ies")
+"""Endings that make a word a form of a term rather than another word ("assholes", "bullshits")."""
+
+# The searches `TermForms.locate` may run, as bits of its `todo` (plain ints: flags cost on a hot path).
+SHORT: Final = 1
+"""Short-term spellings as whole tokens."""
+MASKED: Final = 2
+"""Tokens with a mask inside ("f*ck")."""
+SPACED: Final = 4
+"""Runs of single letters ("f u c k")."""
+LONG: Final = 8
+"""Long terms and phrases anywhere, through the term automaton."""
+PHRASE: Final = 16
+"""Phrases only, through the phrase automaton."""
+
+_TIER_RANK: dict[Tier, int] = {"reject": 0, "review": 1}
+_SPACED_RE = re.compile(r"(?<![^ ])[a-zI](?: [a-zI](?![^ ])){2,}")
+_MASKED_TOKEN_RE = re.compile(r"(?<![^ ])[^ *]*\*[^ ]*")
+ENDS_AMBIGUOUS_RE = re.compile(r"I+(?![^ ])")
+"""Placeholders that end a token: usually a closing '!' ("cunt!" folds to "cuntI")."""
+
+HitKind = Literal["token", "joined", "masked", "spaced"]
+"""How a candidate was found: as a whole token, inside a longer one, behind masks, across spaced letters."""
+
+Rank = tuple[int, float, str]
+"""Orders the terms found on one span, most severe first: tier, then the more common word, then the term."""
+
+Keys = tuple[str, ...]
+"""The match keys a spelling stands for (sorted)."""
+
+
+class Hit(NamedTuple):
+    """A candidate: [start, end) in the view searched, the match key of its term, and how it was found."""
+
+    start: int
+    end: int
+    key: str
+    kind: HitKind
+
+
+class TokenRoles(NamedTuple):
+    """What a token of the match view may take part in. A phrase found in the squeezed view spans tokens:
+    the first ends with its first word, the middle ones are its middle words, the last begins with its last
+    word. The masks have one bit per phrase (its index in `Phrases.words`)."""
+
+    first: int
+    middle: int
+    last: int
+    repeated: bool
+    """The token is one letter repeated ("ff"): it squeezes to a single letter of a spaced run."""
+    dirty: bool
+    """The token may hold a candidate on its own."""
+
+
+NO_ROLES: Final = TokenRoles(0, 0, 0, False, False)
+"""The roles of almost every token."""
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """The entry a match key reports: its canonical spelling, tier and clause."""
+
+    key: str
+    term: str
+    tier: Tier
+    clause: Clause
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """The entries by match key, as `select_terms` chose them."""
+
+    by_key: Mapping[str, Term]
+    stems: frozenset[str]
+    """Keys whose derivatives ("shitstorm") are not benign words."""
+    allowed: frozenset[str]
+    """Keys of the allow tier: nothing that folds to one is reported."""
+
+
+@dataclass(frozen=True, slots=True)
+class Spellings:
+    """Every spelling searched, by how it is searched → the keys it stands for."""
+
+    short_q: Mapping[str, Keys]
+    """Whole tokens of the squeezed view."""
+    short_s: Mapping[str, Keys]
+    """Whole tokens of the unsqueezed view: terms that squeezing would turn into an ordinary word."""
+    long: Mapping[str, Keys]
+    """Anywhere in the squeezed view (long terms, phrases)."""
+    masked: Mapping[str, Keys]
+    """Masked tokens ("f*ck") of the unsqueezed view."""
+
+
+@dataclass(frozen=True, slots=True)
+class Phrases:
+    """The multi-word spellings, split into words; a phrase's index is its bit in `TokenRoles`."""
+
+    words: tuple[tuple[str, ...], ...]
+    first: tuple[str, ...]
+    """Every phrase's first word (a token ending with one may begin a phrase)."""
+    last: tuple[str, ...]
+    middle: frozenset[str]
+    two_word: int
+    """The phrases that have no middle word, as a mask."""
+    longest: int
+    """The most words in a phrase: how many tokens a phrase window spans."""
+
+
+@dataclass(frozen=True, slots=True)
+class BenignWords:
+    """Dictionary words that hold a long term without being one, found in the literal view."""
+
+    words: frozenset[str]
+    automaton: Any
+    """An ahocorasick.Automaton over `words`, empty when there are none."""
+    longest: int
+
+    def covers(self, literal: str, ls: int, le: int) -> bool:
+        """Whether a benign word spelled out in the literal view covers literal[ls:le]."""
+        if not len(self.automaton):
+            return False
+        lo = max(0, ls - self.longest)
+        window = literal[lo : le + self.longest]
+        for e, w in self.automaton.iter(window):
+            if lo + e - len(w) + 1 <= ls and lo + e + 1 >= le:
+                return True
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """The answers for wordfreq's most frequent words, found once at load time."""
+
+    clean: frozenset[str]
+    """Tokens with no roles: they hold no candidate and play no part in a phrase."""
+    clean_or_half: frozenset[str]
+    """The clean tokens, and those playing only the phrase roles allowed by `_clean_or_half`."""
+    roles: Mapping[str, TokenRoles]
+    """The roles of the other vocabulary tokens."""
+    hits: Mapping[str, tuple[Hit, ...]]
+    """What the dirty ones hold ("cocktail", "space"), within the token."""
+    plain_benign: frozenset[str]
+    """Benign words whose every hit lies inside them ("cocktail"): written plainly, they need no search."""
+
+
+def token_starts(view: str, tok: str) -> list[int]:
+    """Where `tok` occurs in `view` as a whole space-separated token."""
+    out = []
+    n = len(tok)
+    i = view.find(tok)
+    while i != -1:
+        if (i == 0 or view[i - 1] == " ") and (i + n == len(view) or view[i + n] == " "):
+            out.append(i)
+        i = view.find(tok, i + 1)
+    return out
+
+
+def _short_hits(view: str, forms: frozenset[str]) -> set[str]:
+    """Tokens of `view` that are a short-term form, or one followed by placeholders ('assIIII')."""
+    hits = set(forms.intersection(view.split()))
+    if nz.AMBIGUOUS in view:
+        for m in ENDS_AMBIGUOUS_RE.finditer(view):
+            tok = view[view.rfind(" ", 0, m.start()) + 1 : m.start()]
+            if tok in forms:
+                hits.add(tok + m.group())
+    return hits
+
+
+@dataclass(frozen=True, slots=True)
+class TermForms:
+    """What the search looks for, and the two questions asked of a piece of the match view."""
+
+    short_q: Mapping[str, Keys]
+    short_s: Mapping[str, Keys]
+    short_q_set: frozenset[str]
+    """The keys of short_q, as a set for C-level intersections."""
+    short_s_set: frozenset[str]
+    masked: Mapping[str, Keys]
+    terms_automaton: Any
+    """ahocorasick.Automaton over the long spellings (phrases too) → (spelling, keys)."""
+    phrase_automaton: Any
+    """The same over the phrases only."""
+    has_long: bool
+    phrases: Phrases
+    rank: Mapping[str, Rank]
+
+    def token_roles(self, tok: str) -> TokenRoles:
+        """What a token of the match view may take part in: usually nothing (NO_ROLES).
+
+        `locate`'s questions are per token except two: a phrase spans tokens (hence the phrase roles), and
+        a run of single letters spans tokens (the matcher asks that of the whole comment)."""
+        q = nz.SQUEEZE_RE.sub("", tok)
+        repeated = len(q) == 1 and len(tok) > 1
+        short_q, short_s, placeholder = self.short_q_set, self.short_s_set, nz.AMBIGUOUS
+        dirty = (
+            nz.MASK in tok
+            or q in short_q
+            or tok in short_s
+            or (
+                tok[-1] == placeholder
+                and (q.rstrip(placeholder) in short_q or tok.rstrip(placeholder) in short_s)
+            )
+            or (self.has_long and next(self.terms_automaton.iter(q), None) is not None)
+        )
+        phrases = self.phrases
+        if not (q in phrases.middle or q.endswith(phrases.first) or q.startswith(phrases.last)):
+            return TokenRoles(0, 0, 0, repeated, dirty) if repeated or dirty else NO_ROLES
+        first = middle = last = 0
+        for number, words in enumerate(phrases.words):
+            if q.endswith(words[0]):
+                first |= 1 << number
+            if q in words[1:-1]:
+                middle |= 1 << number
+            if q.startswith(words[-1]):
+                last |= 1 << number
+        return TokenRoles(first, middle, last, repeated, dirty)
+
+    def token_hits(self, tok: str) -> tuple[Hit, ...]:
+        """The candidates inside one token of the match view, spans within the token: what `locate` finds
+        there when the token stands alone."""
+        todo = SHORT | MASKED | (LONG if self.has_long else 0)
+        return tuple(self.locate(tok, nz.SQUEEZE_RE.sub("", tok), todo))
+
+    def locate(self, s: str, q: str, todo: int) -> list[Hit]:
+        """The candidates of the match view `s` (squeezed: `q`) that the searches in `todo` find; spans in
+        `s`."""
+        maps: list[offsets.DeletionMap] = []  # built at the first hit: most searches of long texts find none
+
+        def q_to_s(qs: int, qe: int) -> tuple[int, int]:
+            if not maps:
+                maps.append(offsets.DeletionMap(offsets.squeezed_positions(s)))
+            squeezed = maps[0]
+            start = squeezed.before(qs)
+            while start > 0 and s[start - 1] == s[start] and s[start] != " ":
+                start -= 1  # the kept character ends its run; the span starts with the run
+            return start, squeezed.before(qe - 1) + 1
+
+        found: list[Hit] = []
+
+        if todo & SHORT:
+            for squeezed_view, view, table, forms in (
+                (True, q, self.short_q, self.short_q_set),
+                (False, s, self.short_s, self.short_s_set),
+            ):
+                for tok in _short_hits(view, forms) if table else ():
+                    # Trailing placeholders are usually '!': the word without them first.
+                    form = tok.rstrip(nz.AMBIGUOUS) or tok
+                    if form not in table:
+                        form = tok
+                    for at in token_starts(view, tok):
+                        ss, se = q_to_s(at, at + len(form)) if squeezed_view else (at, at + len(form))
+                        found.extend(Hit(ss, se, key, "token") for key in table[form])
+        if todo & MASKED:
+            for m in _MASKED_TOKEN_RE.finditer(s):
+                tok = m.group()
+                core = tok.strip(nz.MASK)
+                if nz.MASK in core and (keys := self.masked.get(core)):
+                    off = m.start() + tok.index(core)
+                    found.append(Hit(off, off + len(core), min(keys, key=self.rank.__getitem__), "masked"))
+
+        if todo & (LONG | PHRASE):
+            automaton = self.terms_automaton if todo & LONG else self.phrase_automaton
+            for end, (form, keys) in automaton.iter(q) if len(automaton) else ():
+                qs, qe = end - len(form) + 1, end + 1
+                # Closing placeholders ("cunt!" folds to "cuntI") end the word: it was exclaimed, not joined.
+                whole = (qs == 0 or q[qs - 1] == " ") and (
+                    qe == len(q) or q[qe] == " " or ENDS_AMBIGUOUS_RE.match(q, qe) is not None
+                )
+                ss, se = q_to_s(qs, qe)
+                for key in keys:
+                    found.append(Hit(ss, se, key, "token" if whole else "joined"))
+
+        for m in _SPACED_RE.finditer(q) if todo & SPACED else ():
+            letters = [i for i in range(m.start(), m.end()) if q[i] != " "]
+            joined = "".join(q[i] for i in letters)
+            jq = nz.squeeze(joined)
+            j_origin = offsets.squeeze_origin(joined)
+            candidates: list[tuple[int, int, Keys]] = []
+            if keys := (self.short_q.get(jq) or self.short_s.get(joined)):
+                candidates.append((0, len(jq), keys))
+            if self.has_long:
+                for end, (form, keys2) in self.terms_automaton.iter(jq):
+                    candidates.append((end - len(form) + 1, end + 1, keys2))
+            for js, je, keys in candidates:
+                first = letters[j_origin[js]]
+                last = letters[(j_origin[je] if je < len(j_origin) else len(joined)) - 1]
+                ss, _ = q_to_s(first, first + 1)
+                _, se = q_to_s(last, last + 1)
+                for key in keys:
+                    found.append(Hit(ss, se, key, "spaced"))
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """Everything built once from the entries. Immutable: a reload builds another."""
+
+    version: str
+    """The first 12 digits of `entries_digest`."""
+    terms: Mapping[str, Term]
+    forms: TermForms
+    benign: BenignWords
+    vocabulary: Vocabulary
+    common: frozenset[str]
+    """Ordinary words (Zipf >= COMMON_ZIPF): their look-alikes are not suspicious, and they end words."""
+    tables: nz.FoldTables
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+def match_key(term: str) -> str:
+    """A term's letters as the match view reads them, masks and separators as single spaces."""
+    return " ".join(nz.fold_match(term).replace(nz.MASK, " ").split())
+
+
+def _ph_variants(form: str) -> set[str]:
+    """Spellings of `form` with f written as 'ph' ("phuck", "phaggot"), a leet that is two letters long."""
+    positions = [i for i, c in enumerate(form) if c == "f"]
+    if not positions:
+        return {form}
+    if len(positions) > MAX_PH_POSITIONS:
+        return {form, form.replace("f", "ph")}
+    out = set()
+    for choice in itertools.product((False, True), repeat=len(positions)):
+        chars = list(form)
+        for pos, use in zip(positions, choice, strict=True):
+            if use:
+                chars[pos] = "ph"
+        out.add("".join(chars))
+    return out
+
+
+def _placeholder_variants(form: str) -> set[str]:
+    """Spellings of `form` with any i or l written as the ambiguous placeholder."""
+    positions = [i for i, c in enumerate(form) if c in "il"]
+    if len(positions) > MAX_AMBIGUOUS_POSITIONS:
+        return {form, "".join(nz.AMBIGUOUS if c in "il" else c for c in form)}
+    out = set()
+    for choice in itertools.product((False, True), repeat=len(positions)):
+        chars = list(form)
+        for pos, use in zip(positions, choice, strict=True):
+            if use:
+                chars[pos] = nz.AMBIGUOUS
+        out.add("".join(chars))
+    return out
+
+
+def _spellings(form: str) -> set[str]:
+    return {v for p in _ph_variants(form) for v in _placeholder_variants(p)}
+
+
+def _repeat_variants(form: str) -> set[str]:
+    """Spellings with each run of letters lengthened by up to MAX_EXTRA_REPEATS (never shortened)."""
+    runs = [(c, len(list(g))) for c, g in itertools.groupby(form)]
+    # Beyond three letters only the doubled runs vary ("titties": the t's), which bounds the variants.
+    vary = len(form) <= 3
+    options = [
+        [c * (n + extra) for extra in range(MAX_EXTRA_REPEATS + 1)] if vary or n > 1 else [c * n]
+        for c, n in runs
+    ]
+    return {"".join(p) for p in itertools.product(*options)}
+
+
+def _masked_patterns(key: str) -> set[str]:
+    """Masked spellings of a one-word key: one or two letters each hidden by one `*` ("f*ck", "c**t"), and a
+    single `*` hiding two adjacent letters ("f*k", "c*t"), since people mask with one star whatever they
+    hide. The first letter is always visible and at least as many letters show as are hidden."""
+    out: set[str] = set()
+    if " " in key or len(key) < 3:
+        return out
+    for n_masked in (1, 2):
+        if len(key) - n_masked < max(2, n_masked):
+            continue
+        for pos in itertools.combinations(range(1, len(key)), n_masked):
+            out.add("".join(nz.MASK if i in pos else c for i, c in enumerate(key)))
+    if len(key) >= 4:
+        for i in range(1, len(key) - 2):  # the hidden pair is inside the word: the last letter shows
+            out.add(key[:i] + nz.MASK + key[i + 2 :])
+    return out
+
+
+def _automaton(spellings: Iterable[tuple[str, Keys]]) -> Any:
+    """An Aho-Corasick automaton yielding (spelling, keys) for each spelling found."""
+    automaton = ahocorasick.Automaton()
+    for form, keys in spellings:
+        automaton.add_word(form, (form, keys))
+    if len(automaton):
+        automaton.make_automaton()
+    return automaton
+
+
+def _frozen(table: dict[str, set[str]]) -> dict[str, Keys]:
+    return {k: tuple(sorted(v)) for k, v in table.items()}
+
+
+@functools.lru_cache(maxsize=1)
+def dictionary() -> tuple[tuple[str, ...], frozenset[str]]:
+    """wordfreq's English words (letters only, most frequent first), and the ordinary ones among them."""
+    ranked = wordfreq.top_n_list("en", 10**7)
+    lo, hi = 0, len(ranked)
+    while lo < hi:  # the first word below COMMON_ZIPF
+        mid = (lo + hi) // 2
+        if wordfreq.zipf_frequency(ranked[mid], "en") >= COMMON_ZIPF:
+            lo = mid + 1
+        else:
+            hi = mid
+    words = tuple(w for w in ranked if w.isalpha())
+    common = frozenset(w for w in ranked[:lo] if w.isalpha())
+    return words, common
+
+
+# ------------------------------------------------------------------------------------------ build steps
+def select_terms(entries: Mapping[str, Entry]) -> Terms:
+    """Each entry's match key, and per key the entry that reports it. Several spellings fold to one key
+    ("f*ck" and "fuck"), and the search finds keys, not spellings: the most severe tier wins, then the
+    spelling that is the key itself. An allowed key drops every entry folding to it, so allowing one
+    spelling allows them all."""
+    by_key: dict[str, Term] = {}
+    stems: set[str] = set()
+    allowed: set[str] = set()
+    for e in entries.values():
+        key = match_key(e.term)
+        if not key:
+            raise WordListError(f"{e.source}: entry {e.term!r} has no letters once folded")
+        if e.tier == "allow":
+            allowed.add(key)
+            continue
+        if e.stem:
+            stems.add(key)
+        cand = Term(key=key, term=e.term, tier=e.tier, clause=e.clause or "obscene")
+        old = by_key.get(key)
+        if old is None or (_TIER_RANK[cand.tier], cand.term != key, cand.term) < (
+            _TIER_RANK[old.tier],
+            old.term != key,
+            old.term,
+        ):
+            by_key[key] = cand
+    for key in allowed:
+        by_key.pop(key, None)
+    return Terms(by_key=by_key, stems=frozenset(stems), allowed=frozenset(allowed))
+
+
+def rank_terms(terms: Mapping[str, Term]) -> dict[str, Rank]:
+    """Where several keys are found on one span, the most severe tier is reported, then the more common
+    word (the likelier reading), then the first alphabetically, so the answer never depends on the order
+    in which the search found them."""
+    return {
+        key: (_TIER_RANK[t.tier], -wordfreq.zipf_frequency(t.term, "en"), t.term) for key, t in terms.items()
+    }
+
+
+def _inside_ordinary_words(keys: Iterable[str], common: frozenset[str]) -> set[str]:
+    """Squeezed term forms found inside (not equal to) an ordinary word's squeezed form."""
+    automaton = ahocorasick.Automaton()
+    for key in keys:
+        q = nz.squeeze(key)
+        automaton.add_word(q, q)
+    automaton.make_automaton()
+    out: set[str] = set()
+    for w in common:
+        qw = nz.squeeze(w)
+        for _end, form in automaton.iter(qw):
+            # An inflection of the term itself ("assholes") is not an ordinary word containing it.
+            if form != qw and not any(qw == form + suffix for suffix in INFLECTIONS):
+                out.add(form)
+    return out
+
+
+def spell_terms(terms: Mapping[str, Term], common: frozenset[str]) -> Spellings:
+    """Decide how each key is searched (see the module's docstring) and spell it every way it may be
+    written, so that the comment side is folded once and never expanded into variants."""
+    short_q: dict[str, set[str]] = {}
+    short_s: dict[str, set[str]] = {}
+    long: dict[str, set[str]] = {}
+    masked: dict[str, set[str]] = {}
+    # Squeezed terms that occur inside ordinary words ("meth" in "method", "ases" in "cases").
+    in_common = _inside_ordinary_words(terms, common)
+    for key, entry in terms.items():
+        qkey = nz.squeeze(key)
+        letters = len(qkey.replace(" ", ""))
+        # A review word is searched inside other words only where no ordinary word contains it:
+        # "asshole" in "youareanasshole" yes, "meth" in "method" or "oral" in "moral" no (noise, and a
+        # benign-word check for most clean comments). Reject words always are; benign words cancel.
+        substring = " " in qkey or (
+            letters >= LONG_MIN_LETTERS and (entry.tier == "reject" or qkey not in in_common)
+        )
+        if qkey != key and (qkey in common or (substring and qkey in in_common)):
+            # Squeezing turns it into an ordinary word ("reefer" → "refer", "ass" → "as"): match only
+            # whole tokens with at least the listed repeats.
+            for r in _repeat_variants(key):
+                for v in _placeholder_variants(r):
+                    for n in range(TRAILING_PLACEHOLDERS + 1):
+                        short_s.setdefault(v + nz.AMBIGUOUS * n, set()).add(key)
+        elif substring:
+            for v in _spellings(qkey):
+                long.setdefault(v, set()).add(key)
+        else:
+            for v in _spellings(qkey):
+                short_q.setdefault(v, set()).add(key)
+                short_q.setdefault(v + nz.AMBIGUOUS, set()).add(key)
+        for pattern in _masked_patterns(key):
+            masked.setdefault(pattern, set()).add(key)
+    return Spellings(
+        short_q=_frozen(short_q), short_s=_frozen(short_s), long=_frozen(long), masked=_frozen(masked)
+    )
+
+
+def build_forms(spellings: Spellings, rank: Mapping[str, Rank]) -> TermForms:
+    """The spellings as the search reads them: sets for token lookups, automata for the long ones (one
+    over all of them, one over the phrases alone for phrase windows), and the phrases' words."""
+    phrase_words = sorted(tuple(v.split(" ")) for v in spellings.long if " " in v)
+    phrases = Phrases(
+        words=tuple(phrase_words),
+        first=tuple(sorted({p[0] for p in phrase_words})),
+        last=tuple(sorted({p[-1] for p in phrase_words})),
+        middle=frozenset(w for p in phrase_words for w in p[1:-1]),
+        two_word=sum(1 << n for n, p in enumerate(phrase_words) if len(p) == 2),
+        longest=max((len(p) for p in phrase_words), default=0),
+    )
+    return TermForms(
+        short_q=spellings.short_q,
+        short_s=spellings.short_s,
+        short_q_set=frozenset(spellings.short_q),
+        short_s_set=frozenset(spellings.short_s),
+        masked=spellings.masked,
+        terms_automaton=_automaton(spellings.long.items()),
+        phrase_automaton=_automaton((v, keys) for v, keys in spellings.long.items() if " " in v),
+        has_long=bool(spellings.long),
+        phrases=phrases,
+        rank=rank,
+    )
+
+
+def benign_words(terms: Terms, spellings: Spellings, forms: TermForms, words: Iterable[str]) -> BenignWords:
+    """Dictionary words containing a long term ("Scunthorpe", "cocktail"): a hit inside one, written out
+    literally, is no hit. Not benign: the terms' own spellings, and words that begin or end with a stem
+    (derivatives such as "shitstorm"). Allowed keys that hold a long term protect in the same way."""
+    benign: set[str] = set()
+    automaton = forms.terms_automaton
+    if forms.has_long:
+        term_forms = set(spellings.long) | set(spellings.short_q) | set(spellings.short_s)
+        stem_endings = {k: tuple(k + x for x in INFLECTIONS) for k in terms.stems}
+        for w in words:
+            lw = nz.fold_literal(w)
+            qw = nz.squeeze(nz.fold_match(lw))
+            if qw in term_forms:
+                continue
+            hits = [keys for _end, (_v, keys) in automaton.iter(qw)]
+            if not hits:
+                continue
+            if any(
+                k in terms.stems and (lw.startswith(k) or lw.endswith(k) or lw.endswith(stem_endings[k]))
+                for keys in hits
+                for k in keys
+            ):
+                continue  # a derivative ("shitstorm", "bullshits"), not a benign word
+            benign.add(lw)
+        for key in terms.allowed:
+            if any(True for _ in automaton.iter(nz.squeeze(key))):
+                benign.add(key)
+    literal = ahocorasick.Automaton()
+    for w in benign:
+        literal.add_word(w, w)
+    if len(literal):
+        literal.make_automaton()
+    return BenignWords(
+        words=frozenset(benign), automaton=literal, longest=max((len(w) for w in benign), default=0)
+    )
+
+
+def read_vocabulary(forms: TermForms, benign: frozenset[str], words: tuple[str, ...]) -> Vocabulary:
+    """Ask the per-token questions of the most frequent words once, so that a comment made of them is
+    answered by one set lookup, and a dirty one among them ("cocktail") by a dictionary lookup."""
+    tokens = [nz.fold_match(w) for w in words[:CLEAN_VOCABULARY]]
+    tokens += [t + nz.AMBIGUOUS for t in tokens[:EXCLAIMED_VOCABULARY]]
+    clean: set[str] = set()
+    roles: dict[str, TokenRoles] = {}
+    weight: dict[str, float] = {}  # how often a token is met, roughly (wordfreq ranks by frequency)
+    for rank, t in enumerate(tokens):
+        if not t or " " in t or t in weight:
+            continue
+        weight[t] = 1 / (rank % CLEAN_VOCABULARY + 10)
+        r = forms.token_roles(t)
+        if r != NO_ROLES:
+            roles[t] = r
+        else:
+            clean.add(t)
+    hits = {t: forms.token_hits(t) for t, r in roles.items() if r.dirty}
+    plain_benign = frozenset(
+        t
+        for t, found in hits.items()
+        if t in benign and t.isascii() and t.isalpha() and all(h.kind == "joined" for h in found)
+    )
+    return Vocabulary(
+        clean=frozenset(clean),
+        clean_or_half=_clean_or_half(frozenset(clean), roles, weight, forms.phrases),
+        roles=roles,
+        hits=hits,
+        plain_benign=plain_benign,
+    )
+
+
+def _clean_or_half(
+    clean: frozenset[str], roles: Mapping[str, TokenRoles], weight: Mapping[str, float], phrases: Phrases
+) -> frozenset[str]:
+    """The clean tokens, and those that may only play half of a phrase. A phrase needs a token for its
+    first word and one for its last: allowing, for each phrase, only the more frequent of those two kinds of
+    tokens still rules it out when no token outside this set is present ("of" may end "jack off", "she"
+    begin "she male")."""
+    count = len(phrases.words)
+    first_weight = [0.0] * count
+    last_weight = [0.0] * count
+    for t, r in roles.items():
+        for n in range(count):
+            if r.first >> n & 1:
+                first_weight[n] += weight[t]
+            if r.last >> n & 1:
+                last_weight[n] += weight[t]
+    allowed_first = sum(1 << n for n in range(count) if first_weight[n] >= last_weight[n])
+    return clean.union(
+        t
+        for t, r in roles.items()
+        if not (r.repeated or r.dirty or r.first & ~allowed_first or r.last & allowed_first)
+    )
+
+
+def build_index(entries: Mapping[str, Entry]) -> Index:
+    """The index of `entries` (about a second: most of it folds the dictionary for benign words and
+    asks the per-token questions of the vocabulary)."""
+    words, common = dictionary()
+    terms = select_terms(entries)
+    spellings = spell_terms(terms.by_key, common)
+    forms = build_forms(spellings, rank_terms(terms.by_key))
+    benign = benign_words(terms, spellings, forms, words)
+    return Index(
+        version=entries_digest(entries)[:12],
+        terms=terms.by_key,
+        forms=forms,
+        benign=benign,
+        vocabulary=read_vocabulary(forms, benign.words, words),
+        common=common,
+        tables=nz.tables(),
+    )

@@ -1,0 +1,64 @@
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from service.wordlist import normalize as nz
+from service.wordlist import offsets
+
+
+def test_deletion_map_points_back() -> None:
+    raw = nz.tables().hot
+    text = "f.u.c.k you"
+    folded = text.translate(raw)
+    dmap = offsets.DeletionMap(offsets.deleted_positions(folded))
+    s = folded.replace(nz.DELETED, "")
+    assert [text[dmap.before(i)] for i in range(len(s))] == [c for c in text if c not in "."]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text() | st.text(alphabet=st.sampled_from(list("ab(|<)*.$ \u200b\ufb01\u0301é𝐮сＦ")), max_size=30))
+def test_folding_never_raises_and_offsets_cover(text: str) -> None:
+    substituted = nz.substitute_multi_leet(text)
+    assert len(substituted) == len(text)
+    lit = nz.fold_literal(text)
+    match = nz.fold_match(text)
+    assert nz.fold_match_fast(text) == match
+    tables = nz.tables()
+    for source, table, irregular, view in (
+        (text, tables.literal, tables.irregular_literal, lit),
+        (substituted, tables.match, tables.irregular_match, match),
+    ):
+        omap = offsets.OffsetMap(source, table)
+        assert len(omap.origin) == len(view)
+        assert all(0 <= o < len(text) for o in omap.origin)
+        assert omap.starts == sorted(omap.starts)
+        sparse = offsets.SparseOffsetMap(source, table, irregular)
+        assert [sparse.origin(j) for j in range(len(view))] == omap.origin
+        assert [sparse.start(i) for i in range(len(text) + 1)] == omap.starts
+    nz.squeeze(match)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=40), unique=True).map(sorted), st.integers(0, 40))
+def test_deletion_map_matches_a_walk(deleted: list[int], length: int) -> None:
+    kept = [i for i in range(max(length, max(deleted, default=0) + 1)) if i not in set(deleted)]
+    dmap = offsets.DeletionMap(deleted)
+    assert [dmap.before(i) for i in range(len(kept))] == kept
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aabI *.")), max_size=30))
+def test_squeeze_origin_points_at_each_run_start(s: str) -> None:
+    squeezed = nz.squeeze(s)
+    origin = offsets.squeeze_origin(s)
+    assert len(origin) == len(squeezed)
+    for k, i in enumerate(origin):
+        assert s[i] == squeezed[k]
+        assert i == 0 or s[i - 1] != s[i] or s[i] not in "abI "  # the first of its run
+
+
+def test_deletion_map_span_to_original() -> None:
+    text = "f.u.c.k you"
+    dmap = offsets.DeletionMap([i for i, c in enumerate(text) if c == "."])
+    assert text.replace(".", "")[0:4] == "fuck"
+    assert dmap.span_to_original(0, 4) == (0, 7)  # the separators inside the span come back with it
+    assert dmap.span_to_original(5, 8) == (8, 11)
