@@ -142,8 +142,13 @@ def check_ttl(ttl_s: int) -> int:
     return ttl_s
 
 
+# `\s` is str.isspace()'s set; a regex rather than a loop over characters, as these run for every verdict.
+_DIGEST = re.compile(r"\S+")
+_COUNTER_PART = re.compile(r"[^\s:]+")
+
+
 def check_digest(digest: str) -> str:
-    if not isinstance(digest, str) or not digest or any(ch.isspace() for ch in digest):
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
         raise ValueError(f"a verdict digest must be non-empty and free of whitespace, got {digest!r}")
     return digest
 
@@ -166,7 +171,7 @@ def check_counter_name(period: str, dimension: str, value: str) -> None:
         raise ValueError(f"a counter period is 'm' or 'h', got {period!r}")
     for name, part in (("dimension", dimension), ("value", value)):
         # ":" separates the parts of the counter's key; a part containing it would alias another counter.
-        if not isinstance(part, str) or not part or any(ch.isspace() or ch == ":" for ch in part):
+        if not isinstance(part, str) or not _COUNTER_PART.fullmatch(part):
             raise ValueError(f"a counter {name} must be non-empty, without whitespace or ':', got {part!r}")
 
 
