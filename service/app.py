@@ -15,7 +15,6 @@ from service.api import routes as api
 from service.api.errors import BodyGuard, install_error_handlers
 from service.config import Settings, get_settings
 from service.model.base import Scorer
-from service.store import open_store
 from service.web import routes as dashboard
 
 log = logging.getLogger("service")
@@ -46,7 +45,7 @@ def create_app(
             log.critical("%s", exc)
             log.debug("startup failed", exc_info=True)
             raise
-        store = open_store(settings.REDIS_URL)
+        store = runtime.open_store(settings)
         if store.kind == "redis":
             up = await store.ping()
             log.info("verdict cache: %s (%s)", store.describe(), "answering" if up else "NOT answering yet")

@@ -26,8 +26,8 @@ from service.moderation.pipeline import Pipeline
 from service.moderation.policy import Policy, PolicyError, load_policy
 from service.review.log import DecisionLog
 from service.review.webhook import WebhookConfigError, WebhookSender
+from service.store import open_store as _open_store
 from service.store.base import Store
-from service.store.keys import Keys
 from service.wordlist.rules import WordListError
 from service.wordlist.watcher import WordListWatcher
 
@@ -136,12 +136,19 @@ def warn_missing_categories(policy: Policy, scorer: Scorer) -> None:
         log.warning("policy categories the model does not produce (skipped): %s", ", ".join(missing))
 
 
+def open_store(settings: Settings) -> Store:
+    """The one store the app wires to both the pipeline's cache and the decision log: Redis at REDIS_URL
+    under REDIS_PREFIX, or process memory without REDIS_URL. Connects lazily."""
+    return _open_store(settings.REDIS_URL, prefix=settings.REDIS_PREFIX)
+
+
 def decision_log(
     settings: Settings, store: Store, *, on_final: Callable[[dict[str, Any]], None] | None = None
 ) -> DecisionLog:
+    """The decision log on `store`, under this deployment's REDIS_PREFIX whatever prefix the store was
+    opened with (a caller may have opened it from the URL alone)."""
     return DecisionLog(
-        store,
-        Keys(settings.REDIS_PREFIX),
+        store.with_prefix(settings.REDIS_PREFIX),
         max_entries=settings.LOG_MAX_ENTRIES,
         retention_s=settings.LOG_RETENTION_DAYS * 86_400,
         on_final=on_final,
@@ -170,13 +177,13 @@ def pipeline(
     observer: BatchObserver | None = None,
     cache: bool = True,
 ) -> Pipeline:
-    """The pipeline every door uses; `decisions=None` records nothing, `cache=False` skips the verdict cache."""
+    """The pipeline every door uses; `decisions=None` records nothing, `cache=False` skips the verdict cache.
+    The cache is `store` under this deployment's REDIS_PREFIX, as for `decision_log`."""
     return Pipeline(
         policy=policy,
         wordlists=wordlists,
         scorer=scorer,
-        store=store,
-        keys=Keys(settings.REDIS_PREFIX),
+        store=store.with_prefix(settings.REDIS_PREFIX),
         cache_ttl_s=settings.CACHE_TTL_S,
         decisions=decisions,
         batcher=batcher(settings, scorer, observer=observer),

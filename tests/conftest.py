@@ -73,8 +73,8 @@ def raw_redis(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-async def redis_store(redis_url: str) -> AsyncIterator[RedisStore]:
-    store = RedisStore.from_url(redis_url)
+async def redis_store(redis_url: str, key_prefix: str) -> AsyncIterator[RedisStore]:
+    store = RedisStore.from_url(redis_url, prefix=key_prefix)
     yield store
     await store.aclose()
 

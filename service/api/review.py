@@ -13,7 +13,7 @@ from service.api.deps import AdminDep, DecisionsDep
 from service.api.errors import ERROR_RESPONSES, ApiError, ErrorResponse
 from service.moderation.types import Action, Reason, WordMatch
 from service.review.models import CommentNotFound, DecisionConflict, LogRecord, ModeratorAction
-from service.store.base import parse_stream_id
+from service.store.base import LogCursor
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
 
@@ -94,17 +94,17 @@ async def decision_log(
     article_id: str | None = None,
     limit: int = Query(default=50, ge=1, le=500),
 ) -> LogPageOut:
-    if before is not None:
-        try:
-            parse_stream_id(before, upper=True)
-        except ValueError:
-            raise ApiError(
-                422, "invalid_field", "`before` must be a log_id such as 1717000000000-0.", "before"
-            ) from None
+    try:
+        cursor = LogCursor.parse(before) if before is not None else None
+    except ValueError:
+        raise ApiError(
+            422, "invalid_field", "`before` must be a log_id such as 1717000000000-0.", "before"
+        ) from None
     page = await decisions.entries(
-        before=before, kind=kind, verdict=verdict, clause=clause, article_id=article_id, page_size=limit
+        before=cursor, kind=kind, verdict=verdict, clause=clause, article_id=article_id, page_size=limit
     )
-    return LogPageOut(entries=[entry_out(r) for r in page.records], next_before=page.next_before)
+    next_before = str(page.next_before) if page.next_before is not None else None
+    return LogPageOut(entries=[entry_out(r) for r in page.records], next_before=next_before)
 
 
 @router.post(

@@ -19,8 +19,8 @@ from service.model.batcher import MicroBatcher, Overloaded
 from service.moderation.policy import Policy, apply_policy
 from service.moderation.types import VERDICTS, Comment, Profanity, Verdict, WordMatch
 from service.review.log import DecisionLog
-from service.store.base import Store, StoreUnavailable
-from service.store.keys import Keys, verdict_digest
+from service.store.base import StoreUnavailable, VerdictCache
+from service.store.keys import verdict_digest
 from service.wordlist.matcher import WordList
 from service.wordlist.watcher import WordListWatcher
 
@@ -63,8 +63,7 @@ class Pipeline:
         policy: Policy,
         wordlists: WordListWatcher,
         scorer: Scorer,
-        store: Store,
-        keys: Keys,
+        store: VerdictCache,
         cache_ttl_s: int,
         batcher: MicroBatcher,
         decisions: DecisionLog | None = None,
@@ -76,7 +75,6 @@ class Pipeline:
         self.wordlists = wordlists
         self.scorer = scorer
         self.store = store
-        self.keys = keys
         self.cache_ttl_s = cache_ttl_s
         self.decisions = decisions
         self.cache = cache
@@ -108,18 +106,15 @@ class Pipeline:
         wordlist = self.wordlists.current()
         identity = self.identity(wordlist)
         ids = [c.id or uuid.uuid4().hex for c in comments]
-        cache_keys = (
-            [
-                self.keys.verdict(verdict_digest(c.text, identity.policy, identity.wordlist, identity.model))
-                for c in comments
-            ]
+        digests = (
+            [verdict_digest(c.text, identity.policy, identity.wordlist, identity.model) for c in comments]
             if self.cache
             else []
         )
 
         results: list[Verdict | None] = [None] * len(comments)
-        for i, key in enumerate(cache_keys):
-            cached = await self._cache_get(key)
+        for i, digest in enumerate(digests):
+            cached = await self._cache_get(digest)
             if cached is not None:
                 results[i] = cached.model_copy(update={"id": ids[i], "cached": True})
 
@@ -148,16 +143,16 @@ class Pipeline:
             self.stats.verdicts[v.verdict] += 1
         # Once verdicts exist they are cached and recorded in full even if the caller is cancelled now (a
         # client that hung up): a half-recorded comment (logged but without a status) would be worse.
-        fresh = [(cache_keys[i], results[i]) for i in todo] if self.cache and not model_failed else []
+        fresh = [(digests[i], results[i]) for i in todo] if self.cache and not model_failed else []
         await asyncio.shield(self._conclude(comments, final, fresh))
         return final
 
     async def _conclude(
         self, comments: Sequence[Comment], final: list[Verdict], fresh: list[tuple[str, Verdict | None]]
     ) -> None:
-        for key, verdict in fresh:
+        for digest, verdict in fresh:
             if verdict is not None:
-                await self._cache_set(key, verdict)
+                await self._cache_set(digest, verdict)
         await self._record(comments, final)
 
     async def _record(self, comments: Sequence[Comment], verdicts: list[Verdict]) -> None:
@@ -203,9 +198,9 @@ class Pipeline:
                     raise RuntimeError(f"model returned {value!r} for {category}, not a probability")
         return result
 
-    async def _cache_get(self, key: str) -> Verdict | None:
+    async def _cache_get(self, digest: str) -> Verdict | None:
         try:
-            raw = await self.store.get_verdict(key)
+            raw = await self.store.get_verdict(digest)
         except StoreUnavailable as exc:
             self.stats.cache_errors += 1
             log.debug("verdict cache unavailable, scoring uncached: %s", exc)  # the store logs outages once
@@ -216,15 +211,15 @@ class Pipeline:
         try:
             verdict = Verdict.model_validate(raw)
         except ValueError:
-            log.warning("ignoring a cached verdict that no longer parses (key %s)", key)
+            log.warning("ignoring a cached verdict that no longer parses (digest %s)", digest)
             self.stats.cache_misses += 1
             return None
         self.stats.cache_hits += 1
         return verdict
 
-    async def _cache_set(self, key: str, verdict: Verdict) -> None:
+    async def _cache_set(self, digest: str, verdict: Verdict) -> None:
         try:
-            await self.store.set_verdict(key, verdict.model_dump(mode="json"), self.cache_ttl_s)
+            await self.store.set_verdict(digest, verdict.model_dump(mode="json"), self.cache_ttl_s)
         except StoreUnavailable as exc:
             self.stats.cache_errors += 1
             log.debug("verdict cache unavailable, verdict not cached: %s", exc)

@@ -1,4 +1,9 @@
-"""What moderators read and decide, as values: statuses, log records, queue items, counter series.
+"""What moderators read and decide, as values, and how they are written to and read from the store.
+
+Values: statuses, log records, log pages, queue items, counter series. Stored forms (the store keeps flat
+string fields): a verdict's and a moderator's log entry (`verdict_entry`, `moderator_entry` → `parse_record`)
+and a comment's status (`verdict_status` → `comment_status`). The field names are the stored layout: they
+must not change without a migration of what is already stored.
 
 Statuses: accepted and rejected (the service decided), pending_review (waiting for a moderator), approved
 and rejected_by_moderator (a moderator decided, by review or overturn).
@@ -10,15 +15,17 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import TypeAdapter, ValidationError
 
-from service.moderation.types import CLAUSES, VERDICTS, Reason, WordMatch
+from service.moderation.types import CLAUSES, VERDICTS, Comment, Reason, Verdict, WordMatch
+from service.store.base import LogCursor
 
 log = logging.getLogger(__name__)
 
 Status = Literal["accepted", "rejected", "pending_review", "approved", "rejected_by_moderator"]
+STATUSES: tuple[Status, ...] = get_args(Status)
 ModeratorAction = Literal["approve", "reject"]
 """What a moderator does to a comment: approve it or reject it (by review, or by overturning)."""
 
@@ -31,6 +38,13 @@ PUBLISH: dict[str, bool | None] = {
     "pending_review": None,
 }
 
+#: The status each of the service's verdicts gives a comment.
+STATUS_OF_VERDICT: dict[str, Status] = {
+    "accept": "accepted",
+    "reject": "rejected",
+    "review": "pending_review",
+}
+
 #: What the dashboard counts: (dimension, values). Clauses come from the domain's vocabulary.
 COUNTED: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("verdict", VERDICTS),
@@ -38,6 +52,9 @@ COUNTED: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cache", ("hit", "miss")),
     ("decision", ("approve", "reject", "overturn")),
 )
+MINUTES_SHOWN = 60  # the overview's last hour, minute by minute
+HOURS_SHOWN = 24  # and its last day, hour by hour
+
 _reasons = TypeAdapter(list[Reason])
 _matches = TypeAdapter(list[WordMatch])
 
@@ -111,7 +128,8 @@ class LogRecord:
 @dataclass
 class LogPage:
     records: list[LogRecord]
-    next_before: str | None  # the cursor of the next (older) page; None at the end of the log
+    # Where the next (older) page starts, exclusive; None at the end of the log. str() is the API's form.
+    next_before: LogCursor | None
     scan_limited: bool  # the page is short because the filter scanned its limit, not because the log ended
 
 
@@ -142,10 +160,19 @@ def ms_to_datetime(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
+def known_status(fields: dict[str, str] | None) -> Status | None:
+    """The status the stored fields hold, or None when they hold none this service knows."""
+    value = (fields or {}).get("status")
+    return next((s for s in STATUSES if s == value), None)
+
+
 def comment_status(comment_id: str, fields: dict[str, str]) -> CommentStatus:
+    status = known_status(fields)
+    if status is None:
+        raise ValueError(f"comment {comment_id}: stored status {fields.get('status')!r} is not a status")
     return CommentStatus(
         id=comment_id,
-        status=fields["status"],  # type: ignore[arg-type]  (checked against PUBLISH by the callers)
+        status=status,
         verdict=fields.get("verdict", ""),
         updated_at=ms_to_datetime(int(fields.get("updated_ms") or 0)),
         article_id=fields.get("article_id") or None,
@@ -193,3 +220,81 @@ def parse_record(entry_id: str, fields: dict[str, str]) -> LogRecord:
         moderator=fields.get("moderator", ""),
         note=fields.get("note", ""),
     )
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def verdict_entry(comment: Comment, verdict: Verdict, at_ms: int) -> dict[str, str]:
+    """The log entry of a verdict the service gave (reviews and rejections are logged): everything a
+    moderator needs to judge it without the comment's page."""
+    return {
+        "kind": "verdict",
+        "comment_id": verdict.id,
+        "verdict": verdict.verdict,
+        "text": comment.text,
+        "article_id": comment.article_id or "",
+        "author_id": comment.author_id or "",
+        "clauses": ",".join(sorted({r.clause for r in verdict.reasons if r.clause})),
+        "reasons": _json([r.model_dump(mode="json") for r in verdict.reasons]),
+        "matches": _json([m.model_dump(mode="json") for m in verdict.profanity.matches]),
+        "scores": _json(verdict.scores),
+        "notice": verdict.notice or "",
+        "cached": "1" if verdict.cached else "0",
+        "policy_version": verdict.policy_version,
+        "model": verdict.model,
+        "at_ms": str(at_ms),
+    }
+
+
+def moderator_entry(
+    comment_id: str,
+    status_fields: dict[str, str],
+    new: Status,
+    action: ModeratorAction,
+    moderator: str,
+    note: str,
+    *,
+    overturn: bool,
+    at_ms: int,
+) -> dict[str, str]:
+    """The log entry of a moderator's decision on a comment whose stored status is `status_fields`."""
+    return {
+        "kind": "moderator",
+        "comment_id": comment_id,
+        "action": action,
+        "overturn": "1" if overturn else "0",
+        "previous_status": status_fields["status"],
+        "status": new,
+        "moderator": moderator,
+        "note": note,
+        "article_id": status_fields.get("article_id", ""),
+        "verdict": status_fields.get("verdict", ""),
+        "at_ms": str(at_ms),
+    }
+
+
+def verdict_status(comment: Comment, verdict: Verdict, at_ms: int) -> dict[str, str]:
+    """A comment's status fields after the service's verdict. A fresh verdict clears what a moderator left
+    (`decided_by`, `note`); `log_id` (and, for a pending review, `entry`) are filled in once it is logged."""
+    return {
+        "status": STATUS_OF_VERDICT[verdict.verdict],
+        "verdict": verdict.verdict,
+        "updated_ms": str(at_ms),
+        "article_id": comment.article_id or "",
+        "author_id": comment.author_id or "",
+        "decided_by": "",
+        "note": "",
+        "log_id": "",
+    }
+
+
+def entry_json(entry: dict[str, str]) -> str:
+    """A log entry as kept in a pending review's status, which outlives the log's trimming."""
+    return _json(entry)
+
+
+def queued_record(fields: dict[str, str]) -> LogRecord:
+    """The log record kept in a pending review's status (see `entry_json`)."""
+    return parse_record(fields.get("log_id", ""), json.loads(fields["entry"]))

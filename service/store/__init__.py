@@ -1,20 +1,41 @@
-"""Storage: the `Store` protocol, its Redis and in-memory implementations, and every key name.
+"""Storage: the `VerdictCache` and `DecisionStore` protocols (one `Store` is both), Redis and memory.
 
-Callers open one store at startup with `open_store(REDIS_URL)`, name a verdict with
-`Keys(prefix).verdict(verdict_digest(text, policy_version, rules_version, model_id))`, and treat
-`StoreUnavailable` from it as "carry on uncached".
+Callers open one store at startup with `open_store(REDIS_URL, prefix=REDIS_PREFIX)`, name a verdict by
+`verdict_digest(text, policy_version, rules_version, model_id)`, a log position by a `LogCursor`, and treat
+`StoreUnavailable` from it as "carry on uncached". Key names are the Redis store's own business (keys.py).
 """
 
 from __future__ import annotations
 
 import logging
 
-from service.store.base import Store, StoreUnavailable
-from service.store.keys import Keys, verdict_digest
+from service.store.base import (
+    CounterName,
+    DecisionStore,
+    LogCursor,
+    LogEntry,
+    Store,
+    StoreUnavailable,
+    VerdictCache,
+)
+from service.store.keys import DEFAULT_PREFIX, Keys, verdict_digest
 from service.store.memory import MemoryStore
 from service.store.redis import RedisStore
 
-__all__ = ["Keys", "MemoryStore", "RedisStore", "Store", "StoreUnavailable", "open_store", "verdict_digest"]
+__all__ = [
+    "CounterName",
+    "DecisionStore",
+    "Keys",
+    "LogCursor",
+    "LogEntry",
+    "MemoryStore",
+    "RedisStore",
+    "Store",
+    "StoreUnavailable",
+    "VerdictCache",
+    "open_store",
+    "verdict_digest",
+]
 
 log = logging.getLogger(__name__)
 
@@ -22,16 +43,18 @@ log = logging.getLogger(__name__)
 def open_store(
     redis_url: str | None,
     *,
+    prefix: str = DEFAULT_PREFIX,
     socket_timeout_s: float = 0.5,
     memory_max_entries: int = 100_000,
 ) -> Store:
-    """A RedisStore on `redis_url`, or a MemoryStore when it is unset or empty. Logs which one.
+    """A RedisStore on `redis_url` for the deployment under `prefix`, or a MemoryStore when the URL is unset
+    or empty. Logs which one.
 
     Nothing is connected here: a Redis that is down at startup makes /readyz say so and requests go
     uncached until it answers, rather than keeping the service from starting.
     """
     if redis_url:
-        store: Store = RedisStore.from_url(redis_url, socket_timeout_s=socket_timeout_s)
+        store: Store = RedisStore.from_url(redis_url, prefix=prefix, socket_timeout_s=socket_timeout_s)
         log.info("verdict cache: Redis at %s", store.describe())
     else:
         store = MemoryStore(max_entries=memory_max_entries)

@@ -1,120 +1,138 @@
-"""The storage protocol the pipeline and the API code against, and its one error.
+"""What the service stores, in its own terms: two protocols, the values they trade in, and their one error.
+
+    VerdictCache    the pipeline's: a verdict by its digest, for a TTL
+    DecisionStore   the moderators' log's: the decision log, each comment's status, the review queue and
+                    the dashboard's counters
+    Store           both in one object (what `open_store` returns and the runtime wires to both), which
+                    can be re-aimed at another deployment's prefix
+
+Callers name things (a digest, a comment id, a `CounterName`, a `LogCursor`); where a name lives is the
+store's business. Only the Redis store turns names into keys, through `service.store.keys`; the memory store
+keeps the names as they are.
 
     Exception
      └── StoreUnavailable   the store could not answer (Redis down, timed out, refused the command);
                             callers carry on uncached. Implementations never let a driver's own
                             exception (redis.exceptions.*, OSError) escape instead.
 
-Programming errors are not unavailability and propagate as themselves: a TTL below one second
-(ValueError) or a verdict that is not JSON-serializable (TypeError).
+Programming errors are not unavailability and propagate as themselves, identically in every store: a TTL
+below one second, an empty comment id, a digest or counter name Redis could not key on, a log position out
+of range, a log entry or status without fields (all ValueError), or a verdict that is not JSON-serializable
+(TypeError).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
-from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple, Protocol, Self, runtime_checkable
 
 StoreKind = Literal["redis", "memory"]
+CounterPeriod = Literal["m", "h"]
 
-
-class LogEntry(NamedTuple):
-    """One decision-log entry: its stream id ("<ms>-<seq>") and its fields."""
-
-    id: str
-    fields: dict[str, str]
+MAX_ID_PART = 2**64 - 1
+"""Redis numbers stream entries with two unsigned 64-bit parts; a position beyond that cannot exist."""
 
 
 class StoreUnavailable(Exception):
     """The store could not answer; the request goes on without the cache."""
 
 
-@runtime_checkable
-class Store(Protocol):
-    """Where verdicts are cached. Keys come from `service.store.keys.Keys`, never built by callers."""
+# -- values --------------------------------------------------------------------------------------------------
 
-    @property
-    def kind(self) -> StoreKind:
-        """Which implementation this is: redis or memory (for /readyz and the startup log)."""
-        ...
+# ASCII digits only: `\d` would also take other scripts' digits, which int() reads but Redis refuses.
+_CURSOR = re.compile(r"([0-9]+)(?:-([0-9]+))?", re.ASCII)
 
-    async def get_verdict(self, key: str) -> dict[str, Any] | None:
-        """The cached verdict, or None on a miss (expired, never set, or unreadable).
 
-        Raises StoreUnavailable when the store cannot be reached.
-        """
-        ...
+@dataclass(frozen=True, order=True, slots=True)
+class LogCursor:
+    """A position in the decision log: an entry's id, (milliseconds, sequence), ordered oldest first.
 
-    async def set_verdict(self, key: str, verdict: dict[str, Any], ttl_s: int) -> None:
-        """Cache `verdict` (JSON-serializable) for `ttl_s` whole seconds (>= 1).
+    Its text form "<ms>-<seq>" is the entry's `log_id` in the API and the `before` a client sends back for
+    the next page. The one parser of that text is `parse`; anything it refuses is a ValueError.
+    """
 
-        Raises StoreUnavailable when the store cannot be reached.
-        """
-        ...
+    ms: int
+    seq: int = 0
 
-    # The decision log, counters, review queue and comment statuses (service.review.log uses
-    # these). Every method raises StoreUnavailable when the store cannot be reached.
+    def __post_init__(self) -> None:
+        for name, part in (("ms", self.ms), ("seq", self.seq)):
+            if isinstance(part, bool) or not isinstance(part, int) or not 0 <= part <= MAX_ID_PART:
+                raise ValueError(f"a log position's {name} is a whole number in 0..2**64-1, got {part!r}")
 
-    async def log_append(self, stream: str, fields: dict[str, str], *, max_len: int, min_id_ms: int) -> str:
-        """Append an entry to a capped stream and return its id ("<ms>-<seq>"). Entries older than
-        `min_id_ms` and beyond the newest `max_len` are trimmed (approximately, as Redis' `~` does)."""
-        ...
+    @classmethod
+    def parse(cls, text: str) -> LogCursor:
+        """ "<ms>-<seq>" as a cursor. A bare "<ms>" stands for the last position of that millisecond, as
+        Redis reads an incomplete id in an upper bound: the review API has always accepted it as `before`.
+        Raises ValueError for anything else (signs, spaces, non-ASCII digits, parts beyond 64 bits)."""
+        match = _CURSOR.fullmatch(text) if isinstance(text, str) else None
+        if match is None:
+            raise ValueError(f"not a log position (<ms>-<seq>): {text!r}")
+        ms, seq = match.group(1, 2)
+        return cls(int(ms), MAX_ID_PART if seq is None else int(seq))
 
-    async def log_range(self, stream: str, *, max_id: str, min_id: str, count: int) -> list[LogEntry]:
-        """Up to `count` entries, newest first, between `max_id` and `min_id` in XREVRANGE notation:
-        "+" / "-" for the ends, "<ms>" or "<ms>-<seq>" inclusive, "(<ms>-<seq>" exclusive."""
-        ...
+    def __str__(self) -> str:
+        return f"{self.ms}-{self.seq}"
 
-    async def log_length(self, stream: str) -> int:
-        """Entries in the stream (0 when there is none)."""
-        ...
+    def previous(self) -> LogCursor | None:
+        """The position just before this one; None before the first possible position."""
+        if self.seq > 0:
+            return LogCursor(self.ms, self.seq - 1)
+        if self.ms > 0:
+            return LogCursor(self.ms - 1, MAX_ID_PART)
+        return None
 
-    async def counters_incr(self, keys: Sequence[str], ttl_s: int) -> None:
-        """Add one to each counter; each expires `ttl_s` after it was created."""
-        ...
 
-    async def counters_get(self, keys: Sequence[str]) -> list[int]:
-        """Each counter's value, 0 for one that is missing."""
-        ...
+class LogEntry(NamedTuple):
+    """One decision-log entry: its position and its fields."""
 
-    async def queue_add(self, queue: str, member: str, score: float) -> None:
-        """Put `member` in the sorted set `queue` (re-adding moves it to `score`)."""
-        ...
+    id: LogCursor
+    fields: dict[str, str]
 
-    async def queue_remove(self, queue: str, member: str) -> bool:
-        """Take `member` out; True when it was there. Exactly one of concurrent callers gets True."""
-        ...
 
-    async def queue_page(self, queue: str, offset: int, count: int) -> list[str]:
-        """Members in score order (oldest first), `count` of them from `offset`."""
-        ...
+@dataclass(frozen=True, slots=True)
+class CounterName:
+    """One counter: what is counted (`dimension`, e.g. verdict) and which (`value`, e.g. reject), in one
+    bucket of one period: `period` "m" counts per minute, "h" per hour; `bucket` is minutes or hours since
+    the epoch."""
 
-    async def queue_size(self, queue: str) -> int: ...
+    period: CounterPeriod
+    bucket: int
+    dimension: str
+    value: str
 
-    async def hash_set(self, key: str, fields: dict[str, str], ttl_s: int | None) -> None:
-        """Set fields of a hash (others are kept); `ttl_s` None leaves it without an expiry."""
-        ...
+    def __post_init__(self) -> None:
+        check_counter_name(self.period, self.dimension, self.value)
 
-    async def hash_get(self, key: str) -> dict[str, str] | None:
-        """All fields of a hash, or None when it does not exist (or expired)."""
-        ...
 
-    async def hashes_get(self, keys: Sequence[str]) -> list[dict[str, str] | None]:
-        """`hash_get` for many keys in one round trip."""
-        ...
+def log_bounds(
+    before: LogCursor | None, since_ms: int | None, until_ms: int | None
+) -> tuple[LogCursor, LogCursor] | None:
+    """The inclusive (oldest, newest) positions a log read covers, or None when it covers nothing.
 
-    async def ping(self) -> bool:
-        """Whether the store answers right now (for /readyz). Never raises."""
-        ...
+    `before` is exclusive, `since_ms` and `until_ms` inclusive whole milliseconds; all three hold together.
+    Both stores read through this, so a bound means the same in each (times before 1970 included)."""
+    newest = LogCursor(MAX_ID_PART, MAX_ID_PART)
+    oldest = LogCursor(0, 0)
+    if before is not None:
+        previous = before.previous()
+        if previous is None:
+            return None
+        newest = min(newest, previous)
+    if until_ms is not None:
+        if until_ms < 0:
+            return None
+        newest = min(newest, LogCursor(min(until_ms, MAX_ID_PART), MAX_ID_PART))
+    if since_ms is not None:
+        if since_ms > MAX_ID_PART:
+            return None
+        oldest = LogCursor(max(since_ms, 0), 0)
+    return (oldest, newest) if oldest <= newest else None
 
-    async def aclose(self) -> None:
-        """Release connections; the store is not used afterwards."""
-        ...
 
-    def describe(self) -> str:
-        """For logs and /readyz: the Redis URL with any password masked, or "memory"."""
-        ...
+# -- checks both stores apply (keys.py applies them too, so a name is refused the same way everywhere) ----
 
 
 def check_ttl(ttl_s: int) -> int:
@@ -122,6 +140,39 @@ def check_ttl(ttl_s: int) -> int:
     if isinstance(ttl_s, bool) or not isinstance(ttl_s, int) or ttl_s < 1:
         raise ValueError(f"ttl_s must be a whole number of seconds >= 1, got {ttl_s!r}")
     return ttl_s
+
+
+# `\s` is str.isspace()'s set; a regex rather than a loop over characters, as these run for every verdict.
+_DIGEST = re.compile(r"\S+")
+_COUNTER_PART = re.compile(r"[^\s:]+")
+
+
+def check_digest(digest: str) -> str:
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        raise ValueError(f"a verdict digest must be non-empty and free of whitespace, got {digest!r}")
+    return digest
+
+
+def check_comment_id(comment_id: str) -> str:
+    if not isinstance(comment_id, str) or not comment_id:
+        raise ValueError(f"a comment id must be a non-empty string, got {comment_id!r}")
+    return comment_id
+
+
+def check_fields(fields: Mapping[str, str]) -> Mapping[str, str]:
+    """A log entry or status must say something: Redis refuses XADD and HSET without a field."""
+    if not fields:
+        raise ValueError("a log entry or a status needs at least one field")
+    return fields
+
+
+def check_counter_name(period: str, dimension: str, value: str) -> None:
+    if period not in ("m", "h"):
+        raise ValueError(f"a counter period is 'm' or 'h', got {period!r}")
+    for name, part in (("dimension", dimension), ("value", value)):
+        # ":" separates the parts of the counter's key; a part containing it would alias another counter.
+        if not isinstance(part, str) or not _COUNTER_PART.fullmatch(part):
+            raise ValueError(f"a counter {name} must be non-empty, without whitespace or ':', got {part!r}")
 
 
 def dump_verdict(verdict: dict[str, Any]) -> str:
@@ -141,16 +192,122 @@ def load_verdict(raw: str | bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-_STREAM_ID = re.compile(r"^(\d+)(?:-(\d+))?$")
+# -- the protocols -------------------------------------------------------------------------------------------
 
 
-def parse_stream_id(value: str, *, upper: bool) -> tuple[int, int]:
-    """A stream id as (ms, seq). A bare "<ms>" means its first id as a lower bound and its last as an upper
-    one, as XRANGE reads it. Raises ValueError for anything else (callers validate user input with it)."""
-    match = _STREAM_ID.match(value)
-    if not match:
-        raise ValueError(f"not a stream id: {value!r}")
-    ms = int(match.group(1))
-    if match.group(2) is not None:
-        return ms, int(match.group(2))
-    return ms, (2**64 - 1 if upper else 0)
+@runtime_checkable
+class VerdictCache(Protocol):
+    """Verdicts by digest (`service.store.keys.verdict_digest`), each for a TTL. Every async method but
+    `ping` and `aclose` raises StoreUnavailable when the store cannot be reached."""
+
+    @property
+    def kind(self) -> StoreKind:
+        """Which implementation this is: redis or memory (for /readyz and the startup log)."""
+        ...
+
+    async def get_verdict(self, digest: str) -> dict[str, Any] | None:
+        """The cached verdict, or None on a miss (expired, never set, or unreadable)."""
+        ...
+
+    async def set_verdict(self, digest: str, verdict: dict[str, Any], ttl_s: int) -> None:
+        """Cache `verdict` (JSON-serializable) for `ttl_s` whole seconds (>= 1)."""
+        ...
+
+    async def ping(self) -> bool:
+        """Whether the store answers right now (for /readyz). Never raises."""
+        ...
+
+    def describe(self) -> str:
+        """For logs and /readyz: the Redis URL with any password masked, or "memory"."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; the store is not used afterwards."""
+        ...
+
+
+@runtime_checkable
+class DecisionStore(Protocol):
+    """The decision log, comment statuses, the review queue and counters. Every method raises
+    StoreUnavailable when the store cannot be reached. Each call is one step: nothing here makes several
+    calls atomic together."""
+
+    # The decision log: entries of string fields, newest last, capped by length and by age.
+
+    async def append_log(self, fields: Mapping[str, str], *, max_len: int, min_ms: int) -> LogCursor:
+        """Append an entry and return its position (later appends get later positions, even when the clock
+        steps back). Entries older than `min_ms` and beyond the newest `max_len` are trimmed (the Redis
+        store trims approximately, in whole blocks, as its `~` does; the memory store exactly)."""
+        ...
+
+    async def read_log(
+        self,
+        *,
+        count: int,
+        before: LogCursor | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+    ) -> list[LogEntry]:
+        """Up to `count` entries, newest first: older than `before` (exclusive), from `since_ms` to
+        `until_ms` (inclusive, milliseconds since the epoch); `log_bounds` says what the three mean together."""
+        ...
+
+    async def log_length(self) -> int:
+        """Entries in the log (0 when there is none)."""
+        ...
+
+    # Comment statuses: string fields per comment id.
+
+    async def set_status(
+        self, comment_id: str, fields: Mapping[str, str], *, ttl_s: int | None, evictable: bool = False
+    ) -> None:
+        """Set fields of the comment's status (others are kept). `ttl_s` None keeps it until it is set
+        again (a pending review); else it expires `ttl_s` from now. `evictable` says the service can afford
+        to lose it before then: a store that must bound its memory drops those first, and only those."""
+        ...
+
+    async def get_status(self, comment_id: str) -> dict[str, str] | None:
+        """All fields of the comment's status, or None when there is none (never set, or expired)."""
+        ...
+
+    async def get_statuses(self, comment_ids: Sequence[str]) -> list[dict[str, str] | None]:
+        """`get_status` for many comments in one round trip."""
+        ...
+
+    # The review queue: comment ids waiting for a moderator, oldest first.
+
+    async def enqueue_review(self, comment_id: str, entered_ms: int) -> None:
+        """Put the comment in the queue at `entered_ms` (again: moves it there)."""
+        ...
+
+    async def claim_review(self, comment_id: str) -> bool:
+        """Take the comment out of the queue; True for exactly one of concurrent callers, False when it was
+        not there."""
+        ...
+
+    async def review_page(self, offset: int, count: int) -> list[str]:
+        """`count` comment ids from `offset`, oldest first."""
+        ...
+
+    async def review_count(self) -> int:
+        """Comments in the queue."""
+        ...
+
+    # Counters.
+
+    async def add_counts(self, counters: Sequence[CounterName], ttl_s: int) -> None:
+        """Add one to each counter (twice for a name given twice); each expires `ttl_s` after it was created."""
+        ...
+
+    async def read_counts(self, counters: Sequence[CounterName]) -> list[int]:
+        """Each counter's value, 0 for one that is missing or expired."""
+        ...
+
+
+@runtime_checkable
+class Store(VerdictCache, DecisionStore, Protocol):
+    """Both protocols in one object: one connection (or one process's memory) serves the cache and the log."""
+
+    def with_prefix(self, prefix: str) -> Self:
+        """This store for the deployment whose data lives under `prefix` (on the same connection)."""
+        ...

@@ -2,7 +2,7 @@
 
 Two deployments (staging and production, or two sites) can share one Redis because everything they write
 lives under their own prefix. Every key is a method of `Keys`, so that no other module formats a key name by
-hand:
+hand, and only the Redis store asks for them (everyone else names a digest, a comment id or a counter):
 
     {prefix}verdict:{digest}                      cached verdict (string, TTL CACHE_TTL_S)
     {prefix}log                                   decision log (stream, capped by LOG_MAX_ENTRIES and
@@ -19,6 +19,10 @@ from __future__ import annotations
 import hashlib
 import json
 
+from service.store.base import check_comment_id, check_counter_name, check_digest
+
+DEFAULT_PREFIX = "moderation:"
+
 DIGEST_SCHEME = "verdict/v1"
 """Versions the digest's encoding: changing how the digest is computed must change every key."""
 
@@ -26,7 +30,7 @@ DIGEST_SCHEME = "verdict/v1"
 class Keys:
     """Key names for one deployment. The prefix usually ends with ':' (Redis' customary separator)."""
 
-    def __init__(self, prefix: str = "moderation:") -> None:
+    def __init__(self, prefix: str = DEFAULT_PREFIX) -> None:
         if not prefix or any(ch.isspace() for ch in prefix):
             raise ValueError(f"a key prefix must be non-empty and free of whitespace, got {prefix!r}")
         # Glob characters would make `SCAN MATCH {prefix}*` (cleanup, migrations) match other deployments.
@@ -36,8 +40,7 @@ class Keys:
 
     def verdict(self, digest: str) -> str:
         """The cache key of one verdict; `digest` comes from `verdict_digest`."""
-        if not digest or any(ch.isspace() for ch in digest):
-            raise ValueError(f"a verdict digest must be non-empty and free of whitespace, got {digest!r}")
+        check_digest(digest)
         return f"{self.prefix}verdict:{digest}"
 
     def decision_log(self) -> str:
@@ -50,20 +53,13 @@ class Keys:
 
     def comment(self, comment_id: str) -> str:
         """A hash with one comment's current status (and, for reviews and rejections, what a moderator needs)."""
-        if not comment_id:
-            raise ValueError("a comment id must be non-empty")
+        check_comment_id(comment_id)
         return f"{self.prefix}comment:{comment_id}"
 
     def counter(self, period: str, bucket: int, dimension: str, value: str) -> str:
         """A counter of one bucket: `period` is "m" (per minute) or "h" (per hour), `bucket` the minute or
         hour since the epoch, `dimension` what is counted (verdict, clause, cache, decision), `value` which."""
-        if period not in ("m", "h"):
-            raise ValueError(f"a counter period is 'm' or 'h', got {period!r}")
-        for name, part in (("dimension", dimension), ("value", value)):
-            if not part or any(ch.isspace() or ch == ":" for ch in part):
-                raise ValueError(
-                    f"a counter {name} must be non-empty, without whitespace or ':', got {part!r}"
-                )
+        check_counter_name(period, dimension, value)
         return f"{self.prefix}count:{period}:{bucket}:{dimension}:{value}"
 
     def __repr__(self) -> str:

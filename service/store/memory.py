@@ -1,8 +1,20 @@
-"""An in-process verdict store, for runs with no Redis (`REDIS_URL` unset) and for tests.
+"""The store in process memory, for runs with no Redis (`REDIS_URL` unset) and for tests.
 
-It behaves like the Redis store where callers can tell: values go through the same JSON encoding (so a
-caller mutating a returned verdict never changes the cache, and a value Redis would refuse is refused
-here too), and TTLs are honoured. It is per process: workers don't share it and a restart empties it.
+It behaves like the Redis store wherever a caller can tell, and the shared suite in tests/store holds the two
+to that: verdicts go through the same JSON encoding (a caller mutating a returned verdict never changes the
+cache, and a value Redis would refuse is refused here too), TTLs are honoured, log positions grow as Redis
+numbers them, names Redis could not key on are refused alike. It is per process: workers don't share it and
+a restart empties it; there is one deployment per process, so `with_prefix` returns the store itself.
+
+Memory is bounded where Redis would only be bounded by its own memory, never at the cost of a moderator:
+- cached verdicts: at most `max_entries`; the least recently set goes first (a cache may forget);
+- statuses the service decided (`evictable=True`: accepted, rejected): at most `max_entries`, the least
+  recently set going first, so `status()` can answer "unknown" for an old accepted comment here before its
+  retention is over. Pending reviews and moderators' decisions are never evicted: they expire as in Redis
+  (pending reviews never), and expired ones are swept out as the table grows;
+- the decision log: capped by the caller's `max_len` and `min_ms`, exactly (Redis trims in blocks);
+- counters: they expire as in Redis; expired ones are swept out once there are 4 x `max_entries`;
+- the review queue: not bounded (every pending review stays until a moderator or a re-moderation takes it).
 """
 
 from __future__ import annotations
@@ -10,10 +22,26 @@ from __future__ import annotations
 import bisect
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, NamedTuple, Self
 
-from service.store.base import LogEntry, check_ttl, dump_verdict, load_verdict, parse_stream_id
+from service.store.base import (
+    CounterName,
+    LogCursor,
+    LogEntry,
+    check_comment_id,
+    check_digest,
+    check_fields,
+    check_ttl,
+    dump_verdict,
+    load_verdict,
+    log_bounds,
+)
+
+
+class _Status(NamedTuple):
+    expires_at: float | None  # on the monotonic clock; None: kept until set again
+    fields: dict[str, str]
 
 
 class MemoryStore:
@@ -30,137 +58,181 @@ class MemoryStore:
             raise ValueError(f"max_entries must be >= 1, got {max_entries!r}")
         self.max_entries = max_entries
         self._clock = clock
-        self._wall_clock = wall_clock  # stream ids are wall-clock milliseconds, as Redis makes them
-        # stream -> entries oldest first, as ((ms, seq), fields)
-        self._streams: dict[str, list[tuple[tuple[int, int], dict[str, str]]]] = {}
-        self._counters: dict[str, tuple[float, int]] = {}  # key -> (expires_at, value)
-        self._queues: dict[str, dict[str, float]] = {}
-        self._hashes: OrderedDict[str, tuple[float | None, dict[str, str]]] = OrderedDict()
-        # key -> (expires_at, stored JSON); insertion order is age order, so the first entry is the oldest.
-        self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._wall_clock = wall_clock  # log positions are wall-clock milliseconds, as Redis makes them
+        # digest -> (expires_at, stored JSON); insertion order is age order, so the first entry is the oldest.
+        self._verdicts: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._log: list[LogEntry] = []  # oldest first
+        self._statuses: dict[str, _Status] = {}
+        # The evictable statuses' ids, least recently set first: the only statuses the bound may drop.
+        self._evictable: OrderedDict[str, None] = OrderedDict()
+        self._sweep_statuses_at = 2 * max_entries
+        self._queue: dict[str, float] = {}  # comment id -> ms it entered
+        self._counters: dict[CounterName, tuple[float, int]] = {}  # -> (expires_at, value)
 
     def __len__(self) -> int:
-        """Entries held, expired ones not yet noticed included."""
-        return len(self._entries)
+        """Cached verdicts held, expired ones not yet noticed included."""
+        return len(self._verdicts)
 
-    async def get_verdict(self, key: str) -> dict[str, Any] | None:
-        entry = self._entries.get(key)
+    def with_prefix(self, prefix: str) -> Self:
+        return self
+
+    # -- the verdict cache -----------------------------------------------------------------------------------
+
+    async def get_verdict(self, digest: str) -> dict[str, Any] | None:
+        check_digest(digest)
+        entry = self._verdicts.get(digest)
         if entry is None:
             return None
         expires_at, raw = entry
         if self._clock() >= expires_at:
-            del self._entries[key]
+            del self._verdicts[digest]
             return None
         return load_verdict(raw)
 
-    async def set_verdict(self, key: str, verdict: dict[str, Any], ttl_s: int) -> None:
+    async def set_verdict(self, digest: str, verdict: dict[str, Any], ttl_s: int) -> None:
+        check_digest(digest)
         check_ttl(ttl_s)
         raw = dump_verdict(verdict)
-        # Re-setting a key makes it the newest, as a fresh SET would in Redis.
-        self._entries.pop(key, None)
-        self._entries[key] = (self._clock() + ttl_s, raw)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        # Re-setting makes it the newest, as a fresh SET would in Redis.
+        self._verdicts.pop(digest, None)
+        self._verdicts[digest] = (self._clock() + ttl_s, raw)
+        while len(self._verdicts) > self.max_entries:
+            self._verdicts.popitem(last=False)
 
-    async def log_append(self, stream: str, fields: dict[str, str], *, max_len: int, min_id_ms: int) -> str:
-        entries = self._streams.setdefault(stream, [])
-        ms = int(self._wall_clock() * 1000)
-        seq = 0
-        if entries:
-            last_ms, last_seq = entries[-1][0]
-            if ms <= last_ms:  # ids only grow, even when the clock steps back
-                ms, seq = last_ms, last_seq + 1
-        entries.append(((ms, seq), {str(k): str(v) for k, v in fields.items()}))
-        cut = bisect.bisect_left(entries, (min_id_ms, 0), key=lambda e: e[0])
-        cut = max(cut, len(entries) - max_len)
+    # -- the decision log ------------------------------------------------------------------------------------
+
+    async def append_log(self, fields: Mapping[str, str], *, max_len: int, min_ms: int) -> LogCursor:
+        check_fields(fields)
+        position = LogCursor(max(int(self._wall_clock() * 1000), 0), 0)
+        if self._log and position <= self._log[-1].id:  # positions only grow, even when the clock steps back
+            last = self._log[-1].id
+            position = LogCursor(last.ms, last.seq + 1)
+        self._log.append(LogEntry(position, {str(k): str(v) for k, v in fields.items()}))
+        cut = bisect.bisect_left(self._log, LogCursor(max(min_ms, 0), 0), key=lambda e: e.id)
+        cut = max(cut, len(self._log) - max_len)
         if cut > 0:
-            del entries[:cut]
-        return f"{ms}-{seq}"
+            del self._log[:cut]
+        return position
 
-    async def log_range(self, stream: str, *, max_id: str, min_id: str, count: int) -> list[LogEntry]:
-        entries = self._streams.get(stream, [])
-        hi_key = lambda e: e[0]  # noqa: E731
-        if max_id == "+":
-            hi = len(entries)
-        elif max_id.startswith("("):
-            hi = bisect.bisect_left(entries, parse_stream_id(max_id[1:], upper=True), key=hi_key)
-        else:
-            hi = bisect.bisect_right(entries, parse_stream_id(max_id, upper=True), key=hi_key)
-        if min_id == "-":
-            lo = 0
-        elif min_id.startswith("("):
-            lo = bisect.bisect_right(entries, parse_stream_id(min_id[1:], upper=False), key=hi_key)
-        else:
-            lo = bisect.bisect_left(entries, parse_stream_id(min_id, upper=False), key=hi_key)
-        picked = entries[max(lo, hi - count) : hi] if count > 0 else []
-        return [LogEntry(f"{ms}-{seq}", dict(fields)) for (ms, seq), fields in reversed(picked)]
+    async def read_log(
+        self,
+        *,
+        count: int,
+        before: LogCursor | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+    ) -> list[LogEntry]:
+        bounds = log_bounds(before, since_ms, until_ms)
+        if bounds is None or count < 1:
+            return []
+        oldest, newest = bounds
+        lo = bisect.bisect_left(self._log, oldest, key=lambda e: e.id)
+        hi = bisect.bisect_right(self._log, newest, key=lambda e: e.id)
+        picked = self._log[max(lo, hi - count) : hi]
+        return [LogEntry(e.id, dict(e.fields)) for e in reversed(picked)]
 
-    async def log_length(self, stream: str) -> int:
-        return len(self._streams.get(stream, []))
+    async def log_length(self) -> int:
+        return len(self._log)
 
-    async def counters_incr(self, keys: Sequence[str], ttl_s: int) -> None:
-        check_ttl(ttl_s)
-        now = self._clock()
-        for key in keys:
-            expires_at, value = self._counters.get(key, (0.0, 0))
-            if now >= expires_at:
-                expires_at, value = now + ttl_s, 0
-            self._counters[key] = (expires_at, value + 1)
-        if len(self._counters) > 4 * self.max_entries:
-            self._counters = {k: v for k, v in self._counters.items() if v[0] > now}
+    # -- statuses --------------------------------------------------------------------------------------------
 
-    async def counters_get(self, keys: Sequence[str]) -> list[int]:
-        now = self._clock()
-        out = []
-        for key in keys:
-            expires_at, value = self._counters.get(key, (0.0, 0))
-            out.append(value if now < expires_at else 0)
-        return out
-
-    async def queue_add(self, queue: str, member: str, score: float) -> None:
-        self._queues.setdefault(queue, {})[member] = float(score)
-
-    async def queue_remove(self, queue: str, member: str) -> bool:
-        return self._queues.get(queue, {}).pop(member, None) is not None
-
-    async def queue_page(self, queue: str, offset: int, count: int) -> list[str]:
-        members = sorted(self._queues.get(queue, {}).items(), key=lambda item: (item[1], item[0]))
-        return [m for m, _ in members[offset : offset + count]] if count > 0 else []
-
-    async def queue_size(self, queue: str) -> int:
-        return len(self._queues.get(queue, {}))
-
-    async def hash_set(self, key: str, fields: dict[str, str], ttl_s: int | None) -> None:
+    async def set_status(
+        self, comment_id: str, fields: Mapping[str, str], *, ttl_s: int | None, evictable: bool = False
+    ) -> None:
+        check_comment_id(comment_id)
+        check_fields(fields)
         if ttl_s is not None:
             check_ttl(ttl_s)
-        current = await self.hash_get(key) or {}
+        current = await self.get_status(comment_id) or {}
         current.update({str(k): str(v) for k, v in fields.items()})
-        self._hashes.pop(key, None)
-        self._hashes[key] = (None if ttl_s is None else self._clock() + ttl_s, current)
-        while len(self._hashes) > self.max_entries:
-            self._hashes.popitem(last=False)
+        expires_at = None if ttl_s is None else self._clock() + ttl_s
+        self._statuses[comment_id] = _Status(expires_at, current)
+        self._evictable.pop(comment_id, None)
+        # Without an expiry a status is waiting for a moderator: whatever the caller says, it stays.
+        if evictable and expires_at is not None:
+            self._evictable[comment_id] = None
+            while len(self._evictable) > self.max_entries:
+                oldest, _ = self._evictable.popitem(last=False)
+                del self._statuses[oldest]
+        if len(self._statuses) > self._sweep_statuses_at:
+            self._sweep_expired_statuses()
 
-    async def hash_get(self, key: str) -> dict[str, str] | None:
-        entry = self._hashes.get(key)
-        if entry is None:
+    async def get_status(self, comment_id: str) -> dict[str, str] | None:
+        check_comment_id(comment_id)
+        status = self._statuses.get(comment_id)
+        if status is None:
             return None
-        expires_at, fields = entry
-        if expires_at is not None and self._clock() >= expires_at:
-            del self._hashes[key]
+        if status.expires_at is not None and self._clock() >= status.expires_at:
+            self._forget_status(comment_id)
             return None
-        return dict(fields)
+        return dict(status.fields)
 
-    async def hashes_get(self, keys: Sequence[str]) -> list[dict[str, str] | None]:
-        return [await self.hash_get(key) for key in keys]
+    async def get_statuses(self, comment_ids: Sequence[str]) -> list[dict[str, str] | None]:
+        return [await self.get_status(i) for i in comment_ids]
+
+    def _forget_status(self, comment_id: str) -> None:
+        self._statuses.pop(comment_id, None)
+        self._evictable.pop(comment_id, None)
+
+    def _sweep_expired_statuses(self) -> None:
+        now = self._clock()
+        for comment_id in [
+            i for i, s in self._statuses.items() if s.expires_at is not None and now >= s.expires_at
+        ]:
+            self._forget_status(comment_id)
+        # What survives is held on purpose (pending, moderators' decisions): sweep again once it doubles.
+        self._sweep_statuses_at = 2 * max(len(self._statuses), self.max_entries)
+
+    # -- the review queue ------------------------------------------------------------------------------------
+
+    async def enqueue_review(self, comment_id: str, entered_ms: int) -> None:
+        self._queue[check_comment_id(comment_id)] = float(entered_ms)
+
+    async def claim_review(self, comment_id: str) -> bool:
+        # No await between the test and the removal: of concurrent claimers exactly one gets True.
+        return self._queue.pop(check_comment_id(comment_id), None) is not None
+
+    async def review_page(self, offset: int, count: int) -> list[str]:
+        if count < 1:
+            return []
+        # Ties in time are ordered by id, as Redis orders equal scores.
+        ordered = sorted(self._queue.items(), key=lambda item: (item[1], item[0]))
+        return [comment_id for comment_id, _ in ordered[max(offset, 0) : max(offset, 0) + count]]
+
+    async def review_count(self) -> int:
+        return len(self._queue)
+
+    # -- counters --------------------------------------------------------------------------------------------
+
+    async def add_counts(self, counters: Sequence[CounterName], ttl_s: int) -> None:
+        check_ttl(ttl_s)
+        now = self._clock()
+        for counter in counters:
+            expires_at, value = self._counters.get(counter, (0.0, 0))
+            if now >= expires_at:
+                expires_at, value = now + ttl_s, 0
+            self._counters[counter] = (expires_at, value + 1)
+        if len(self._counters) > 4 * self.max_entries:
+            self._counters = {c: v for c, v in self._counters.items() if v[0] > now}
+
+    async def read_counts(self, counters: Sequence[CounterName]) -> list[int]:
+        now = self._clock()
+        values = []
+        for counter in counters:
+            expires_at, value = self._counters.get(counter, (0.0, 0))
+            values.append(value if now < expires_at else 0)
+        return values
+
+    # -- the rest of the protocol ----------------------------------------------------------------------------
 
     async def ping(self) -> bool:
         return True
 
     async def aclose(self) -> None:
-        self._entries.clear()
+        self._verdicts.clear()
 
     def describe(self) -> str:
         return "memory"
 
     def __repr__(self) -> str:
-        return f"MemoryStore(max_entries={self.max_entries}, entries={len(self._entries)})"
+        return f"MemoryStore(max_entries={self.max_entries}, verdicts={len(self._verdicts)})"

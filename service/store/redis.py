@@ -1,4 +1,5 @@
-"""The verdict cache in Redis, through redis-py's asyncio client.
+"""The store in Redis, through redis-py's asyncio client: the verdict cache and the decision log's data, every
+key named by `service.store.keys` under the deployment's prefix (the layout is drawn there).
 
 A cache must never be the reason a request fails or stalls, so:
 - connect and socket timeouts are short (default 0.5 s) and redis-py's own retries are off — a retry
@@ -13,18 +14,33 @@ A cache must never be the reason a request fails or stalls, so:
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Literal, TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Self, TypeVar
 
 import redis.asyncio as aioredis
 import redis.exceptions as redis_errors
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.typing import EncodableT, FieldT
 
-from service.store.base import LogEntry, StoreUnavailable, check_ttl, dump_verdict, load_verdict
+from service.store.base import (
+    CounterName,
+    LogCursor,
+    LogEntry,
+    StoreUnavailable,
+    check_comment_id,
+    check_fields,
+    check_ttl,
+    dump_verdict,
+    load_verdict,
+    log_bounds,
+)
+from service.store.keys import DEFAULT_PREFIX, Keys
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +57,14 @@ _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def _text(value: bytes | str) -> str:
+def _text(value: Any) -> str:
     # The client returns bytes (see from_url); text that is not UTF-8 is shown, not fatal.
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _fields(value: Any) -> dict[str, str] | None:
+    """A hash as HGETALL returns it, decoded; None for a missing one (HGETALL answers it as empty)."""
+    return {_text(k): _text(v) for k, v in value.items()} or None
 
 
 def mask_url(url: str) -> str:
@@ -54,6 +75,15 @@ def mask_url(url: str) -> str:
     return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", masked)
 
 
+@dataclass
+class _Health:
+    """What the store has learnt about its Redis: shared by the stores of every prefix on one connection, so
+    that an outage one of them met spares the others the wait too."""
+
+    next_backoff_s: float
+    skip_until: float | None = None  # clock() before which calls don't reach Redis
+
+
 class RedisStore:
     kind: Literal["redis"] = "redis"
 
@@ -62,6 +92,7 @@ class RedisStore:
         client: aioredis.Redis,
         *,
         description: str,
+        prefix: str = DEFAULT_PREFIX,
         operation_timeout_s: float = 1.0,
         backoff_initial_s: float = 1.0,
         backoff_max_s: float = 10.0,
@@ -71,25 +102,27 @@ class RedisStore:
         if backoff_initial_s <= 0 or backoff_max_s < backoff_initial_s:
             raise ValueError("need 0 < backoff_initial_s <= backoff_max_s")
         self._client = client
+        self._keys = Keys(prefix)
         self._description = description
         self._operation_timeout_s = operation_timeout_s
         self._backoff_initial_s = backoff_initial_s
         self._backoff_max_s = backoff_max_s
         self._clock = clock
-        self._next_backoff_s = backoff_initial_s
-        self._skip_until: float | None = None  # clock() before which calls don't reach Redis
+        self._health = _Health(next_backoff_s=backoff_initial_s)
 
     @classmethod
     def from_url(
         cls,
         url: str,
         *,
+        prefix: str = DEFAULT_PREFIX,
         socket_timeout_s: float = 0.5,
         backoff_initial_s: float = 1.0,
         backoff_max_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> RedisStore:
-        """A store on `url` (redis://, rediss:// or unix://). Connects lazily: no I/O happens here."""
+        """A store on `url` (redis://, rediss:// or unix://) for the deployment under `prefix`. Connects
+        lazily: no I/O happens here."""
         client = aioredis.Redis.from_url(
             url,
             socket_timeout=socket_timeout_s,
@@ -102,6 +135,7 @@ class RedisStore:
         return cls(
             client,
             description=mask_url(url),
+            prefix=prefix,
             # Connect and one reply each have socket_timeout_s; this deadline bounds the whole call
             # whatever happens inside the driver.
             operation_timeout_s=2 * socket_timeout_s + 0.1,
@@ -111,11 +145,27 @@ class RedisStore:
         )
 
     @property
+    def prefix(self) -> str:
+        return self._keys.prefix
+
+    def with_prefix(self, prefix: str) -> Self:
+        """The store of the deployment under `prefix`, on this one's connection (closing either closes it)."""
+        if prefix == self._keys.prefix:
+            return self
+        other = copy.copy(self)
+        other._keys = Keys(prefix)
+        return other
+
+    @property
     def backing_off(self) -> bool:
         """Whether calls are currently skipped after a failure."""
-        return self._skip_until is not None and self._clock() < self._skip_until
+        skip_until = self._health.skip_until
+        return skip_until is not None and self._clock() < skip_until
 
-    async def get_verdict(self, key: str) -> dict[str, Any] | None:
+    # -- the verdict cache -----------------------------------------------------------------------------------
+
+    async def get_verdict(self, digest: str) -> dict[str, Any] | None:
+        key = self._keys.verdict(digest)
         raw = await self._call("GET", lambda: self._client.get(key))
         if raw is None:
             return None
@@ -124,34 +174,123 @@ class RedisStore:
             log.warning("cached value under %s is not a JSON object; treating it as a miss", key)
         return verdict
 
-    async def set_verdict(self, key: str, verdict: dict[str, Any], ttl_s: int) -> None:
+    async def set_verdict(self, digest: str, verdict: dict[str, Any], ttl_s: int) -> None:
+        key = self._keys.verdict(digest)
         check_ttl(ttl_s)
         raw = dump_verdict(verdict)
         await self._call("SET", lambda: self._client.set(key, raw, ex=ttl_s))
 
-    async def log_append(self, stream: str, fields: dict[str, str], *, max_len: int, min_id_ms: int) -> str:
+    # -- the decision log: a capped Stream -------------------------------------------------------------------
+
+    async def append_log(self, fields: Mapping[str, str], *, max_len: int, min_ms: int) -> LogCursor:
+        stream = self._keys.decision_log()
+        entry: dict[FieldT, EncodableT] = {k: v for k, v in check_fields(fields).items()}
+
         async def send() -> Any:
             # XADD takes one trim strategy; the second goes in the same round trip. `~` lets Redis trim
             # whole macro-nodes only, which keeps both O(1) amortized.
             async with self._client.pipeline(transaction=False) as pipe:
-                pipe.xadd(stream, fields, maxlen=max_len, approximate=True)
-                pipe.xtrim(stream, minid=f"{max(min_id_ms, 0)}-0", approximate=True)
+                pipe.xadd(stream, entry, maxlen=max_len, approximate=True)
+                pipe.xtrim(stream, minid=f"{max(min_ms, 0)}-0", approximate=True)
                 return await pipe.execute()
 
         entry_id, _ = await self._call("XADD", send)
-        return _text(entry_id)
+        return LogCursor.parse(_text(entry_id))
 
-    async def log_range(self, stream: str, *, max_id: str, min_id: str, count: int) -> list[LogEntry]:
+    async def read_log(
+        self,
+        *,
+        count: int,
+        before: LogCursor | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+    ) -> list[LogEntry]:
+        bounds = log_bounds(before, since_ms, until_ms)
+        if bounds is None or count < 1:
+            return []  # nothing to ask: an empty range is an error to XREVRANGE, not an empty answer
+        oldest, newest = bounds
+        stream = self._keys.decision_log()
         rows = await self._call(
-            "XREVRANGE", lambda: self._client.xrevrange(stream, max_id, min_id, count=count)
+            "XREVRANGE", lambda: self._client.xrevrange(stream, str(newest), str(oldest), count=count)
         )
-        return [LogEntry(_text(i), {_text(k): _text(v) for k, v in f.items()}) for i, f in rows]
+        return [
+            LogEntry(LogCursor.parse(_text(i)), {_text(k): _text(v) for k, v in (f or {}).items()})
+            for i, f in rows or ()
+        ]
 
-    async def log_length(self, stream: str) -> int:
+    async def log_length(self) -> int:
+        stream = self._keys.decision_log()
         return int(await self._call("XLEN", lambda: self._client.xlen(stream)))
 
-    async def counters_incr(self, keys: Sequence[str], ttl_s: int) -> None:
+    # -- statuses: one hash per comment ----------------------------------------------------------------------
+
+    async def set_status(
+        self, comment_id: str, fields: Mapping[str, str], *, ttl_s: int | None, evictable: bool = False
+    ) -> None:
+        # `evictable` asks nothing of Redis: everything stays until its TTL, as it always has.
+        key = self._keys.comment(comment_id)
+        if ttl_s is not None:
+            check_ttl(ttl_s)
+        mapping: dict[FieldT, EncodableT] = {k: v for k, v in check_fields(fields).items()}
+
+        async def send() -> Any:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.hset(key, mapping=mapping)
+                if ttl_s is None:
+                    pipe.persist(key)
+                else:
+                    pipe.expire(key, ttl_s)
+                return await pipe.execute()
+
+        await self._call("HSET", send)
+
+    async def get_status(self, comment_id: str) -> dict[str, str] | None:
+        key = self._keys.comment(comment_id)
+        value = await self._call("HGETALL", lambda: self._client.hgetall(key))
+        return _fields(value)
+
+    async def get_statuses(self, comment_ids: Sequence[str]) -> list[dict[str, str] | None]:
+        keys = [self._keys.comment(i) for i in comment_ids]
+        if not keys:
+            return []
+
+        async def send() -> Any:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.hgetall(key)
+                return await pipe.execute()
+
+        values = await self._call("HGETALL", send)
+        return [_fields(value) for value in values]
+
+    # -- the review queue: a sorted set of comment ids by the ms they entered -----------------------------
+
+    async def enqueue_review(self, comment_id: str, entered_ms: int) -> None:
+        check_comment_id(comment_id)  # the queue holds bare ids; the check is the one Keys.comment makes
+        queue = self._keys.review_queue()
+        await self._call("ZADD", lambda: self._client.zadd(queue, {comment_id: entered_ms}))
+
+    async def claim_review(self, comment_id: str) -> bool:
+        check_comment_id(comment_id)
+        queue = self._keys.review_queue()
+        return bool(await self._call("ZREM", lambda: self._client.zrem(queue, comment_id)))
+
+    async def review_page(self, offset: int, count: int) -> list[str]:
+        if count < 1:
+            return []
+        queue, start = self._keys.review_queue(), max(offset, 0)  # a negative start counts from the end
+        members = await self._call("ZRANGE", lambda: self._client.zrange(queue, start, start + count - 1))
+        return [_text(m) for m in members]
+
+    async def review_count(self) -> int:
+        queue = self._keys.review_queue()
+        return int(await self._call("ZCARD", lambda: self._client.zcard(queue)))
+
+    # -- counters: one string per counter, with a TTL from its creation -------------------------------------
+
+    async def add_counts(self, counters: Sequence[CounterName], ttl_s: int) -> None:
         check_ttl(ttl_s)
+        keys = [self._counter_key(c) for c in counters]
         if not keys:
             return
 
@@ -164,58 +303,17 @@ class RedisStore:
 
         await self._call("INCR", send)
 
-    async def counters_get(self, keys: Sequence[str]) -> list[int]:
+    async def read_counts(self, counters: Sequence[CounterName]) -> list[int]:
+        keys = [self._counter_key(c) for c in counters]
         if not keys:
             return []
-        values = await self._call("MGET", lambda: self._client.mget(list(keys)))
+        values = await self._call("MGET", lambda: self._client.mget(keys))
         return [int(v) if v is not None else 0 for v in values]
 
-    async def queue_add(self, queue: str, member: str, score: float) -> None:
-        await self._call("ZADD", lambda: self._client.zadd(queue, {member: score}))
+    def _counter_key(self, counter: CounterName) -> str:
+        return self._keys.counter(counter.period, counter.bucket, counter.dimension, counter.value)
 
-    async def queue_remove(self, queue: str, member: str) -> bool:
-        return bool(await self._call("ZREM", lambda: self._client.zrem(queue, member)))
-
-    async def queue_page(self, queue: str, offset: int, count: int) -> list[str]:
-        if count < 1:
-            return []
-        members = await self._call("ZRANGE", lambda: self._client.zrange(queue, offset, offset + count - 1))
-        return [_text(m) for m in members]
-
-    async def queue_size(self, queue: str) -> int:
-        return int(await self._call("ZCARD", lambda: self._client.zcard(queue)))
-
-    async def hash_set(self, key: str, fields: dict[str, str], ttl_s: int | None) -> None:
-        if ttl_s is not None:
-            check_ttl(ttl_s)
-
-        async def send() -> Any:
-            async with self._client.pipeline(transaction=True) as pipe:
-                pipe.hset(key, mapping=fields)
-                if ttl_s is None:
-                    pipe.persist(key)
-                else:
-                    pipe.expire(key, ttl_s)
-                return await pipe.execute()
-
-        await self._call("HSET", send)
-
-    async def hash_get(self, key: str) -> dict[str, str] | None:
-        value = await self._call("HGETALL", lambda: self._client.hgetall(key))
-        return {_text(k): _text(v) for k, v in value.items()} or None
-
-    async def hashes_get(self, keys: Sequence[str]) -> list[dict[str, str] | None]:
-        if not keys:
-            return []
-
-        async def send() -> Any:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.hgetall(key)
-                return await pipe.execute()
-
-        values = await self._call("HGETALL", send)
-        return [{_text(k): _text(v) for k, v in value.items()} or None for value in values]
+    # -- the connection --------------------------------------------------------------------------------------
 
     async def ping(self) -> bool:
         # Ignores the backoff on purpose: /readyz should report the truth, and a success here brings
@@ -246,12 +344,12 @@ class RedisStore:
         return self._description
 
     def __repr__(self) -> str:
-        return f"RedisStore({self._description!r})"
+        return f"RedisStore({self._description!r}, prefix={self._keys.prefix!r})"
 
     async def _call(self, command: str, send: Callable[[], Awaitable[T]]) -> T:
-        if self.backing_off:
-            assert self._skip_until is not None
-            remaining = self._skip_until - self._clock()
+        skip_until = self._health.skip_until
+        if skip_until is not None and self._clock() < skip_until:
+            remaining = skip_until - self._clock()
             raise StoreUnavailable(
                 f"Redis at {self._description} skipped for {remaining:.1f} s more after a failure"
             )
@@ -268,14 +366,14 @@ class RedisStore:
         return result
 
     async def _failed(self, exc: BaseException, command: str) -> None:
-        now = self._clock()
-        if self._skip_until is not None and now < self._skip_until:
+        health, now = self._health, self._clock()
+        if health.skip_until is not None and now < health.skip_until:
             # Calls that were in flight when Redis went away, or a /readyz ping during the backoff:
             # the outage is already known, so the backoff neither restarts nor grows.
             return
-        backoff_s = self._next_backoff_s
-        self._skip_until = now + backoff_s
-        self._next_backoff_s = min(backoff_s * 2, self._backoff_max_s)
+        backoff_s = health.next_backoff_s
+        health.skip_until = now + backoff_s
+        health.next_backoff_s = min(backoff_s * 2, self._backoff_max_s)
         log.warning(
             "Redis at %s unavailable (%s: %s); skipping it for %.1f s, requests are scored uncached",
             self._description,
@@ -291,8 +389,9 @@ class RedisStore:
             log.debug("error dropping pooled Redis connections: %s", disconnect_exc)
 
     def _succeeded(self) -> None:
-        if self._skip_until is None:
+        health = self._health
+        if health.skip_until is None:
             return
         log.info("Redis at %s answers again; verdict cache back in service", self._description)
-        self._skip_until = None
-        self._next_backoff_s = self._backoff_initial_s
+        health.skip_until = None
+        health.next_backoff_s = self._backoff_initial_s

@@ -1,106 +1,23 @@
-"""The decision log's storage (streams, counters, queue, hashes) in both stores, and DecisionLog on top.
+"""DecisionLog on both stores: recording, the moderators' state machine, and the reads it delegates.
 
-The store-level tests run against the in-memory store and a real Redis alike, so that the two behave the
-same where callers can tell.
+What the stores themselves promise is held by tests/store/test_contract.py; here the same DecisionLog runs
+on a MemoryStore (small enough to go past its bound) and on a real Redis.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import anyio
 import pytest
 import redis
 
 from service.moderation.types import Comment, Profanity, Reason, Verdict, WordMatch
 from service.review.log import DecisionLog
 from service.review.models import CommentNotFound, DecisionConflict
-from service.store import Keys, MemoryStore, RedisStore, Store
+from service.store import Keys, LogCursor, MemoryStore, RedisStore, Store
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def store(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[Store]:
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    s = RedisStore.from_url(redis_url)
-    yield s
-    await s.aclose()
-
-
-async def test_log_is_read_newest_first_with_an_exclusive_cursor(store: Store, keys: Keys) -> None:
-    stream = keys.decision_log()
-    ids = [await store.log_append(stream, {"n": str(i)}, max_len=1000, min_id_ms=0) for i in range(7)]
-    assert ids == sorted(ids, key=lambda i: tuple(map(int, i.split("-"))))
-    first = await store.log_range(stream, max_id="+", min_id="-", count=3)
-    assert [e.fields["n"] for e in first] == ["6", "5", "4"]
-    second = await store.log_range(stream, max_id=f"({first[-1].id}", min_id="-", count=3)
-    assert [e.fields["n"] for e in second] == ["3", "2", "1"]
-    last = await store.log_range(stream, max_id=f"({second[-1].id}", min_id="-", count=3)
-    assert [e.fields["n"] for e in last] == ["0"]
-    assert await store.log_length(stream) == 7
-    # A lower bound, inclusive: from the fourth entry on.
-    tail = await store.log_range(stream, max_id="+", min_id=ids[3], count=10)
-    assert [e.fields["n"] for e in tail] == ["6", "5", "4", "3"]
-
-
-async def test_log_is_capped_by_length(store: Store, keys: Keys) -> None:
-    stream = keys.decision_log()
-    for i in range(450):
-        await store.log_append(stream, {"n": str(i)}, max_len=100, min_id_ms=0)
-    length = await store.log_length(stream)
-    # Redis trims approximately (whole nodes of 100 entries), the memory store exactly.
-    assert 100 <= length < 450
-    newest = await store.log_range(stream, max_id="+", min_id="-", count=1)
-    assert newest[0].fields["n"] == "449"
-
-
-async def test_log_is_trimmed_by_age(store: Store, keys: Keys) -> None:
-    stream = keys.decision_log()
-    for i in range(250):
-        await store.log_append(stream, {"n": str(i)}, max_len=10_000, min_id_ms=0)
-    # Everything before "far in the future" is past the retention: only what Redis' `~` keeps survives.
-    await store.log_append(stream, {"n": "last"}, max_len=10_000, min_id_ms=2**41)
-    assert await store.log_length(stream) < 150
-
-
-async def test_counters_count_and_expire(store: Store, keys: Keys, raw_redis: redis.Redis) -> None:
-    a, b, never = (keys.counter("m", 1, "verdict", v) for v in ("accept", "reject", "review"))
-    await store.counters_incr([a, b, a], 120)
-    await store.counters_incr([a], 120)
-    assert await store.counters_get([a, b, never]) == [3, 1, 0]
-    if isinstance(store, RedisStore):
-        assert 100 < raw_redis.ttl(a) <= 120
-
-
-async def test_queue_is_oldest_first_and_removal_happens_once(store: Store, keys: Keys) -> None:
-    q = keys.review_queue()
-    await store.queue_add(q, "late", 300)
-    await store.queue_add(q, "early", 100)
-    await store.queue_add(q, "middle", 200)
-    assert await store.queue_page(q, 0, 10) == ["early", "middle", "late"]
-    assert await store.queue_page(q, 1, 1) == ["middle"]
-    assert await store.queue_size(q) == 3
-    assert await store.queue_remove(q, "middle") is True
-    assert await store.queue_remove(q, "middle") is False
-    assert await store.queue_page(q, 0, 10) == ["early", "late"]
-
-
-async def test_hashes_merge_fields_and_take_a_ttl(store: Store, keys: Keys, raw_redis: redis.Redis) -> None:
-    k = keys.comment("c-1")
-    assert await store.hash_get(k) is None
-    await store.hash_set(k, {"status": "pending_review", "text": "ü"}, None)
-    await store.hash_set(k, {"status": "approved"}, 60)
-    assert await store.hash_get(k) == {"status": "approved", "text": "ü"}
-    assert await store.hashes_get([k, keys.comment("nope")]) == [{"status": "approved", "text": "ü"}, None]
-    if isinstance(store, RedisStore):
-        assert 50 < raw_redis.ttl(k) <= 60
-        await store.hash_set(k, {"status": "pending_review"}, None)
-        assert raw_redis.ttl(k) == -1
-
-
-# -- DecisionLog on a real Redis --------------------------------------------------------------------------
 
 
 def _verdict(comment_id: str, kind: str, *, cached: bool = False) -> Verdict:
@@ -139,19 +56,29 @@ def _verdict(comment_id: str, kind: str, *, cached: bool = False) -> Verdict:
     )
 
 
+MEMORY_BOUND = 5  # the memory store's max_entries here: small, so that tests go past it
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    if request.param == "memory":
+        yield MemoryStore(max_entries=MEMORY_BOUND)
+        return
+    redis_url, keys = request.getfixturevalue("redis_url"), request.getfixturevalue("keys")
+    s = RedisStore.from_url(redis_url, prefix=keys.prefix)
+    yield s
+    await s.aclose()
+
+
 @pytest.fixture
-async def decision_log(redis_url: str, keys: Keys) -> AsyncIterator[DecisionLog]:
-    store = RedisStore.from_url(redis_url)
+def decision_log(store: Store) -> DecisionLog:
     sent: list[dict] = []
-    log = DecisionLog(store, keys, max_entries=10_000, retention_s=3600, on_final=sent.append)
+    log = DecisionLog(store, max_entries=10_000, retention_s=3600, on_final=sent.append)
     log.sent = sent  # type: ignore[attr-defined]
-    yield log
-    await store.aclose()
+    return log
 
 
-async def test_record_logs_rejections_and_reviews_in_full_and_counts_acceptances(
-    decision_log: DecisionLog, redis_url: str, keys: Keys
-) -> None:
+async def _record_three(decision_log: DecisionLog) -> None:
     comments = [
         Comment(id="r1", text="What darn nonsense", article_id="a-1", author_id="u-1"),
         Comment(id="v1", text="Well darn you", article_id="a-2"),
@@ -160,6 +87,12 @@ async def test_record_logs_rejections_and_reviews_in_full_and_counts_acceptances
     await decision_log.record(
         comments, [_verdict("r1", "reject"), _verdict("v1", "review"), _verdict("ok1", "accept")]
     )
+
+
+async def test_record_logs_rejections_and_reviews_in_full_and_counts_acceptances(
+    decision_log: DecisionLog,
+) -> None:
+    await _record_three(decision_log)
 
     page = await decision_log.entries(kind=None)
     assert [r.comment_id for r in page.records] == ["v1", "r1"]  # newest first; accepts are not logged
@@ -187,10 +120,17 @@ async def test_record_logs_rejections_and_reviews_in_full_and_counts_acceptances
     ]
     assert [i.comment_id for i in await decision_log.queue()] == ["v1"]
 
-    # A restart (a new store and log on the same Redis) loses nothing already logged.
-    store2 = RedisStore.from_url(redis_url)
+
+async def test_a_restart_loses_nothing_already_logged(redis_url: str, keys: Keys) -> None:
+    store = RedisStore.from_url(redis_url, prefix=keys.prefix)
     try:
-        again = DecisionLog(store2, keys, max_entries=10_000, retention_s=3600)
+        await _record_three(DecisionLog(store, max_entries=10_000, retention_s=3600))
+    finally:
+        await store.aclose()
+    # A new store and log on the same Redis.
+    store2 = RedisStore.from_url(redis_url, prefix=keys.prefix)
+    try:
+        again = DecisionLog(store2, max_entries=10_000, retention_s=3600)
         assert [r.comment_id for r in (await again.entries(kind=None)).records] == ["v1", "r1"]
         assert (await again.status("v1")).status == "pending_review"
         assert (await again.queue())[0].record.text == "Well darn you"
@@ -267,3 +207,116 @@ async def test_a_rescored_comment_leaves_the_queue(decision_log: DecisionLog) ->
     assert await decision_log.queue() == []
     assert await decision_log.queue_size() == 0
     assert (await decision_log.status("e1")).status == "accepted"
+
+
+async def test_a_pending_review_outlives_the_memory_bound_and_any_number_of_accepts(
+    decision_log: DecisionLog,
+) -> None:
+    await decision_log.record([Comment(id="v1", text="Well darn you")], [_verdict("v1", "review")])
+    await decision_log.decide("v1", "reject", "mod-ann")  # a decision, kept for the retention
+    await decision_log.record([Comment(id="v2", text="darn again")], [_verdict("v2", "review")])
+    many = [f"ok{i}" for i in range(4 * MEMORY_BOUND)]
+    await decision_log.record(
+        [Comment(id=i, text="fine") for i in many], [_verdict(i, "accept") for i in many]
+    )
+    assert (await decision_log.status("v1")).status == "rejected_by_moderator"
+    assert (await decision_log.status("v2")).status == "pending_review"
+    assert [i.comment_id for i in await decision_log.queue()] == ["v2"]
+    assert (await decision_log.queue())[0].record.text == "darn again"
+    assert (await decision_log.decide("v2", "approve", "mod-bob")).status == "approved"
+    assert (await decision_log.status(many[-1])).status == "accepted"
+
+
+async def test_of_moderators_deciding_one_comment_at_once_exactly_one_wins(decision_log: DecisionLog) -> None:
+    await decision_log.record([Comment(id="v1", text="Well darn you")], [_verdict("v1", "review")])
+    outcomes: list[str] = []
+
+    async def decide(moderator: str) -> None:
+        try:
+            status = await decision_log.decide("v1", "approve", moderator)
+            outcomes.append(status.decided_by or "")
+        except DecisionConflict:
+            outcomes.append("conflict")
+
+    async with anyio.create_task_group() as tasks:
+        for i in range(10):
+            tasks.start_soon(decide, f"mod-{i}")
+    winners = [o for o in outcomes if o != "conflict"]
+    assert len(outcomes) == 10 and len(winners) == 1
+    assert len(decision_log.sent) == 1  # type: ignore[attr-defined]
+    assert [e.moderator for e in (await decision_log.entries(kind="moderator")).records] == winners
+
+
+async def test_entries_take_a_cursor_or_its_text(decision_log: DecisionLog) -> None:
+    ids = [f"c{i}" for i in range(5)]
+    await decision_log.record([Comment(id=i, text="darn") for i in ids], [_verdict(i, "reject") for i in ids])
+    first = await decision_log.entries(page_size=2)
+    assert [r.comment_id for r in first.records] == ["c4", "c3"]
+    assert isinstance(first.next_before, LogCursor)
+    assert str(first.next_before) == first.records[-1].id
+    by_cursor = await decision_log.entries(before=first.next_before, page_size=2)
+    by_text = await decision_log.entries(before=str(first.next_before), page_size=2)
+    assert (
+        [r.comment_id for r in by_cursor.records] == [r.comment_id for r in by_text.records] == ["c2", "c1"]
+    )
+    assert [r.comment_id for r in (await decision_log.entries(before="", page_size=1)).records] == ["c4"]
+    for bad in ("(1-0", "1-0 ", "\u0661-0", "nope"):
+        with pytest.raises(ValueError):
+            await decision_log.entries(before=bad)
+
+
+async def test_what_record_and_decide_write_to_redis(
+    redis_url: str, keys: Keys, raw_redis: redis.Redis
+) -> None:
+    store = RedisStore.from_url(redis_url, prefix=keys.prefix)
+    log = DecisionLog(store, max_entries=10_000, retention_s=3600)
+    try:
+        await _record_three(log)
+        await log.decide("v1", "approve", "mod-ann", "fine")
+    finally:
+        await store.aclose()
+    prefix = keys.prefix
+    rejected, pending = raw_redis.hgetall(f"{prefix}comment:r1"), raw_redis.hgetall(f"{prefix}comment:v1")
+    accepted = raw_redis.hgetall(f"{prefix}comment:ok1")
+    common = {"status", "verdict", "updated_ms", "article_id", "author_id", "decided_by", "note", "log_id"}
+    assert set(rejected) == set(accepted) == common and set(pending) == common | {"entry"}
+    assert (rejected["status"], rejected["verdict"], rejected["author_id"]) == ("rejected", "reject", "u-1")
+    assert accepted["log_id"] == "" and rejected["log_id"]
+    assert (pending["status"], pending["decided_by"], pending["note"]) == ("approved", "mod-ann", "fine")
+    assert 3500 < raw_redis.ttl(f"{prefix}comment:r1") <= 3600
+    assert 3500 < raw_redis.ttl(f"{prefix}comment:v1") <= 3600  # decided: now it expires with the rest
+    log_entries = raw_redis.xrange(f"{prefix}log")
+    assert [(f["kind"], f["comment_id"]) for _, f in log_entries] == [
+        ("verdict", "r1"),
+        ("verdict", "v1"),
+        ("moderator", "v1"),
+    ]
+    assert log_entries[0][0] == rejected["log_id"]
+    assert raw_redis.zcard(f"{prefix}review:queue") == 0
+    minute_keys = sorted(raw_redis.scan_iter(match=f"{prefix}count:m:*"))
+    assert {k.split(":", 4)[4] for k in minute_keys} == {
+        "verdict:accept",
+        "verdict:review",
+        "verdict:reject",
+        "cache:miss",
+        "clause:obscene",
+        "clause:personal",
+        "decision:approve",
+    }
+    assert all(3600 < raw_redis.ttl(k) <= 7200 for k in minute_keys)
+
+
+async def test_a_review_waits_in_the_queue_without_expiring(
+    redis_url: str, keys: Keys, raw_redis: redis.Redis
+) -> None:
+    store = RedisStore.from_url(redis_url, prefix=keys.prefix)
+    try:
+        await DecisionLog(store, max_entries=10_000, retention_s=3600, clock=lambda: 1_717_000_000.5).record(
+            [Comment(id="v1", text="Well darn you")], [_verdict("v1", "review")]
+        )
+    finally:
+        await store.aclose()
+    assert raw_redis.ttl(f"{keys.prefix}comment:v1") == -1
+    assert raw_redis.zrange(f"{keys.prefix}review:queue", 0, -1, withscores=True) == [
+        ("v1", 1_717_000_000_500)
+    ]

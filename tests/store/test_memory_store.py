@@ -1,11 +1,15 @@
+"""What only the memory store does: the bounds on what it may forget, and `open_store` choosing it.
+
+The behaviour it shares with Redis is held by test_contract.py.
+"""
+
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import pytest
 
-from service.store import MemoryStore, RedisStore, Store, open_store
+from service.store import CounterName, MemoryStore, RedisStore, Store, open_store
 from tests.support.fakes import FakeClock
 
 pytestmark = pytest.mark.anyio
@@ -18,23 +22,6 @@ def store(clock: FakeClock) -> MemoryStore:
     return MemoryStore(max_entries=3, clock=clock)
 
 
-async def test_miss_then_hit(store: MemoryStore) -> None:
-    assert await store.get_verdict("k") is None
-    await store.set_verdict("k", VERDICT, ttl_s=60)
-    assert await store.get_verdict("k") == VERDICT
-
-
-async def test_cached_verdict_is_a_copy_either_way(store: MemoryStore) -> None:
-    verdict: dict[str, Any] = {"verdict": "accept", "reasons": []}
-    await store.set_verdict("k", verdict, ttl_s=60)
-    verdict["reasons"].append("changed after set")
-    first = await store.get_verdict("k")
-    assert first == {"verdict": "accept", "reasons": []}
-    assert first is not None
-    first["verdict"] = "changed after get"
-    assert await store.get_verdict("k") == {"verdict": "accept", "reasons": []}
-
-
 async def test_ttl_is_honoured_and_expired_entries_are_dropped_on_read(
     store: MemoryStore, clock: FakeClock
 ) -> None:
@@ -44,14 +31,6 @@ async def test_ttl_is_honoured_and_expired_entries_are_dropped_on_read(
     clock.advance(0.01)
     assert await store.get_verdict("k") is None
     assert len(store) == 0
-
-
-async def test_setting_again_replaces_value_and_ttl(store: MemoryStore, clock: FakeClock) -> None:
-    await store.set_verdict("k", VERDICT, ttl_s=10)
-    clock.advance(8)
-    await store.set_verdict("k", {"verdict": "accept"}, ttl_s=10)
-    clock.advance(8)
-    assert await store.get_verdict("k") == {"verdict": "accept"}
 
 
 async def test_oldest_entries_are_evicted_beyond_max_entries(store: MemoryStore) -> None:
@@ -117,3 +96,50 @@ async def test_open_store_with_redis_url_is_redis_and_masks_the_password(
         assert "hunter2" not in caplog.text
     finally:
         await store.aclose()
+
+
+async def test_the_service_s_own_statuses_are_bounded_oldest_first(store: MemoryStore) -> None:
+    await store.set_status("pending", {"status": "pending_review"}, ttl_s=None)
+    for name in ("a", "b", "c"):
+        await store.set_status(name, {"status": "accepted"}, ttl_s=60, evictable=True)
+    await store.set_status("a", {"status": "rejected"}, ttl_s=60, evictable=True)  # "a" becomes the newest
+    await store.set_status("d", {"status": "accepted"}, ttl_s=60, evictable=True)
+    assert await store.get_statuses(["b", "c", "a", "d", "pending"]) == [
+        None,
+        {"status": "accepted"},
+        {"status": "rejected"},
+        {"status": "accepted"},
+        {"status": "pending_review"},  # not counted against the bound, never dropped
+    ]
+
+
+async def test_a_pending_review_that_becomes_final_joins_the_bound(store: MemoryStore) -> None:
+    await store.set_status("p", {"status": "pending_review"}, ttl_s=None)
+    await store.set_status("p", {"status": "accepted"}, ttl_s=60, evictable=True)  # re-moderated
+    for name in ("a", "b", "c"):
+        await store.set_status(name, {"status": "accepted"}, ttl_s=60, evictable=True)
+    assert await store.get_status("p") is None
+
+
+async def test_held_statuses_expire_and_are_swept_as_the_table_grows(clock: FakeClock) -> None:
+    store = MemoryStore(max_entries=2, clock=clock)
+    await store.set_status("pending", {"status": "pending_review"}, ttl_s=None)
+    for i in range(3):
+        await store.set_status(f"decided-{i}", {"status": "approved"}, ttl_s=10)
+    clock.advance(10)
+    await store.set_status("late", {"status": "approved"}, ttl_s=10)  # past 2 x max_entries: a sweep
+    assert sorted(store._statuses) == ["late", "pending"]
+
+
+async def test_expired_counters_are_swept_once_there_are_four_times_the_bound(
+    store: MemoryStore, clock: FakeClock
+) -> None:
+    await store.add_counts([CounterName("m", b, "verdict", "accept") for b in range(12)], 60)
+    clock.advance(60)
+    await store.add_counts([CounterName("m", 99, "verdict", "accept")], 60)  # 13 > 4 x 3
+    assert list(store._counters) == [CounterName("m", 99, "verdict", "accept")]
+
+
+async def test_one_deployment_per_process_so_every_prefix_is_this_store(store: MemoryStore) -> None:
+    assert store.with_prefix("site-a:") is store
+    assert store.with_prefix("site-b:") is store

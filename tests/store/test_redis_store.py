@@ -1,7 +1,9 @@
-"""RedisStore against real Redis servers, over real connections.
+"""What only the Redis store does, against real Redis servers over real connections (test_contract.py holds
+what it shares with the memory store).
 
-The shared server (TEST_REDIS_URL, default db 15 of the local one) serves the cache behaviour, each test
-under its own key prefix. Outages use ThrowawayRedis servers the tests start and kill themselves.
+The shared server (TEST_REDIS_URL, default db 15 of the local one) serves the stored layout, malformed values
+and refused commands, each test under its own key prefix. Outages use ThrowawayRedis servers the tests start
+and kill themselves.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ import anyio
 import pytest
 import redis
 
-from service.store import Keys, RedisStore, Store, StoreUnavailable, verdict_digest
+from service.store import CounterName, Keys, RedisStore, Store, StoreUnavailable, verdict_digest
 from service.store.redis import mask_url
 from tests.support.fakes import FakeClock
-from tests.support.redis_server import ThrowawayRedis, free_port
+from tests.support.redis_server import ThrowawayRedis, delete_keys_under, free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -32,30 +34,24 @@ VERDICT = {
 }
 
 
+DIGEST = verdict_digest("you utter clown", "policy-1", "rules-1", "toxic-bert@abc")
+
+
 @pytest.fixture
 def key(keys: Keys) -> str:
-    return keys.verdict(verdict_digest("you utter clown", "policy-1", "rules-1", "toxic-bert@abc"))
+    """Where the store keeps the verdict named DIGEST, for looking at it without the store."""
+    return keys.verdict(DIGEST)
 
 
 # --- the cache, on the shared server ---------------------------------------------------------------
 
 
-async def test_miss(redis_store: RedisStore, key: str) -> None:
-    assert await redis_store.get_verdict(key) is None
-
-
-async def test_hit_after_set(redis_store: RedisStore, key: str) -> None:
-    await redis_store.set_verdict(key, VERDICT, ttl_s=60)
-    assert await redis_store.get_verdict(key) == VERDICT
-
-
 async def test_key_contents_are_the_exact_name_and_compact_json(
     redis_store: RedisStore, keys: Keys, raw_redis: redis.Redis
 ) -> None:
-    digest = verdict_digest("you utter clown", "policy-1", "rules-1", "toxic-bert@abc")
-    await redis_store.set_verdict(keys.verdict(digest), VERDICT, ttl_s=60)
+    await redis_store.set_verdict(DIGEST, VERDICT, ttl_s=60)
     [name] = list(raw_redis.scan_iter(match=f"{keys.prefix}*"))
-    assert name == f"{keys.prefix}verdict:{digest}"
+    assert name == f"{keys.prefix}verdict:{DIGEST}"
     assert raw_redis.type(name) == "string"
     stored = raw_redis.get(name)
     assert stored == json.dumps(VERDICT, ensure_ascii=False, separators=(",", ":"))
@@ -63,26 +59,26 @@ async def test_key_contents_are_the_exact_name_and_compact_json(
 
 
 async def test_ttl_is_set_on_the_key(redis_store: RedisStore, key: str, raw_redis: redis.Redis) -> None:
-    await redis_store.set_verdict(key, VERDICT, ttl_s=300)
+    await redis_store.set_verdict(DIGEST, VERDICT, ttl_s=300)
     assert 298 <= raw_redis.ttl(key) <= 300
 
 
 async def test_setting_again_replaces_value_and_ttl(
     redis_store: RedisStore, key: str, raw_redis: redis.Redis
 ) -> None:
-    await redis_store.set_verdict(key, VERDICT, ttl_s=300)
-    await redis_store.set_verdict(key, {"verdict": "accept"}, ttl_s=30)
-    assert await redis_store.get_verdict(key) == {"verdict": "accept"}
+    await redis_store.set_verdict(DIGEST, VERDICT, ttl_s=300)
+    await redis_store.set_verdict(DIGEST, {"verdict": "accept"}, ttl_s=30)
+    assert await redis_store.get_verdict(DIGEST) == {"verdict": "accept"}
     assert 28 <= raw_redis.ttl(key) <= 30
 
 
 async def test_verdict_expires_after_its_ttl(
     redis_store: RedisStore, key: str, raw_redis: redis.Redis
 ) -> None:
-    await redis_store.set_verdict(key, VERDICT, ttl_s=1)
-    assert await redis_store.get_verdict(key) == VERDICT
+    await redis_store.set_verdict(DIGEST, VERDICT, ttl_s=1)
+    assert await redis_store.get_verdict(DIGEST) == VERDICT
     await anyio.sleep(1.2)
-    assert await redis_store.get_verdict(key) is None
+    assert await redis_store.get_verdict(DIGEST) is None
     assert raw_redis.exists(key) == 0
 
 
@@ -99,7 +95,7 @@ async def test_malformed_value_is_a_logged_miss(
     # The last two are not UTF-8 (the last one is "{}" in UTF-16, which json.loads(bytes) would accept).
     raw_redis.set(key, stored, ex=60)
     with caplog.at_level(logging.WARNING, logger="service.store.redis"):
-        assert await redis_store.get_verdict(key) is None
+        assert await redis_store.get_verdict(DIGEST) is None
     assert key in caplog.text
     assert not redis_store.backing_off
 
@@ -109,20 +105,19 @@ async def test_redis_refusing_a_command_is_unavailable_but_not_an_outage(
 ) -> None:
     raw_redis.rpush(key, "a list, not a string")  # GET answers WRONGTYPE
     with pytest.raises(StoreUnavailable, match="WRONGTYPE"):
-        await redis_store.get_verdict(key)
+        await redis_store.get_verdict(DIGEST)
     assert not redis_store.backing_off  # Redis answered: later calls still go to it
-    other = key + "-other"
-    await redis_store.set_verdict(other, VERDICT, ttl_s=60)
-    assert await redis_store.get_verdict(other) == VERDICT
+    await redis_store.set_verdict("other", VERDICT, ttl_s=60)
+    assert await redis_store.get_verdict("other") == VERDICT
 
 
 async def test_bad_ttl_or_value_is_a_programming_error_not_unavailability(
     redis_store: RedisStore, key: str, raw_redis: redis.Redis
 ) -> None:
     with pytest.raises(ValueError, match="ttl_s"):
-        await redis_store.set_verdict(key, VERDICT, ttl_s=0)
+        await redis_store.set_verdict(DIGEST, VERDICT, ttl_s=0)
     with pytest.raises(TypeError):
-        await redis_store.set_verdict(key, {"when": object()}, ttl_s=60)
+        await redis_store.set_verdict(DIGEST, {"when": object()}, ttl_s=60)
     assert raw_redis.exists(key) == 0
 
 
@@ -146,6 +141,70 @@ async def test_protocol_members(redis_store: RedisStore, redis_url: str) -> None
 )
 def test_describe_masks_passwords(url: str, shown: str) -> None:
     assert mask_url(url) == shown
+
+
+# --- the key layout (keys.py draws it): names, types and TTLs exactly as they have always been ------------
+
+
+async def test_the_decision_data_lands_in_the_documented_keys(
+    redis_store: RedisStore, keys: Keys, raw_redis: redis.Redis
+) -> None:
+    prefix = keys.prefix
+    position = await redis_store.append_log({"kind": "verdict", "text": "ü"}, max_len=100, min_ms=0)
+    await redis_store.set_status("c-1", {"status": "pending_review", "verdict": "review"}, ttl_s=None)
+    await redis_store.set_status("c-2", {"status": "accepted"}, ttl_s=600, evictable=True)
+    await redis_store.enqueue_review("c-1", 1_717_000_000_123)
+    await redis_store.add_counts([CounterName("m", 28_616_666, "verdict", "review")], 7200)
+    await redis_store.add_counts([CounterName("h", 476_944, "clause", "obscene")], 172_800)
+
+    assert sorted(raw_redis.scan_iter(match=f"{prefix}*")) == sorted(
+        [
+            f"{prefix}log",
+            f"{prefix}comment:c-1",
+            f"{prefix}comment:c-2",
+            f"{prefix}review:queue",
+            f"{prefix}count:m:28616666:verdict:review",
+            f"{prefix}count:h:476944:clause:obscene",
+        ]
+    )
+    assert raw_redis.type(f"{prefix}log") == "stream"
+    assert raw_redis.xrange(f"{prefix}log") == [(str(position), {"kind": "verdict", "text": "ü"})]
+    assert raw_redis.type(f"{prefix}comment:c-1") == "hash"
+    assert raw_redis.hgetall(f"{prefix}comment:c-1") == {"status": "pending_review", "verdict": "review"}
+    assert raw_redis.ttl(f"{prefix}comment:c-1") == -1  # a pending review never expires
+    assert 590 <= raw_redis.ttl(f"{prefix}comment:c-2") <= 600  # `evictable` changes nothing in Redis
+    assert raw_redis.type(f"{prefix}review:queue") == "zset"
+    assert raw_redis.zrange(f"{prefix}review:queue", 0, -1, withscores=True) == [("c-1", 1_717_000_000_123)]
+    assert raw_redis.get(f"{prefix}count:m:28616666:verdict:review") == "1"
+    assert 7100 < raw_redis.ttl(f"{prefix}count:m:28616666:verdict:review") <= 7200
+    assert 172_700 < raw_redis.ttl(f"{prefix}count:h:476944:clause:obscene") <= 172_800
+
+
+async def test_a_status_given_a_ttl_again_loses_it_when_it_is_pending_again(
+    redis_store: RedisStore, keys: Keys, raw_redis: redis.Redis
+) -> None:
+    await redis_store.set_status("c-1", {"status": "approved"}, ttl_s=60)
+    assert 50 < raw_redis.ttl(keys.comment("c-1")) <= 60
+    await redis_store.set_status("c-1", {"status": "pending_review"}, ttl_s=None)
+    assert raw_redis.ttl(keys.comment("c-1")) == -1
+
+
+async def test_another_prefix_is_another_deployment_on_the_same_connection(
+    redis_store: RedisStore, keys: Keys, raw_redis: redis.Redis, redis_url: str
+) -> None:
+    other_prefix = keys.prefix.rstrip(":") + "-other:"
+    other = redis_store.with_prefix(other_prefix)
+    try:
+        assert redis_store.with_prefix(keys.prefix) is redis_store
+        assert other.describe() == redis_store.describe() == mask_url(redis_url)
+        await other.set_verdict(DIGEST, VERDICT, ttl_s=60)
+        await other.set_status("c-1", {"status": "accepted"}, ttl_s=60)
+        assert await redis_store.get_verdict(DIGEST) is None
+        assert await redis_store.get_status("c-1") is None
+        assert await other.get_verdict(DIGEST) == VERDICT
+        assert raw_redis.exists(f"{other_prefix}verdict:{DIGEST}", f"{other_prefix}comment:c-1") == 2
+    finally:
+        delete_keys_under(redis_url, other_prefix)
 
 
 # --- outages, on servers the tests own ---------------------------------------------------------------
@@ -186,6 +245,19 @@ async def test_redis_going_away_and_coming_back(server: ThrowawayRedis) -> None:
         await store.set_verdict("k", VERDICT, ttl_s=60)
         assert await store.get_verdict("k") == VERDICT
         assert await store.ping() is True
+    finally:
+        await store.aclose()
+
+
+async def test_an_outage_met_under_one_prefix_spares_the_other_the_wait(clock: FakeClock) -> None:
+    store = RedisStore.from_url(f"redis://127.0.0.1:{free_port()}/0", clock=clock)
+    other = store.with_prefix("site-b:")
+    try:
+        with pytest.raises(StoreUnavailable, match="unavailable"):
+            await store.get_verdict("k")
+        assert other.backing_off
+        with pytest.raises(StoreUnavailable, match="skipped"):
+            await other.get_status("c-1")
     finally:
         await store.aclose()
 
