@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 
@@ -50,13 +49,7 @@ def create_app(
             up = await store.ping()
             log.info("verdict cache: %s (%s)", store.describe(), "answering" if up else "NOT answering yet")
         webhook = loaded.webhook
-
-        def send_final(payload: dict[str, Any]) -> None:
-            # The webhook holds on to its delivery task; the log only hands each final decision over.
-            if webhook is not None:
-                webhook.send(payload)
-
-        decisions = runtime.decision_log(settings, store, on_final=send_final if webhook else None)
+        decisions = runtime.decision_log(settings, store, on_final=webhook.send if webhook else None)
         pipeline = runtime.pipeline(
             settings,
             policy=loaded.policy,

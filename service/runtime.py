@@ -143,7 +143,7 @@ def open_store(settings: Settings) -> Store:
 
 
 def decision_log(
-    settings: Settings, store: Store, *, on_final: Callable[[dict[str, Any]], None] | None = None
+    settings: Settings, store: Store, *, on_final: Callable[[dict[str, Any]], object] | None = None
 ) -> DecisionLog:
     """The decision log on `store`, under this deployment's REDIS_PREFIX whatever prefix the store was
     opened with (a caller may have opened it from the URL alone)."""

@@ -65,7 +65,7 @@ class DecisionLog:
         max_entries: int,
         retention_s: int,
         clock: Callable[[], float] = time.time,
-        on_final: Callable[[dict[str, Any]], None] | None = None,
+        on_final: Callable[[dict[str, Any]], object] | None = None,
     ) -> None:
         """`on_final` receives each moderator's final decision as the webhook payload (it must not block)."""
         self.store = store
@@ -204,7 +204,7 @@ class DecisionLog:
     async def entries(
         self,
         *,
-        before: LogCursor | str | None = None,
+        before: LogCursor | None = None,
         kind: str | None = "verdict",
         verdict: str | None = None,
         clause: str | None = None,
@@ -214,12 +214,11 @@ class DecisionLog:
         page_size: int = 50,
         scan_limit: int = 5000,
     ) -> LogPage:
-        """Newest first, from the entry before `before` (exclusive): a LogCursor, or its text ("<ms>-<seq>",
-        checked by `LogCursor.parse`: ValueError when it is not one; empty means from the newest)."""
-        cursor = (LogCursor.parse(before) if before else None) if isinstance(before, str) else before
+        """Newest first, from the entry before `before` (exclusive); None starts from the newest. Callers
+        parse a client's text with `LogCursor.parse`, the one place that knows its syntax."""
         return await queries.log_page(
             self.store,
-            before=cursor,
+            before=before,
             kind=kind,
             verdict=verdict,
             clause=clause,

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from service.api.deps import DecisionsDep, PipelineDep
 from service.moderation.types import ACTIONS, CLAUSES, VERDICTS
 from service.review.models import COUNTED, CommentNotFound, DecisionConflict, ModeratorAction
+from service.store.base import LogCursor
 from service.web.charts import stacked_bars
 from service.web.deps import CheckedForm, PageSession
 from service.web.responses import flash_redirect, local_path, render
@@ -108,10 +109,14 @@ async def rejections(
     # A page's filters come from links and hand-edited URLs: anything unknown falls back to no filter.
     verdict = verdict if verdict in ACTIONS else "reject"
     clause = clause if clause in CLAUSES else None
-    if before is not None and not all(p.isdigit() for p in before.split("-", 1)):
-        before = None
+    cursor: LogCursor | None = None
+    if before is not None:
+        try:
+            cursor = LogCursor.parse(before)
+        except ValueError:
+            before = None  # a stale or hand-edited link: start from the newest entries
     page = await decisions.entries(
-        before=before,
+        before=cursor,
         kind="verdict",
         verdict=verdict,
         clause=clause,

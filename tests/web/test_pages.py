@@ -70,3 +70,15 @@ def test_pages_are_neither_cached_nor_framed(app):
     for headers in pages:
         assert headers["cache-control"] == "no-store" and headers["x-frame-options"] == "DENY"
         assert "default-src 'self'" in headers["content-security-policy"]
+
+
+def test_rejections_pages_through_the_log_and_ignores_a_broken_cursor(app):
+    for i in range(3):
+        app.post("/v1/moderate", json={"text": f"This is fucking ridiculous #{i}.", "id": f"p{i}"})
+    dashboard_login(app)
+    newest = app.get("/dashboard/rejections")
+    assert newest.status_code == 200 and "/dashboard/comments/p2/overturn" in newest.text
+    # A cursor is "<ms>-<seq>" in ASCII digits; anything else (other scripts' digits included) starts over.
+    for broken in ("\u0661\u0662\u0663-0", "\u00b2", "1-2-3", "abc"):
+        page = app.get("/dashboard/rejections", params={"before": broken})
+        assert page.status_code == 200 and "/dashboard/comments/p2/overturn" in page.text
