@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from service.rescore.run import Options, rescore_file
+from service.rescore.options import Options
+from service.rescore.run import rescore_file
 from tests.support.rescore import comments, read_jsonl
 from tests.support.scorers import MarkerScorer
 from tests.support.settings import make_settings

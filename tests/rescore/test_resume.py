@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from service.model.demo import build_tiny_checkpoint
-from service.rescore.run import EXIT_CHANGED, EXIT_INTERRUPTED, Options, rescore_file
+from service.rescore.errors import EXIT_CHANGED, EXIT_INTERRUPTED
+from service.rescore.options import Options
+from service.rescore.run import rescore_file
 from tests.support.rescore import comments, read_jsonl
 from tests.support.settings import make_settings
 
