@@ -17,7 +17,13 @@ from tests.support.settings import make_settings
 ray = pytest.importorskip(
     "ray", reason="Ray is not installed: pip install -e '.[ray]' (make test installs it)"
 )
-pytestmark = [pytest.mark.ray, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.ray,
+    pytest.mark.slow,
+    # Ray Data (2.60 here) builds its DataContext by setting every field, its own deprecated options
+    # included, and warns about each (use_polars, use_arrow_tensor_v2, ...); not our code.
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context"),
+]
 
 
 @pytest.fixture(scope="module")
