@@ -107,14 +107,21 @@ class Judge:
                 task = self.loop.create_task(self.ajudge([(r.id, r.text) for r in chunk.rows]))
                 pending.append((chunk, task))
                 if len(pending) >= 2:
-                    done, task = pending.popleft()
-                    yield done, self.loop.run_until_complete(task)
+                    yield self._first_done(pending)
             while pending:
-                done, task = pending.popleft()
-                yield done, self.loop.run_until_complete(task)
+                yield self._first_done(pending)
         finally:
+            # Every chunk not handed back is cancelled, the one awaited when Ctrl-C came included: left
+            # running, it could wait forever on comments that a micro-batcher hit by the interrupt will never
+            # answer, and close() would wait with it.
             for _, task in pending:
                 task.cancel()
+
+    def _first_done(self, pending: deque[tuple[Chunk, asyncio.Task[Verdicts]]]) -> tuple[Chunk, Verdicts]:
+        chunk, task = pending[0]
+        verdicts = self.loop.run_until_complete(task)
+        pending.popleft()  # only once done: an interrupt above leaves it in `pending`, to be cancelled
+        return chunk, verdicts
 
     def close(self) -> None:
         self.pipeline.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import pytest
@@ -62,3 +63,24 @@ def test_ray_without_ray_installed_is_a_usage_error(monkeypatch: pytest.MonkeyPa
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
     with pytest.raises(RescoreError, match=r"--ray needs Ray Data: pip install 'comment-moderation\[ray\]'"):
         make_judge(make_settings(), ray="auto", scorer_factory=MarkerScorer)
+
+
+def test_an_interrupt_cancels_every_chunk_in_flight() -> None:
+    judge = Judge(make_settings(), batch_size=2, scorer_factory=MarkerScorer)
+    never = asyncio.Event()
+
+    async def ajudge(comments):
+        if comments[0][0] == "c0":
+            await never.wait()  # comments a micro-batcher hit by the interrupt will never answer
+        raise KeyboardInterrupt  # Ctrl-C, landing while the loop runs the next chunk
+
+    judge.ajudge = ajudge  # type: ignore[method-assign]
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            list(judge.map(iter(_chunks([2, 2]))))
+        waiting = [t for t in asyncio.all_tasks(judge.loop) if not t.done()]
+        assert waiting and all(t.cancelling() for t in waiting)  # the awaited chunk too
+    finally:
+        for task in asyncio.all_tasks(judge.loop):
+            task.cancel()  # whatever the assertion found, close() must not wait forever here
+        judge.close()
