@@ -87,9 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     wordlist_cli.register(subparsers)
     model_cli.register(subparsers)
-    from service.rescore import run as rescore
+    from service.rescore import cli as rescore_cli
 
-    rescore.register(subparsers)
+    rescore_cli.register(subparsers)
     return parser
 
 

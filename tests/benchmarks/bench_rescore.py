@@ -56,7 +56,8 @@ from service.config import Settings
 from service.model.batcher import GROUPING
 from service.model.demo import build_base_checkpoint
 from service.model.loader import load_scorer
-from service.rescore.run import Options, rescore_file
+from service.rescore.options import Options
+from service.rescore.run import rescore_file
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 20261127

@@ -12,7 +12,8 @@ import yaml
 
 from service import runtime
 from service.moderation.types import Comment
-from service.rescore.run import Options, rescore_log
+from service.rescore.from_log import rescore_log
+from service.rescore.options import Options
 from service.store.redis import RedisStore
 from tests.support.scorers import MarkerScorer
 from tests.support.settings import make_settings

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from service.rescore.run import Options, rescore_file
+from service.rescore.options import Options
+from service.rescore.run import rescore_file
 from tests.support.rescore import comments, read_jsonl
 from tests.support.scorers import MarkerScorer
 from tests.support.settings import make_settings
@@ -16,7 +17,13 @@ from tests.support.settings import make_settings
 ray = pytest.importorskip(
     "ray", reason="Ray is not installed: pip install -e '.[ray]' (make test installs it)"
 )
-pytestmark = [pytest.mark.ray, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.ray,
+    pytest.mark.slow,
+    # Ray Data (2.60 here) builds its DataContext by setting every field, its own deprecated options
+    # included, and warns about each (use_polars, use_arrow_tensor_v2, ...); not our code.
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context"),
+]
 
 
 @pytest.fixture(scope="module")

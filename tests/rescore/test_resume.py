@@ -3,18 +3,22 @@ arguments, ends with exactly the rows of an uninterrupted run: none missing, non
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from service.model.demo import build_tiny_checkpoint
-from service.rescore.run import EXIT_CHANGED, EXIT_INTERRUPTED, Options, rescore_file
+from service.rescore.errors import EXIT_CHANGED, EXIT_INTERRUPTED
+from service.rescore.options import Options
+from service.rescore.run import rescore_file
 from tests.support.rescore import comments, read_jsonl
 from tests.support.settings import make_settings
 
@@ -22,6 +26,18 @@ pytestmark = pytest.mark.slow
 
 ROWS = 1500
 BATCH = 40
+
+
+@contextlib.contextmanager
+def _process(command: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """A process whose pipes are closed when the block ends, killed first if it still runs (a test that fails
+    halfway neither waits on it nor leaves its pipes to the garbage collector)."""
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
 
 
 def _wait_for_progress(proc: subprocess.Popen[bytes], progress: Path, at_least: int) -> int:
@@ -72,19 +88,19 @@ def test_killed_and_interrupted_run_resumes_to_the_uninterrupted_output(tmp_path
         str(BATCH),
     ]
 
-    killed = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    first = _wait_for_progress(killed, progress, BATCH * 2)
-    killed.send_signal(signal.SIGKILL)
-    killed.wait()
+    with _process(command, env) as killed:
+        first = _wait_for_progress(killed, progress, BATCH * 2)
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
     assert first < ROWS
     # A chunk half-written when the process died: the resumed run must cut it off.
     with out.open("ab") as f:
         f.write(b'{"id": "torn", "text": "half a ro')
 
-    interrupted = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    second = _wait_for_progress(interrupted, progress, first + BATCH * 2)
-    interrupted.send_signal(signal.SIGINT)
-    _, err = interrupted.communicate(timeout=60)
+    with _process(command, env) as interrupted:
+        second = _wait_for_progress(interrupted, progress, first + BATCH * 2)
+        interrupted.send_signal(signal.SIGINT)
+        _, err = interrupted.communicate(timeout=60)
     assert interrupted.returncode == EXIT_INTERRUPTED, err.decode()
     assert b"run the same command again to resume" in err
     assert json.loads(progress.read_text())["summary"]["records"] < ROWS

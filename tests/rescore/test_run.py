@@ -1,15 +1,22 @@
-"""`moderation rescore` on files: round trips, bad rows, summary and exit statuses, workers, the API's verdicts."""
+"""Rescoring a file (`rescore_file`): round trips, bad rows, the summary, workers, the API's verdicts, what is
+refused, and what is closed when a run cannot start."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
+import sys
+import types
 from pathlib import Path
 
 import pytest
 
-from service import cli
-from service.config import get_settings
-from service.rescore.run import EXIT_CHANGED, EXIT_SAME, EXIT_USAGE, Options, RescoreError, rescore_file
+from service.model.base import ModelLoadError
+from service.rescore.errors import RescoreError, RescoreFailed
+from service.rescore.options import Options
+from service.rescore.run import rescore_file
 from tests.support.rescore import TEXTS, comments, read_csv, read_jsonl, write_csv, write_jsonl
 from tests.support.scorers import MarkerScorer
 from tests.support.settings import make_settings
@@ -139,32 +146,80 @@ def test_a_progress_file_of_another_run_is_refused(tmp_path: Path) -> None:
     assert summary.judged == 5 and len(read_jsonl(tmp_path / "out.jsonl")) == 5
 
 
-def test_command_exit_statuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    # The word list alone (no model to load): a listed obscenity is rejected whatever the previous verdict.
-    monkeypatch.setenv("MODERATION_MODEL", "none")
-    monkeypatch.setenv("MODERATION_LOG_LEVEL", "ERROR")
-    get_settings.cache_clear()
-    try:
-        same = write_jsonl(tmp_path / "same.jsonl", [{"id": "1", "text": "fine words", "verdict": "accept"}])
-        changed = write_jsonl(tmp_path / "changed.jsonl", [{"id": "1", "text": "shit", "verdict": "accept"}])
-        assert cli.main(["rescore", str(same), "-o", str(tmp_path / "a.jsonl"), "--no-progress"]) == EXIT_SAME
-        assert (
-            cli.main(["rescore", str(changed), "-o", str(tmp_path / "b.jsonl"), "--no-progress"])
-            == EXIT_CHANGED
-        )
-        assert "accept -> reject" in capsys.readouterr().err
-        assert (
-            cli.main(["rescore", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "c.jsonl")])
-            == EXIT_USAGE
-        )
-        assert cli.main(["rescore", str(same), "--apply"]) == EXIT_USAGE
-        assert "--apply goes with --from-log" in capsys.readouterr().err
-    finally:
-        get_settings.cache_clear()
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_a_csv_header_that_is_not_utf8_is_refused_from_stdin_as_from_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    data = b"id,text,pr\xe9c\xe9dent\n1,hello,accept\n"  # a column the run would not even read
+    if source == "stdin":
+        monkeypatch.setattr(sys, "stdin", types.SimpleNamespace(buffer=io.BytesIO(data)))
+        src = "-"
+    else:
+        src = str(tmp_path / "in.csv")
+        Path(src).write_bytes(data)
+    opts = Options(input=src, input_format="csv", output=str(tmp_path / "out.csv"), progress=False)
+    with pytest.raises(RescoreError, match=r"^the CSV header holds bytes that are not UTF-8$"):
+        rescore_file(make_settings(), opts, scorer_factory=MarkerScorer)
 
 
-def test_help_documents_the_exit_statuses(capsys) -> None:
-    with pytest.raises(SystemExit):
-        cli.main(["rescore", "--help"])
-    text = capsys.readouterr().out
-    assert "exit status: 0 no verdict changed, 1 some verdict changed, 2 usage" in " ".join(text.split())
+def _open_paths() -> set[str]:
+    fds = Path("/proc/self/fd")
+    out = set()
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):
+            out.add(os.readlink(fd))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc/self/fd (Linux)")
+def test_the_input_is_closed_when_the_judge_cannot_start(tmp_path: Path) -> None:
+    # Closed at once, not when the garbage collector gets to it (a ResourceWarning in some later test).
+    src = write_jsonl(tmp_path / "in.jsonl", comments(3))
+
+    def no_model() -> MarkerScorer:
+        raise ModelLoadError("unbiased", "no weights here")
+
+    with pytest.raises(ModelLoadError) as caught:
+        opts = Options(input=str(src), output=str(tmp_path / "out.jsonl"), progress=False)
+        rescore_file(make_settings(), opts, scorer_factory=no_model)
+    assert (
+        caught.value is not None
+    )  # the exception (and its frames) still alive: the file must be closed anyway
+    assert str(src) not in _open_paths()
+
+
+class _FailsAfter(MarkerScorer):
+    """Scores its first `calls` batches, then fails as a model that ran out of memory would."""
+
+    def __init__(self, calls: int) -> None:
+        super().__init__()
+        self.allowed = calls
+
+    def score(self, texts):
+        if len(self.calls) >= self.allowed:
+            raise RuntimeError("simulated inference failure")
+        return super().score(texts)
+
+
+def test_a_failed_run_resumes_under_the_same_pipeline_only(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", comments(30))
+    _run(tmp_path, src, tmp_path / "expected.jsonl", batch_size=4)
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(RescoreFailed):
+        rescore_file(
+            make_settings(),
+            Options(input=str(src), output=str(out), batch_size=4, progress=False),
+            scorer_factory=lambda: _FailsAfter(2),
+        )
+    saved = json.loads((tmp_path / "out.jsonl.progress").read_text())
+    assert 0 < saved["summary"]["records"] < 30
+    # Another model (another pipeline identity) must not continue this run's output.
+    with pytest.raises(RescoreError, match="other rules or model"):
+        rescore_file(
+            make_settings(),
+            Options(input=str(src), output=str(out), batch_size=4, progress=False),
+            scorer_factory=lambda: MarkerScorer(model_id="marker:111111111111"),
+        )
+    summary = _run(tmp_path, src, out, batch_size=4)
+    assert out.read_bytes() == (tmp_path / "expected.jsonl").read_bytes()
+    assert summary.records == 30 and summary.judged == 30
