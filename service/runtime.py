@@ -145,10 +145,9 @@ def open_store(settings: Settings) -> Store:
 def decision_log(
     settings: Settings, store: Store, *, on_final: Callable[[dict[str, Any]], object] | None = None
 ) -> DecisionLog:
-    """The decision log on `store`, under this deployment's REDIS_PREFIX whatever prefix the store was
-    opened with (a caller may have opened it from the URL alone)."""
+    """The decision log on `store` (open it with `open_store(settings)`: under this deployment's prefix)."""
     return DecisionLog(
-        store.with_prefix(settings.REDIS_PREFIX),
+        store,
         max_entries=settings.LOG_MAX_ENTRIES,
         retention_s=settings.LOG_RETENTION_DAYS * 86_400,
         on_final=on_final,
@@ -183,7 +182,7 @@ def pipeline(
         policy=policy,
         wordlists=wordlists,
         scorer=scorer,
-        store=store.with_prefix(settings.REDIS_PREFIX),
+        store=store,
         cache_ttl_s=settings.CACHE_TTL_S,
         decisions=decisions,
         batcher=batcher(settings, scorer, observer=observer),

@@ -25,9 +25,7 @@ from service.rescore.errors import (
     RescoreError,
     RescoreFailed,
 )
-from service.rescore.from_log import rescore_log
 from service.rescore.options import DEFAULT_BATCH_SIZE, DEFAULT_EXAMPLES, DEFAULT_RAY_WINDOW, FORMATS, Options
-from service.rescore.run import rescore_file
 from service.store.base import StoreUnavailable
 from service.wordlist.rules import WordListError
 
@@ -131,6 +129,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    # The runs build the whole pipeline (model, word lists, Redis client: about half a second of imports).
+    # Imported when the command runs, so the other commands - `moderation probe`, the container's health
+    # check every 30 s - don't pay for it.
+    from service.rescore.from_log import rescore_log
+    from service.rescore.run import rescore_file
+
     settings = get_settings()
     if not logging.getLogger().handlers:
         logging.basicConfig(

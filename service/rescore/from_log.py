@@ -21,8 +21,7 @@ from service.rescore.options import Options, format_of
 from service.rescore.output import RESULT_COLUMNS, Sink, Summary, Writer, result_fields
 from service.rescore.records import Row, previous_verdict
 from service.review.log import DecisionLog
-from service.store import open_store
-from service.store.base import Store
+from service.store.base import LogCursor, Store
 
 #: A moderator's decision stands: --apply never records a verdict over it.
 MODERATOR_STATUSES = ("approved", "rejected_by_moderator")
@@ -70,7 +69,7 @@ async def rescore_log(
     # before the exception leaves: the output synced and closed, the judge, then a store opened here.
     async with contextlib.AsyncExitStack() as resources:
         if store is None:
-            store = open_store(settings.REDIS_URL)
+            store = runtime.open_store(settings)
             resources.push_async_callback(store.aclose)
         judge = Judge(settings, batch_size=opts.batch_size, scorer_factory=scorer_factory)
         resources.callback(judge.close)
@@ -81,7 +80,7 @@ async def rescore_log(
             resources.callback(out.sync)
         writer = Writer(out_fmt, None if out_fmt == "jsonl" else ["id", "text", "logged_at", *RESULT_COLUMNS])
         seen: set[str] = set()
-        cursor: str | None = None
+        cursor: LogCursor | None = None
         while True:
             page = await decisions.entries(before=cursor, kind="verdict", page_size=opts.batch_size)
             rows: list[tuple[Row, Any]] = []

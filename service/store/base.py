@@ -27,7 +27,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple, Protocol, Self, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 StoreKind = Literal["redis", "memory"]
 CounterPeriod = Literal["m", "h"]
@@ -307,7 +307,3 @@ class DecisionStore(Protocol):
 @runtime_checkable
 class Store(VerdictCache, DecisionStore, Protocol):
     """Both protocols in one object: one connection (or one process's memory) serves the cache and the log."""
-
-    def with_prefix(self, prefix: str) -> Self:
-        """This store for the deployment whose data lives under `prefix` (on the same connection)."""
-        ...

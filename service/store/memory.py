@@ -4,7 +4,7 @@ It behaves like the Redis store wherever a caller can tell, and the shared suite
 to that: verdicts go through the same JSON encoding (a caller mutating a returned verdict never changes the
 cache, and a value Redis would refuse is refused here too), TTLs are honoured, log positions grow as Redis
 numbers them, names Redis could not key on are refused alike. It is per process: workers don't share it and
-a restart empties it; there is one deployment per process, so `with_prefix` returns the store itself.
+a restart empties it.
 
 Memory is bounded where Redis would only be bounded by its own memory, never at the cost of a moderator:
 - cached verdicts: at most `max_entries`; the least recently set goes first (a cache may forget);
@@ -23,7 +23,7 @@ import bisect
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, NamedTuple, Self
+from typing import Any, Literal, NamedTuple
 
 from service.store.base import (
     CounterName,
@@ -72,9 +72,6 @@ class MemoryStore:
     def __len__(self) -> int:
         """Cached verdicts held, expired ones not yet noticed included."""
         return len(self._verdicts)
-
-    def with_prefix(self, prefix: str) -> Self:
-        return self
 
     # -- the verdict cache -----------------------------------------------------------------------------------
 

@@ -14,13 +14,12 @@ A cache must never be the reason a request fails or stalls, so:
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Literal, TypeVar
 
 import redis.asyncio as aioredis
 import redis.exceptions as redis_errors
@@ -147,14 +146,6 @@ class RedisStore:
     @property
     def prefix(self) -> str:
         return self._keys.prefix
-
-    def with_prefix(self, prefix: str) -> Self:
-        """The store of the deployment under `prefix`, on this one's connection (closing either closes it)."""
-        if prefix == self._keys.prefix:
-            return self
-        other = copy.copy(self)
-        other._keys = Keys(prefix)
-        return other
 
     @property
     def backing_off(self) -> bool:

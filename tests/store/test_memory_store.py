@@ -138,8 +138,3 @@ async def test_expired_counters_are_swept_once_there_are_four_times_the_bound(
     clock.advance(60)
     await store.add_counts([CounterName("m", 99, "verdict", "accept")], 60)  # 13 > 4 x 3
     assert list(store._counters) == [CounterName("m", 99, "verdict", "accept")]
-
-
-async def test_one_deployment_per_process_so_every_prefix_is_this_store(store: MemoryStore) -> None:
-    assert store.with_prefix("site-a:") is store
-    assert store.with_prefix("site-b:") is store

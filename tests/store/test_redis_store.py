@@ -21,7 +21,7 @@ import redis
 from service.store import CounterName, Keys, RedisStore, Store, StoreUnavailable, verdict_digest
 from service.store.redis import mask_url
 from tests.support.fakes import FakeClock
-from tests.support.redis_server import ThrowawayRedis, delete_keys_under, free_port
+from tests.support.redis_server import ThrowawayRedis, free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -189,24 +189,6 @@ async def test_a_status_given_a_ttl_again_loses_it_when_it_is_pending_again(
     assert raw_redis.ttl(keys.comment("c-1")) == -1
 
 
-async def test_another_prefix_is_another_deployment_on_the_same_connection(
-    redis_store: RedisStore, keys: Keys, raw_redis: redis.Redis, redis_url: str
-) -> None:
-    other_prefix = keys.prefix.rstrip(":") + "-other:"
-    other = redis_store.with_prefix(other_prefix)
-    try:
-        assert redis_store.with_prefix(keys.prefix) is redis_store
-        assert other.describe() == redis_store.describe() == mask_url(redis_url)
-        await other.set_verdict(DIGEST, VERDICT, ttl_s=60)
-        await other.set_status("c-1", {"status": "accepted"}, ttl_s=60)
-        assert await redis_store.get_verdict(DIGEST) is None
-        assert await redis_store.get_status("c-1") is None
-        assert await other.get_verdict(DIGEST) == VERDICT
-        assert raw_redis.exists(f"{other_prefix}verdict:{DIGEST}", f"{other_prefix}comment:c-1") == 2
-    finally:
-        delete_keys_under(redis_url, other_prefix)
-
-
 # --- outages, on servers the tests own ---------------------------------------------------------------
 
 
@@ -245,19 +227,6 @@ async def test_redis_going_away_and_coming_back(server: ThrowawayRedis) -> None:
         await store.set_verdict("k", VERDICT, ttl_s=60)
         assert await store.get_verdict("k") == VERDICT
         assert await store.ping() is True
-    finally:
-        await store.aclose()
-
-
-async def test_an_outage_met_under_one_prefix_spares_the_other_the_wait(clock: FakeClock) -> None:
-    store = RedisStore.from_url(f"redis://127.0.0.1:{free_port()}/0", clock=clock)
-    other = store.with_prefix("site-b:")
-    try:
-        with pytest.raises(StoreUnavailable, match="unavailable"):
-            await store.get_verdict("k")
-        assert other.backing_off
-        with pytest.raises(StoreUnavailable, match="skipped"):
-            await other.get_status("c-1")
     finally:
         await store.aclose()
 
