@@ -1,0 +1,126 @@
+"""service/moderation/pipeline.py on its own: order, the identity the cache keys on, safe fallbacks.
+
+The pipeline runs here on the real word lists and policy, a memory store and the marker scorer (a test
+double: it scores what the text tells it to); the API tests drive the same pipeline through HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from service import runtime
+from service.model.batcher import Overloaded
+from service.moderation.pipeline import Pipeline
+from service.moderation.types import Comment
+from service.store.keys import verdict_digest
+from service.store.memory import MemoryStore
+from tests.support.scorers import FailingScorer, GatedScorer, MarkerScorer, NaNScorer
+from tests.support.settings import make_settings
+
+pytestmark = pytest.mark.anyio
+
+
+def _build(scorer: MarkerScorer, store: MemoryStore, **overrides: object) -> Pipeline:
+    settings = make_settings(**overrides)
+    policy, wordlists = runtime.load_rules(settings)
+    return runtime.pipeline(settings, policy=policy, wordlists=wordlists, scorer=scorer, store=store)
+
+
+@pytest.fixture
+async def store() -> AsyncIterator[MemoryStore]:
+    memory = MemoryStore()
+    yield memory
+    await memory.aclose()
+
+
+async def test_verdicts_come_back_in_order_with_their_ids(store: MemoryStore) -> None:
+    pipeline = _build(MarkerScorer(), store)
+    try:
+        texts = ["A fine article.", "This is fucking ridiculous.", "Hmm [[insult=0.6]]"]
+        verdicts = await pipeline.moderate([Comment(id=f"c{i}", text=t) for i, t in enumerate(texts)])
+    finally:
+        pipeline.close()
+    assert [(v.id, v.verdict) for v in verdicts] == [("c0", "accept"), ("c1", "reject"), ("c2", "review")]
+
+
+async def test_the_cache_keys_on_the_text_and_the_identity(store: MemoryStore) -> None:
+    scorer = MarkerScorer()
+    pipeline = _build(scorer, store)
+    try:
+        identity = pipeline.identity()
+        assert identity.model == "marker:000000000000"
+        assert identity.policy == f"{pipeline.policy.version}:{pipeline.policy.fingerprint}"
+        assert identity.wordlist == pipeline.wordlists.current().version
+        (first,) = await pipeline.moderate([Comment(id="a", text="A fine article.")])
+        digest = verdict_digest("A fine article.", identity.policy, identity.wordlist, identity.model)
+        assert (await store.get_verdict(digest) or {})["verdict"] == "accept"
+        (again,) = await pipeline.moderate([Comment(id="b", text="A fine article.")])
+        assert (first.cached, again.cached, again.id) == (False, True, "b")
+        assert scorer.texts_scored == 1
+    finally:
+        pipeline.close()
+
+
+async def test_another_model_is_another_identity_and_never_hits_the_old_cache(store: MemoryStore) -> None:
+    old = _build(MarkerScorer(model_id="marker:aaaaaaaaaaaa"), store)
+    new_scorer = MarkerScorer(model_id="marker:bbbbbbbbbbbb")
+    new = _build(new_scorer, store)
+    try:
+        await old.moderate([Comment(text="A fine article.")])
+        assert old.identity() != new.identity()
+        (verdict,) = await new.moderate([Comment(text="A fine article.")])
+        assert not verdict.cached and new_scorer.texts_scored == 1
+    finally:
+        old.close()
+        new.close()
+
+
+async def test_an_edited_policy_file_is_another_identity(store: MemoryStore, tmp_path: Path) -> None:
+    shipped = _build(MarkerScorer(), store)
+    edited = tmp_path / "policy.yaml"
+    edited.write_text(
+        (Path(__file__).resolve().parents[2] / "rules" / "policy.yaml").read_text("utf-8") + "\n# edited\n",
+        "utf-8",
+    )
+    other = _build(MarkerScorer(), store, POLICY_FILE=edited)
+    try:
+        # Same version string, other bytes: the fingerprint tells them apart.
+        assert shipped.policy.version == other.policy.version
+        assert shipped.identity().policy != other.identity().policy
+    finally:
+        shipped.close()
+        other.close()
+
+
+@pytest.mark.parametrize("scorer", [FailingScorer(), NaNScorer()], ids=["raises", "nan"])
+async def test_model_trouble_is_review_and_never_cached(store: MemoryStore, scorer: MarkerScorer) -> None:
+    pipeline = _build(scorer, store)
+    try:
+        (verdict,) = await pipeline.moderate([Comment(text="A fine article.")])
+        assert verdict.verdict == "review" and not verdict.model_consulted
+        assert [r.code for r in verdict.reasons] == ["model_unavailable"]
+        (again,) = await pipeline.moderate([Comment(text="A fine article.")])
+        assert not again.cached
+    finally:
+        pipeline.close()
+
+
+async def test_a_full_queue_is_backpressure_not_a_verdict(store: MemoryStore) -> None:
+    scorer = GatedScorer()
+    pipeline = _build(scorer, store, QUEUE_MAX=1, BATCH_MAX_SIZE=1, BATCH_MAX_WAIT_MS=0)
+    try:
+        running = asyncio.ensure_future(pipeline.moderate([Comment(text="first")]))
+        await asyncio.to_thread(scorer.entered.wait, 5)
+        waiting = asyncio.ensure_future(pipeline.moderate([Comment(text="second")]))
+        await asyncio.sleep(0.05)
+        with pytest.raises(Overloaded):
+            await pipeline.moderate([Comment(text="third")])
+        scorer.release.set()
+        assert [v.verdict for v in (*await running, *await waiting)] == ["accept", "accept"]
+    finally:
+        scorer.release.set()
+        pipeline.close()

@@ -1,0 +1,80 @@
+"""service/runtime.py: what the service runs on, built from Settings, and the start that cannot happen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service import runtime
+from service.auth import AuthConfigError
+from service.model.base import ModelLoadError
+from service.moderation.policy import PolicyError
+from service.review.webhook import WebhookConfigError
+from service.store.memory import MemoryStore
+from service.wordlist.rules import WordListError
+from tests.support.admin import ADMIN_PASSWORD
+from tests.support.scorers import MarkerScorer
+from tests.support.settings import make_settings
+
+
+def test_components_are_loaded_from_settings() -> None:
+    scorer = MarkerScorer()
+    loaded = runtime.load_components(make_settings(ADMIN_PASSWORD=ADMIN_PASSWORD), scorer=scorer)
+    assert loaded.scorer is scorer and loaded.webhook is None
+    assert loaded.policy.version and loaded.wordlists.current().version
+    assert loaded.auth.check_login("admin", ADMIN_PASSWORD)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "cause", "says"),
+    [
+        ({"POLICY_FILE": "/nonexistent/policy.yaml"}, PolicyError, "/nonexistent/policy.yaml"),
+        ({"RULES_DIR": "/nonexistent-rules", "POLICY_FILE": None}, PolicyError, "/nonexistent-rules"),
+        ({"ENVIRONMENT": "production", "ADMIN_PASSWORD": "changeme"}, AuthConfigError, "placeholder"),
+        ({"WEBHOOK_URL": "https://example.org/hook"}, WebhookConfigError, "MODERATION_WEBHOOK_SECRET"),
+        ({"WEBHOOK_URL": "ftp://example.org/hook", "WEBHOOK_SECRET": "s"}, WebhookConfigError, "http(s)"),
+        ({"MODEL": "unbiased", "MODEL_PATH": "/nonexistent-model"}, ModelLoadError, "Remedies"),
+    ],
+)
+def test_a_configuration_that_cannot_run_is_one_startup_error(
+    overrides: dict[str, object], cause: type[Exception], says: str
+) -> None:
+    settings = make_settings(**overrides)
+    scorer = None if "MODEL_PATH" in overrides else MarkerScorer()
+    with pytest.raises(runtime.StartupError) as raised:
+        runtime.load_components(settings, scorer=scorer)
+    assert isinstance(raised.value.__cause__, cause)
+    message = str(raised.value)
+    assert message.startswith("cannot start: ") and says in message
+
+
+def test_broken_word_lists_stop_the_start(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    (rules / "wordlist").mkdir(parents=True)
+    (rules / "policy.yaml").write_bytes(
+        (Path(__file__).resolve().parent.parent / "rules" / "policy.yaml").read_bytes()
+    )
+    (rules / "wordlist" / "site-block.txt").write_text("[reject nonsense]\nword\n", "utf-8")
+    with pytest.raises(runtime.StartupError) as raised:
+        runtime.load_components(make_settings(RULES_DIR=rules), scorer=MarkerScorer())
+    assert isinstance(raised.value.__cause__, WordListError) and "site-block.txt:1" in str(raised.value)
+
+
+@pytest.mark.anyio
+async def test_the_store_follows_redis_url_and_the_prefix(redis_url: str, key_prefix: str) -> None:
+    memory = runtime.open_store(make_settings(REDIS_URL=None))
+    redis = runtime.open_store(make_settings(REDIS_URL=redis_url, REDIS_PREFIX=key_prefix))
+    try:
+        assert isinstance(memory, MemoryStore) and redis.kind == "redis"
+        await redis.set_status("c-1", {"status": "accepted"}, ttl_s=60)
+        # The deployment's prefix is the store's own: a second store on another prefix sees nothing.
+        other = runtime.open_store(make_settings(REDIS_URL=redis_url, REDIS_PREFIX=key_prefix + "other:"))
+        try:
+            assert await other.get_status("c-1") is None
+            assert (await redis.get_status("c-1") or {})["status"] == "accepted"
+        finally:
+            await other.aclose()
+    finally:
+        await redis.aclose()
+        await memory.aclose()
