@@ -7,7 +7,7 @@
     overturn(id)                   a moderator reverses a final status (accepted <-> rejected)
     status(id)                     what the site asks before publishing
     entries(...) / queue(...) / statuses(...) / counts(...)
-                                   what the dashboard reads (service.review.queries; delegated from here)
+                                   what the dashboard reads (LogReader, service/review/queries.py)
 
 Statuses: accepted and rejected (the service decided), pending_review (waiting for a moderator), approved
 and rejected_by_moderator (a moderator decided, by review or overturn). Acceptances are counted and get a
@@ -28,18 +28,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from service.moderation.types import Comment, Verdict
-from service.review import queries
 from service.review.models import (
     HOURS_SHOWN,
     MINUTES_SHOWN,
     PUBLISH,
     CommentNotFound,
     CommentStatus,
-    Counts,
     DecisionConflict,
-    LogPage,
     ModeratorAction,
-    QueueItem,
     Status,
     comment_status,
     entry_json,
@@ -48,6 +44,7 @@ from service.review.models import (
     verdict_entry,
     verdict_status,
 )
+from service.review.queries import LogReader
 from service.store.base import CounterName, DecisionStore, LogCursor
 
 log = logging.getLogger(__name__)
@@ -57,7 +54,9 @@ _MINUTE_COUNTER_TTL_S = 2 * MINUTES_SHOWN * 60
 _HOUR_COUNTER_TTL_S = 2 * HOURS_SHOWN * 3600
 
 
-class DecisionLog:
+class DecisionLog(LogReader):
+    """The log's writes (the pipeline's record, the moderator state machine) over its reads (LogReader)."""
+
     def __init__(
         self,
         store: DecisionStore,
@@ -68,14 +67,10 @@ class DecisionLog:
         on_final: Callable[[dict[str, Any]], object] | None = None,
     ) -> None:
         """`on_final` receives each moderator's final decision as the webhook payload (it must not block)."""
-        self.store = store
+        super().__init__(store, clock=clock)
         self.max_entries = max_entries
         self.retention_s = retention_s
-        self._clock = clock
         self.on_final = on_final
-
-    def _now_ms(self) -> int:
-        return int(self._clock() * 1000)
 
     async def _append(self, entry: dict[str, str], now_ms: int) -> LogCursor:
         return await self.store.append_log(
@@ -198,48 +193,3 @@ class DecisionLog:
                 }
             )
         return result
-
-    # -- what the dashboard reads (service.review.queries) -------------------------------------------------
-
-    async def entries(
-        self,
-        *,
-        before: LogCursor | None = None,
-        kind: str | None = "verdict",
-        verdict: str | None = None,
-        clause: str | None = None,
-        article_id: str | None = None,
-        since_ms: int | None = None,
-        until_ms: int | None = None,
-        page_size: int = 50,
-        scan_limit: int = 5000,
-    ) -> LogPage:
-        """Newest first, from the entry before `before` (exclusive); None starts from the newest. Callers
-        parse a client's text with `LogCursor.parse`, the one place that knows its syntax."""
-        return await queries.log_page(
-            self.store,
-            before=before,
-            kind=kind,
-            verdict=verdict,
-            clause=clause,
-            article_id=article_id,
-            since_ms=since_ms,
-            until_ms=until_ms,
-            page_size=page_size,
-            scan_limit=scan_limit,
-        )
-
-    async def log_length(self) -> int:
-        return await self.store.log_length()
-
-    async def queue_size(self) -> int:
-        return await self.store.review_count()
-
-    async def queue(self, offset: int = 0, count: int = 20) -> list[QueueItem]:
-        return await queries.review_queue(self.store, offset, count)
-
-    async def statuses(self, comment_ids: Sequence[str]) -> dict[str, str]:
-        return await queries.statuses(self.store, comment_ids)
-
-    async def counts(self) -> Counts:
-        return await queries.counts(self.store, self._now_ms())
