@@ -176,8 +176,8 @@ def pipeline(
     observer: BatchObserver | None = None,
     cache: bool = True,
 ) -> Pipeline:
-    """The pipeline every door uses; `decisions=None` records nothing, `cache=False` skips the verdict cache.
-    The cache is `store` under this deployment's REDIS_PREFIX, as for `decision_log`."""
+    """The pipeline every door uses; `decisions=None` records nothing, `cache=False` skips the verdict cache
+    (`store`, opened with `open_store(settings)`)."""
     return Pipeline(
         policy=policy,
         wordlists=wordlists,
