@@ -3,8 +3,9 @@
     VerdictCache    the pipeline's: a verdict by its digest, for a TTL
     DecisionStore   the moderators' log's: the decision log, each comment's status, the review queue and
                     the dashboard's counters
-    Store           both in one object (what `open_store` returns and the runtime wires to both), which
-                    can be re-aimed at another deployment's prefix
+    SessionStore    the login's: moderators' sessions, kept server side so that a logout ends them
+    Store           all three in one object (what `open_store` returns and the runtime wires to each),
+                    which can be re-aimed at another deployment's prefix
 
 Callers name things (a digest, a comment id, a `CounterName`, a `LogCursor`); where a name lives is the
 store's business. Only the Redis store turns names into keys, through `service.store.keys`; the memory store
@@ -304,6 +305,51 @@ class DecisionStore(Protocol):
         ...
 
 
+# -- moderators' sessions (login hardening, issue 10) --------------------------------------------------------
+
+
+def check_session_key(key: str) -> str:
+    """A session's key is the digest the login makes of the cookie's session id: non-empty, no whitespace."""
+    if not isinstance(key, str) or not _DIGEST.fullmatch(key):
+        raise ValueError(f"a session key must be non-empty and free of whitespace, got {key!r}")
+    return key
+
+
+def check_user(user: str) -> str:
+    if not isinstance(user, str) or not user:
+        raise ValueError(f"a user name must be a non-empty string, got {user!r}")
+    return user
+
+
 @runtime_checkable
-class Store(VerdictCache, DecisionStore, Protocol):
-    """Both protocols in one object: one connection (or one process's memory) serves the cache and the log."""
+class SessionStore(Protocol):
+    """Moderators' sessions by key, each for a TTL, and each user's session epoch: logging out everywhere
+    raises the epoch, and a session is only good while it carries the current one. One counter per user
+    instead of a list of the user's sessions, so that "log out everywhere" is one atomic step that a login
+    racing it cannot slip past. Every method raises StoreUnavailable when the store cannot be reached."""
+
+    async def put_session(self, key: str, fields: Mapping[str, str], ttl_s: int) -> None:
+        """Store a session's fields for `ttl_s` whole seconds (>= 1), replacing any under the same key."""
+        ...
+
+    async def get_session(self, key: str) -> dict[str, str] | None:
+        """The session's fields, or None when there is none (never stored, ended or expired)."""
+        ...
+
+    async def delete_session(self, key: str) -> None:
+        """End one session at once (nothing happens when there is none)."""
+        ...
+
+    async def session_epoch(self, user: str) -> int:
+        """The user's current session epoch (0 before the first "log out everywhere")."""
+        ...
+
+    async def next_session_epoch(self, user: str) -> int:
+        """Raise the user's session epoch by one and return it: every session stored before ends."""
+        ...
+
+
+@runtime_checkable
+class Store(VerdictCache, DecisionStore, SessionStore, Protocol):
+    """The protocols in one object: one connection (or one process's memory) serves the cache, the log and
+    the sessions."""

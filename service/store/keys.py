@@ -12,6 +12,12 @@ hand, and only the Redis store asks for them (everyone else names a digest, a co
     {prefix}count:{m|h}:{bucket}:{dimension}:{value}
                                                   per-minute / per-hour counters (string, TTL a bit over
                                                   what the dashboard shows)
+    {prefix}session:{session key}                 a moderator's session (hash; TTL SESSION_MAX_AGE_S); the
+                                                  key is a digest of the cookie's id, never the id itself
+    {prefix}session-epoch:{user}                  how often the user logged out everywhere (string; kept)
+    {prefix}login-limit:LIMITER/{who}/...         login attempts per client address and per user name (the
+                                                  `limits` package's moving windows; they expire by
+                                                  themselves)
 """
 
 from __future__ import annotations
@@ -19,7 +25,13 @@ from __future__ import annotations
 import hashlib
 import json
 
-from service.store.base import check_comment_id, check_counter_name, check_digest
+from service.store.base import (
+    check_comment_id,
+    check_counter_name,
+    check_digest,
+    check_session_key,
+    check_user,
+)
 
 DEFAULT_PREFIX = "moderation:"
 
@@ -61,6 +73,23 @@ class Keys:
         hour since the epoch, `dimension` what is counted (verdict, clause, cache, decision), `value` which."""
         check_counter_name(period, dimension, value)
         return f"{self.prefix}count:{period}:{bucket}:{dimension}:{value}"
+
+    # -- moderators' sessions and login rate limits (login hardening, issue 10) ---------------------------
+
+    def session(self, key: str) -> str:
+        """A hash with one moderator's session: user, CSRF token, expiry, the epoch it was started in."""
+        check_session_key(key)
+        return f"{self.prefix}session:{key}"
+
+    def session_epoch(self, user: str) -> str:
+        """A counter raised by each "log out everywhere" of `user`; no TTL, as sessions of an older epoch
+        must stay refused for as long as they could live, and it is one small key per moderator."""
+        check_user(user)
+        return f"{self.prefix}session-epoch:{user}"
+
+    def login_limits(self) -> str:
+        """The prefix the `limits` package puts (with its own ":") before its login-attempt keys."""
+        return f"{self.prefix}login-limit"
 
     def __repr__(self) -> str:
         return f"Keys(prefix={self.prefix!r})"

@@ -14,7 +14,10 @@ Memory is bounded where Redis would only be bounded by its own memory, never at 
   (pending reviews never), and expired ones are swept out as the table grows;
 - the decision log: capped by the caller's `max_len` and `min_ms`, exactly (Redis trims in blocks);
 - counters: they expire as in Redis; expired ones are swept out once there are 4 x `max_entries`;
-- the review queue: not bounded (every pending review stays until a moderator or a re-moderation takes it).
+- the review queue: not bounded (every pending review stays until a moderator or a re-moderation takes it);
+- moderators' sessions: they expire as in Redis, and expired ones are swept out once there are
+  `max_entries`; past that the oldest go first (a moderator logs in again). Only a right password makes
+  one, and logins are rate limited, so the bound is a backstop. Session epochs: one number per user.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ from service.store.base import (
     check_comment_id,
     check_digest,
     check_fields,
+    check_session_key,
     check_ttl,
+    check_user,
     dump_verdict,
     load_verdict,
     log_bounds,
@@ -68,6 +73,9 @@ class MemoryStore:
         self._sweep_statuses_at = 2 * max_entries
         self._queue: dict[str, float] = {}  # comment id -> ms it entered
         self._counters: dict[CounterName, tuple[float, int]] = {}  # -> (expires_at, value)
+        # Moderators' sessions: key -> (expires_at, fields), oldest first; and each user's session epoch.
+        self._sessions: OrderedDict[str, tuple[float, dict[str, str]]] = OrderedDict()
+        self._session_epochs: dict[str, int] = {}
 
     def __len__(self) -> int:
         """Cached verdicts held, expired ones not yet noticed included."""
@@ -219,6 +227,43 @@ class MemoryStore:
             expires_at, value = self._counters.get(counter, (0.0, 0))
             values.append(value if now < expires_at else 0)
         return values
+
+    # -- moderators' sessions (login hardening, issue 10) ---------------------------------------------------
+
+    async def put_session(self, key: str, fields: Mapping[str, str], ttl_s: int) -> None:
+        check_session_key(key)
+        check_fields(fields)
+        check_ttl(ttl_s)
+        now = self._clock()
+        self._sessions.pop(key, None)
+        self._sessions[key] = (now + ttl_s, {str(k): str(v) for k, v in fields.items()})
+        if len(self._sessions) > self.max_entries:
+            for stale in [k for k, (expires_at, _) in self._sessions.items() if now >= expires_at]:
+                del self._sessions[stale]
+            while len(self._sessions) > self.max_entries:
+                self._sessions.popitem(last=False)
+
+    async def get_session(self, key: str) -> dict[str, str] | None:
+        check_session_key(key)
+        entry = self._sessions.get(key)
+        if entry is None:
+            return None
+        expires_at, fields = entry
+        if self._clock() >= expires_at:
+            del self._sessions[key]
+            return None
+        return dict(fields)
+
+    async def delete_session(self, key: str) -> None:
+        self._sessions.pop(check_session_key(key), None)
+
+    async def session_epoch(self, user: str) -> int:
+        return self._session_epochs.get(check_user(user), 0)
+
+    async def next_session_epoch(self, user: str) -> int:
+        epoch = self._session_epochs.get(check_user(user), 0) + 1
+        self._session_epochs[user] = epoch
+        return epoch
 
     # -- the rest of the protocol ----------------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ from service.store.base import (
     StoreUnavailable,
     check_comment_id,
     check_fields,
+    check_session_key,
     check_ttl,
     dump_verdict,
     load_verdict,
@@ -303,6 +304,41 @@ class RedisStore:
 
     def _counter_key(self, counter: CounterName) -> str:
         return self._keys.counter(counter.period, counter.bucket, counter.dimension, counter.value)
+
+    # -- moderators' sessions (login hardening, issue 10): a hash per session, a counter per user ----------
+
+    async def put_session(self, key: str, fields: Mapping[str, str], ttl_s: int) -> None:
+        name = self._keys.session(key)
+        check_ttl(ttl_s)
+        mapping: dict[FieldT, EncodableT] = {k: v for k, v in check_fields(fields).items()}
+
+        async def send() -> Any:
+            # One transaction: a session never exists without its expiry, nor keeps fields of an older one.
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.delete(name)
+                pipe.hset(name, mapping=mapping)
+                pipe.expire(name, ttl_s)
+                return await pipe.execute()
+
+        await self._call("HSET", send)
+
+    async def get_session(self, key: str) -> dict[str, str] | None:
+        name = self._keys.session(key)
+        return _fields(await self._call("HGETALL", lambda: self._client.hgetall(name)))
+
+    async def delete_session(self, key: str) -> None:
+        check_session_key(key)
+        name = self._keys.session(key)
+        await self._call("DEL", lambda: self._client.delete(name))
+
+    async def session_epoch(self, user: str) -> int:
+        name = self._keys.session_epoch(user)
+        value = await self._call("GET", lambda: self._client.get(name))
+        return int(value) if value is not None else 0
+
+    async def next_session_epoch(self, user: str) -> int:
+        name = self._keys.session_epoch(user)
+        return int(await self._call("INCR", lambda: self._client.incr(name)))
 
     # -- the connection --------------------------------------------------------------------------------------
 
