@@ -65,9 +65,13 @@ def create_app(
         app.state.decisions = decisions
         app.state.auth = loaded.auth
         app.state.webhook = webhook
+        # Login hardening (issue 10): sessions on the same store, login attempts counted beside it.
+        app.state.sessions = runtime.sessions(loaded.auth, store)
+        app.state.login_limiter = login_limiter = runtime.login_limiter(settings, loaded.auth)
         try:
             yield
         finally:
+            await login_limiter.aclose()
             pipeline.close()
             if webhook is not None:
                 await webhook.aclose()

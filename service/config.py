@@ -71,12 +71,14 @@ class Settings(BaseSettings):
     #: The log's cap in entries, whatever their age (Redis trims it approximately, in whole nodes).
     LOG_MAX_ENTRIES: int = Field(default=1_000_000, ge=100)
 
-    # Dashboard and review/admin API login. Outside development a missing or placeholder password refuses to
-    # start the service; in development an unset one is generated and logged once at startup.
+    # Dashboard and review/admin API login. Outside development a missing or guessable password (see
+    # ADMIN_PASSWORD_MIN_SCORE) refuses to start the service; in development an unset one is generated and
+    # logged once at startup.
     ADMIN_USER: str = Field(default="admin", min_length=1)
     ADMIN_PASSWORD: str | None = None
-    #: Signs session cookies. Unset: derived from ADMIN_PASSWORD, so every worker agrees and changing the
-    #: password signs everyone out.
+    #: Signs session cookies (at least SECRET_MIN_BYTES, required outside development); every worker and
+    #: instance of a deployment needs the same one, and a new one signs everyone out. Unset in development:
+    #: random per process.
     SESSION_SECRET: str | None = None
     SESSION_MAX_AGE_S: int = Field(default=12 * 3600, ge=60)
 
@@ -107,6 +109,25 @@ class Settings(BaseSettings):
         # Worst case of a full batch of maximum-length comments, each character escaped as \uXXXX (6 bytes)
         # with a surrogate pair (x2), plus room for the other fields. Anything larger cannot be valid.
         return self.MAX_BATCH * (self.MAX_CHARS * 12 + 4096) + 4096
+
+    # -- login hardening (issue 10) -------------------------------------------------------------------------
+    # Login attempts, right or wrong, per client address and per user name tried, in the `limits` package's
+    # notation (moving windows; several separated by ";"). Past either, both login doors answer 429 with
+    # Retry-After, the right password included, until the oldest attempt leaves the window. Counted in
+    # Redis at REDIS_URL (shared by every worker and instance), else in process memory. A value `limits`
+    # cannot read stops the start (service/runtime.py).
+    #: One person mistyping, or a script logging in now and then, stays well inside this.
+    LOGIN_LIMIT_PER_IP: str = "10/minute;60/hour"
+    #: What guessers spread over many addresses get together: 200 an hour is about 1.75 million a year,
+    #: against the 10^8 guesses a password of zxcvbn score 3 needs at the least.
+    LOGIN_LIMIT_PER_USER: str = "20/minute;200/hour"
+    #: The least zxcvbn score (0-4) of the admin password outside development. 3 means "safely
+    #: unguessable" (10^8 guesses or more): out of reach online under the limits above, and there is no
+    #: offline copy to attack (sessions are not derived from it). It may be raised to 4, not lowered.
+    ADMIN_PASSWORD_MIN_SCORE: int = Field(default=3, ge=3, le=4)
+    #: The shortest session and webhook secret accepted outside development, in bytes (UTF-8): 32 bytes is
+    #: HMAC-SHA256's own key size. It may be raised, not lowered.
+    SECRET_MIN_BYTES: int = Field(default=32, ge=32)
 
 
 @lru_cache

@@ -5,7 +5,8 @@ build through these functions, so the same text under the same MODERATION_MODEL 
 RULES_DIR gets the same verdict whichever door it came in by. No web framework here.
 
 Whatever keeps the service from starting as configured (a broken policy or word list, model weights that do
-not load, a placeholder admin password in production, a webhook without its secret) becomes `StartupError`,
+not load; outside development a guessable admin password, a missing or short session secret, a webhook that
+is not https or whose secret is short; a webhook without its secret) becomes `StartupError`,
 whose message is one paragraph naming the cause and its remedies: `moderation serve` prints it and exits
 without a traceback (the traceback goes to the DEBUG log).
 """
@@ -16,8 +17,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-from service.auth import AdminAuth, AuthConfigError
+from service.auth import AdminAuth, AuthConfigError, LoginLimiter, Sessions, secret_problem
 from service.config import Settings
 from service.model.base import NO_MODEL, ModelLoadError, Scorer
 from service.model.batcher import BatchObserver, MicroBatcher
@@ -28,6 +30,7 @@ from service.review.log import DecisionLog
 from service.review.webhook import WebhookConfigError, WebhookSender
 from service.store import open_store as _open_store
 from service.store.base import Store
+from service.store.redis import mask_url
 from service.wordlist.rules import WordListError
 from service.wordlist.watcher import WordListWatcher
 
@@ -77,19 +80,46 @@ def load_components(settings: Settings, *, scorer: Scorer | None = None) -> Comp
 
 
 def webhook_sender(settings: Settings) -> WebhookSender | None:
-    """The sender configured by `settings`, or None when no webhook URL is set. Raises WebhookConfigError."""
-    if not settings.WEBHOOK_URL:
+    """The sender configured by `settings`, or None when no webhook URL is set. Raises WebhookConfigError.
+
+    Outside development the URL must be https (the deliveries say who decided what, and an http one could
+    be read or changed on the way) and the secret at least SECRET_MIN_BYTES bytes and unguessable (a
+    receiver trusts whatever it signs)."""
+    url = settings.WEBHOOK_URL
+    if not url:
         return None
-    if not settings.WEBHOOK_URL.startswith(("http://", "https://")):
+    production = settings.ENVIRONMENT != "development"
+    try:
+        parts = urlsplit(url)
+        scheme, host = parts.scheme.lower(), parts.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        scheme, host = "", None
+    if scheme not in ("http", "https") or not host:
         raise WebhookConfigError(
-            f"MODERATION_WEBHOOK_URL must be an http(s) URL, got {settings.WEBHOOK_URL!r}"
+            f"MODERATION_WEBHOOK_URL must be an http(s) URL with a host, got {mask_url(url)!r}"
+        )
+    if scheme != "https" and production:
+        raise WebhookConfigError(
+            f"MODERATION_WEBHOOK_URL is {scheme}:// but only https:// is accepted outside development: the "
+            f"deliveries would travel unencrypted. Give the receiver a TLS address (e.g. behind its reverse "
+            f"proxy) and set MODERATION_WEBHOOK_URL to its https:// URL"
         )
     if not settings.WEBHOOK_SECRET:
         raise WebhookConfigError(
             "MODERATION_WEBHOOK_URL is set but MODERATION_WEBHOOK_SECRET is not: deliveries must be signed"
         )
+    problem = secret_problem("MODERATION_WEBHOOK_SECRET", settings.WEBHOOK_SECRET, settings.SECRET_MIN_BYTES)
+    if problem and production:
+        raise WebhookConfigError(
+            f"{problem}. Outside development deliveries are signed with a random secret of at least "
+            f"{settings.SECRET_MIN_BYTES} bytes, which the receiver can trust: generate one with `python -c "
+            f"'import secrets; print(secrets.token_urlsafe(32))'` and set it as MODERATION_WEBHOOK_SECRET here "
+            f"and in the receiver"
+        )
+    if problem:
+        log.warning("%s; accepted only because MODERATION_ENVIRONMENT=development", problem)
     return WebhookSender(
-        settings.WEBHOOK_URL,
+        url,
         settings.WEBHOOK_SECRET,
         max_attempts=settings.WEBHOOK_MAX_ATTEMPTS,
         backoff_s=settings.WEBHOOK_BACKOFF_S,
@@ -140,6 +170,19 @@ def open_store(settings: Settings) -> Store:
     """The one store the app wires to both the pipeline's cache and the decision log: Redis at REDIS_URL
     under REDIS_PREFIX, or process memory without REDIS_URL. Connects lazily."""
     return _open_store(settings.REDIS_URL, prefix=settings.REDIS_PREFIX)
+
+
+def sessions(auth: AdminAuth, store: Store) -> Sessions:
+    """Moderators' sessions, kept on `store` (open it with `open_store(settings)`), so that every worker and
+    instance on one Redis shares them and a logout ends them everywhere."""
+    return Sessions(auth, store)
+
+
+def login_limiter(settings: Settings, auth: AdminAuth) -> LoginLimiter:
+    """The login attempts' limits (read from Settings by `AdminAuth.from_settings`), counted in Redis at
+    REDIS_URL under the deployment's prefix, or in process memory. Connects lazily; close it with
+    `aclose()`."""
+    return LoginLimiter.from_settings(settings, auth)
 
 
 def decision_log(

@@ -26,14 +26,38 @@ def test_components_are_loaded_from_settings() -> None:
     assert loaded.auth.check_login("admin", ADMIN_PASSWORD)
 
 
+#: A production configuration that starts: an unguessable password and a random secret of 32+ bytes.
+PRODUCTION = {
+    "ENVIRONMENT": "production",
+    "ADMIN_PASSWORD": ADMIN_PASSWORD,
+    "SESSION_SECRET": "R2kC6yq0mT8cXn3vJb5Wf9Lp1Hs7Ge4dZa-Qo_uYiK",
+}
+WEBHOOK_SECRET = "n4Vb8-Kq2sXw9Lm3Rt7Yc1Hd6Jf5Gp0Za_Ue-Oi"
+
+
 @pytest.mark.parametrize(
     ("overrides", "cause", "says"),
     [
         ({"POLICY_FILE": "/nonexistent/policy.yaml"}, PolicyError, "/nonexistent/policy.yaml"),
         ({"RULES_DIR": "/nonexistent-rules", "POLICY_FILE": None}, PolicyError, "/nonexistent-rules"),
-        ({"ENVIRONMENT": "production", "ADMIN_PASSWORD": "changeme"}, AuthConfigError, "placeholder"),
+        ({**PRODUCTION, "ADMIN_PASSWORD": "changeme"}, AuthConfigError, "too easy to guess"),
+        ({**PRODUCTION, "ADMIN_PASSWORD": "Password1234"}, AuthConfigError, "too easy to guess"),
+        ({**PRODUCTION, "ADMIN_PASSWORD": " " * 12}, AuthConfigError, "too easy to guess"),
+        ({**PRODUCTION, "SESSION_SECRET": None}, AuthConfigError, "MODERATION_SESSION_SECRET is not set"),
+        ({**PRODUCTION, "SESSION_SECRET": "s"}, AuthConfigError, "MODERATION_SESSION_SECRET is 1 bytes"),
+        ({**PRODUCTION, "LOGIN_LIMIT_PER_IP": "often"}, AuthConfigError, "'10/minute;60/hour'"),
         ({"WEBHOOK_URL": "https://example.org/hook"}, WebhookConfigError, "MODERATION_WEBHOOK_SECRET"),
         ({"WEBHOOK_URL": "ftp://example.org/hook", "WEBHOOK_SECRET": "s"}, WebhookConfigError, "http(s)"),
+        (
+            {**PRODUCTION, "WEBHOOK_URL": "http://example.org/hook", "WEBHOOK_SECRET": WEBHOOK_SECRET},
+            WebhookConfigError,
+            "only https:// is accepted",
+        ),
+        (
+            {**PRODUCTION, "WEBHOOK_URL": "https://example.org/hook", "WEBHOOK_SECRET": "s"},
+            WebhookConfigError,
+            "MODERATION_WEBHOOK_SECRET is 1 bytes long; at least 32",
+        ),
         ({"MODEL": "unbiased", "MODEL_PATH": "/nonexistent-model"}, ModelLoadError, "Remedies"),
     ],
 )
@@ -47,6 +71,14 @@ def test_a_configuration_that_cannot_run_is_one_startup_error(
     assert isinstance(raised.value.__cause__, cause)
     message = str(raised.value)
     assert message.startswith("cannot start: ") and says in message
+
+
+def test_a_production_configuration_with_strong_secrets_starts() -> None:
+    settings = make_settings(
+        **PRODUCTION, WEBHOOK_URL="https://example.org/hook", WEBHOOK_SECRET=WEBHOOK_SECRET
+    )
+    loaded = runtime.load_components(settings, scorer=MarkerScorer())
+    assert loaded.auth.secure_cookies and loaded.webhook is not None
 
 
 def test_broken_word_lists_stop_the_start(tmp_path: Path) -> None:

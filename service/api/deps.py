@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from service.api.errors import ApiError
-from service.auth import CSRF_HEADER, SESSION_COOKIE, AdminAuth, Session
+from service.auth import CSRF_HEADER, AdminAuth, LoginLimiter, Session, Sessions
 from service.config import Settings
 from service.moderation.pipeline import Pipeline
 from service.review.log import DecisionLog
@@ -41,10 +41,24 @@ DecisionsDep = Annotated[DecisionLog, Depends(_decisions)]
 AuthDep = Annotated[AdminAuth, Depends(_auth)]
 
 
-def _admin(request: Request, auth: AuthDep) -> Session:
-    """The moderator's session, for the JSON admin API: 401 without one, 403 when an unsafe request lacks
-    the session's CSRF token in X-CSRF-Token."""
-    session = auth.read_session(request.cookies.get(SESSION_COOKIE))
+def _sessions(request: Request) -> Sessions:
+    sessions: Sessions = request.app.state.sessions
+    return sessions
+
+
+def _login_limiter(request: Request) -> LoginLimiter:
+    limiter: LoginLimiter = request.app.state.login_limiter
+    return limiter
+
+
+SessionsDep = Annotated[Sessions, Depends(_sessions)]
+LoginLimiterDep = Annotated[LoginLimiter, Depends(_login_limiter)]
+
+
+async def _admin(request: Request, auth: AuthDep, sessions: SessionsDep) -> Session:
+    """The moderator's session, for the JSON admin API: 401 without one (absent, forged, ended, expired),
+    403 when an unsafe request lacks the session's CSRF token in X-CSRF-Token."""
+    session = await sessions.read(request.cookies.get(auth.cookie_name))
     if session is None:
         raise ApiError(
             401, "unauthorized", "Log in first: POST /v1/session with the admin user and password."

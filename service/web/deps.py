@@ -10,18 +10,17 @@ What pages share with the JSON API (settings, pipeline, decision log, auth) come
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from service.api.deps import AuthDep
-from service.auth import CSRF_FIELD, LOGIN_CSRF_COOKIE, SESSION_COOKIE, AdminAuth, Session
+from service.api.deps import AuthDep, SessionsDep
+from service.auth import CSRF_FIELD, LOGIN_CSRF_COOKIE, AdminAuth, Session, same_bytes
 from service.web.errors import CsrfRefused, LoginRequired
 
 
-def _current_session(request: Request, auth: AuthDep) -> Session | None:
-    return auth.read_session(request.cookies.get(SESSION_COOKIE))
+async def _current_session(request: Request, auth: AuthDep, sessions: SessionsDep) -> Session | None:
+    return await sessions.read(request.cookies.get(auth.cookie_name))
 
 
 CurrentSession = Annotated[Session | None, Depends(_current_session)]
@@ -59,7 +58,8 @@ async def _login_form(request: Request) -> dict[str, str]:
     values = await _form_fields(request)
     cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
     form_token = values.get(CSRF_FIELD) or ""
-    if not cookie_token or not secrets.compare_digest(cookie_token, form_token):
+    # As bytes: a token with non-ASCII characters is refused like any other wrong one (it used to be a 500).
+    if not cookie_token or not same_bytes(cookie_token, form_token):
         raise CsrfRefused()
     return values
 

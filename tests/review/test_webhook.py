@@ -180,3 +180,51 @@ def test_a_webhook_url_needs_a_secret():
     with pytest.raises(WebhookConfigError, match="WEBHOOK_SECRET"):
         webhook_sender(make_settings(WEBHOOK_URL="http://127.0.0.1:9/hook"))
     assert webhook_sender(make_settings()) is None
+
+
+STRONG_SECRET = "n4Vb8-Kq2sXw9Lm3Rt7Yc1Hd6Jf5Gp0Za_Ue-Oi"
+
+
+@pytest.mark.parametrize(
+    ("url", "secret", "says"),
+    [
+        ("http://hooks.example.org/moderation", STRONG_SECRET, "only https:// is accepted"),
+        ("HTTP://hooks.example.org/moderation", STRONG_SECRET, "only https:// is accepted"),
+        ("https://hooks.example.org/moderation", "s", "1 bytes long; at least 32"),
+        ("https://hooks.example.org/moderation", "webhook-secret-for-tests", "24 bytes long"),
+        ("https://hooks.example.org/moderation", "a" * 40, "guessable"),
+        ("https:///no-host", STRONG_SECRET, "with a host"),
+        ("https://[::1/hook", STRONG_SECRET, "with a host"),
+    ],
+)
+def test_production_refuses_plain_http_and_short_or_guessable_secrets(url, secret, says):
+    settings = make_settings(ENVIRONMENT="production", WEBHOOK_URL=url, WEBHOOK_SECRET=secret)
+    with pytest.raises(WebhookConfigError, match="MODERATION_WEBHOOK") as raised:
+        webhook_sender(settings)
+    assert says in str(raised.value)
+
+
+def test_production_masks_credentials_in_a_refused_url():
+    settings = make_settings(
+        ENVIRONMENT="production", WEBHOOK_URL="ftp://user:hunter2@example.org/", WEBHOOK_SECRET=STRONG_SECRET
+    )
+    with pytest.raises(WebhookConfigError) as raised:
+        webhook_sender(settings)
+    assert "hunter2" not in str(raised.value)
+
+
+@pytest.mark.anyio
+async def test_https_and_a_strong_secret_are_accepted_and_development_takes_a_local_receiver():
+    production = webhook_sender(
+        make_settings(
+            ENVIRONMENT="production", WEBHOOK_URL="HTTPS://hooks.example.org/m", WEBHOOK_SECRET=STRONG_SECRET
+        )
+    )
+    development = webhook_sender(make_settings(WEBHOOK_URL="http://127.0.0.1:9/hook", WEBHOOK_SECRET=SECRET))
+    try:
+        assert production is not None and production.url == "HTTPS://hooks.example.org/m"
+        assert development is not None  # a receiver on the developer's machine, short secret warned about
+    finally:
+        for sender in (production, development):
+            if sender is not None:
+                await sender.aclose()

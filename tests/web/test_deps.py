@@ -45,3 +45,24 @@ def test_a_refused_form_says_why_on_a_page(app):
     response = app.post("/dashboard/review/f1", data={"decision": "approve"}, follow_redirects=False)
     assert response.status_code == 403 and response.headers["content-type"].startswith("text/html")
     assert "security token is missing or stale" in response.text
+
+
+def test_an_odd_session_cookie_is_no_session_on_every_page_and_form(app):
+    # Non-ASCII (once a 500: str comparison of the signature), or well-formed but not ours.
+    for cookie in ("café".encode(), "\u2603.\u202e".encode(), b"A" * 43 + b"." + b"B" * 43):
+        headers = {"Cookie": b"moderation_session=" + cookie}
+        for path in ("/dashboard", "/dashboard/review", "/dashboard/rejections"):
+            response = app.get(path, headers=headers, follow_redirects=False)
+            assert response.status_code == 303 and response.headers["location"].startswith("/dashboard/login")
+        posted = app.post(
+            "/dashboard/review/f1", data={"csrf_token": "é"}, headers=headers, follow_redirects=False
+        )
+        assert posted.status_code == 303
+
+
+def test_a_form_token_that_is_not_ascii_is_refused(app):
+    dashboard_login(app)
+    for token in ("é", "\u0000", "\U0001f600" * 10):
+        response = app.post("/dashboard/logout", data={"csrf_token": token}, follow_redirects=False)
+        assert response.status_code == 403
+    assert app.get("/dashboard", follow_redirects=False).status_code == 200  # still logged in
