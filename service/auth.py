@@ -1,11 +1,12 @@
 """Moderator login: one account from Settings, rate-limited attempts, server-side sessions, CSRF tokens.
 
-- Attempts: every login attempt, right or wrong, counts against a moving window per client address and one
-  per user name tried (LOGIN_LIMIT_PER_IP, LOGIN_LIMIT_PER_USER; `LoginLimiter`, kept in Redis so every
-  worker and instance counts together). Past either, the answer is 429 with Retry-After and the password is
-  not even compared, so the right one is refused too until a slot frees: a lockout that let the right
-  password through would still answer every guess. Counting successes too keeps the check atomic (no burst
-  of parallel requests can slip past a "test, then count failures" gap).
+- Attempts: every login attempt, right or wrong, counts against moving windows per client address and per
+  user name tried (LOGIN_LIMIT_PER_IP, LOGIN_LIMIT_PER_USER; `LoginLimiter`, kept in Redis so every worker
+  and instance counts together). Past either, the answer is 429 with Retry-After and the password is not
+  even compared, so the right one is refused too until a slot frees: a lockout that let the right password
+  through would still answer every guess. Counting successes too keeps the check atomic (no burst of
+  parallel requests can slip past a "test, then count failures" gap). An attempt refused for its address
+  is not counted against the user, so one address cannot lock the moderator out.
 - Sessions: a login stores a session server side (`Sessions` on the store: Redis, or memory without it) for
   SESSION_MAX_AGE_S, under the SHA-256 of a random 256-bit id; the cookie carries that id and an
   HMAC-SHA256 of it under MODERATION_SESSION_SECRET, so a forged cookie is refused before the store is asked
@@ -352,13 +353,31 @@ def user_key(user: str) -> str:
 
 
 class LoginLimiter:
-    """Login attempts per client address and per user name, in moving windows shared through the store."""
+    """Login attempts per client address and per user name, in moving windows shared through the store.
+
+    The address's windows are asked first and the first refusal ends the count, so an attempt refused for
+    its address does not count against the user: one address hammering away cannot lock the moderator out
+    (it uses up at most its own limit's worth of the user's attempts, which LOGIN_LIMIT_PER_IP keeps below
+    LOGIN_LIMIT_PER_USER). A refused attempt is not counted in the window that refused it, so knocking on
+    during a lockout does not lengthen it; Retry-After is the time until every full window has room again."""
+
+    #: Bound on the addresses remembered for quieting the log (forgetting one only logs it again).
+    _QUIET_MAX = 10_000
 
     def __init__(
-        self, limits: RateLimits, *, per_ip: list[RateLimitItem], per_user: list[RateLimitItem]
+        self,
+        limits: RateLimits,
+        *,
+        per_ip: list[RateLimitItem],
+        per_user: list[RateLimitItem],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._limits = limits
-        self._per = (("ip", per_ip), ("user", per_user))
+        self._per_ip, self._per_user = per_ip, per_user
+        self._clock = clock
+        # Address -> until when its refusals are logged at DEBUG only: a lockout is one warning, not one
+        # line per refused request (a guesser would otherwise write the log at hundreds of lines a second).
+        self._quiet_until: dict[str, float] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, auth: AdminAuth) -> LoginLimiter:
@@ -372,26 +391,38 @@ class LoginLimiter:
     async def attempt(self, client: str | None, user: str) -> int | None:
         """Count one login attempt from `client` (its address) as `user`: None when it may go on to the
         password check, else the seconds until the next attempt is allowed. Raises StoreUnavailable."""
-        who = {"ip": client_key(client), "user": user_key(user)}
-        refused: list[tuple[RateLimitItem, str]] = []
-        for scope, items in self._per:
-            for item in items:
-                # Every window counts the attempt, even one already refused by another: hammering on
-                # through a one-minute lockout uses up the hour.
-                if not await self._limits.hit(item, "login", scope, who[scope]):
-                    refused.append((item, scope))
-        if not refused:
+        address = client_key(client)
+        windows = [(item, "ip", address) for item in self._per_ip]
+        windows += [(item, "user", user_key(user)) for item in self._per_user]
+        for item, scope, who in windows:
+            if not await self._limits.hit(item, "login", scope, who):
+                break
+        else:
             return None
-        wait = max(
-            [await self._limits.retry_after_s(item, "login", scope, who[scope]) for item, scope in refused]
-        )
-        log.warning(
-            "login attempt from %s refused for %d s: over the limit of %s",
-            who["ip"],
-            wait,
-            describe([item for item, _ in refused]),
-        )
+        # Every full window must have room again, not only the one that refused.
+        full = [
+            (item, await self._limits.retry_after_s(item, "login", scope, who))
+            for item, scope, who in windows
+        ]
+        wait = max([1, *(seconds for _, seconds in full)])
+        self._log_refusal(address, wait, [item for item, seconds in full if seconds > 0])
         return wait
+
+    def _log_refusal(self, address: str, wait: int, full: list[RateLimitItem]) -> None:
+        now = self._clock()
+        quiet = self._quiet_until.get(address, 0.0) > now
+        log.log(
+            logging.DEBUG if quiet else logging.WARNING,
+            "login attempts from %s refused for %d s: the limit of %s is reached%s",
+            address,
+            wait,
+            describe(full) or "the login attempts",
+            "" if quiet else " (further refusals until then are logged at DEBUG)",
+        )
+        if not quiet:
+            if len(self._quiet_until) >= self._QUIET_MAX:
+                self._quiet_until.clear()
+            self._quiet_until[address] = now + wait
 
     async def aclose(self) -> None:
         await self._limits.aclose()

@@ -116,7 +116,9 @@ class Settings(BaseSettings):
     # Retry-After, the right password included, until the oldest attempt leaves the window. Counted in
     # Redis at REDIS_URL (shared by every worker and instance), else in process memory. A value `limits`
     # cannot read stops the start (service/runtime.py).
-    #: One person mistyping, or a script logging in now and then, stays well inside this.
+    #: One person mistyping, or a script logging in now and then, stays well inside this. Keep it below
+    #: LOGIN_LIMIT_PER_USER: an address's refused attempts do not count against the user, so then one address
+    #: alone cannot use up the moderator's attempts and lock them out.
     LOGIN_LIMIT_PER_IP: str = "10/minute;60/hour"
     #: What guessers spread over many addresses get together: 200 an hour is about 1.75 million a year,
     #: against the 10^8 guesses a password of zxcvbn score 3 needs at the least.

@@ -30,7 +30,7 @@ from service.store.base import SessionStore
 from service.store.ratelimits import parse_limits
 from tests.support.admin import ADMIN_PASSWORD
 from tests.support.fakes import FakeClock
-from tests.support.redis_server import delete_keys_under
+from tests.support.redis_server import ThrowawayRedis, delete_keys_under
 from tests.support.scorers import MarkerScorer
 from tests.support.settings import make_settings
 
@@ -279,9 +279,10 @@ def test_two_instances_on_one_redis_share_sessions_and_login_limits(make_instanc
     assert [b.post("/v1/session", json=wrong).status_code for _ in range(2)] == [401, 401]
     refused = a.post("/v1/session", json={"user": "admin", "password": ADMIN_PASSWORD})
     assert refused.status_code == 429 and refused.json()["error"]["code"] == "too_many_login_attempts"
-    # The user's attempts add up across addresses too: two more from elsewhere reach its limit of five.
+    # The user's attempts add up across addresses too: two more from elsewhere reach its limit of five
+    # (a's refused attempt was refused for its address, so it did not count against the user).
     elsewhere = make_instance(client=("203.0.113.7", 41000), **limits)
-    assert [elsewhere.post("/v1/session", json=wrong).status_code for _ in range(2)] == [401, 429]
+    assert [elsewhere.post("/v1/session", json=wrong).status_code for _ in range(3)] == [401, 401, 429]
     # A guesser moving on to yet another address gets no further, the right password included.
     v6 = make_instance(client=("2001:db8:1:2::7", 41000), **limits)
     assert v6.post("/v1/session", json={"user": "admin", "password": ADMIN_PASSWORD}).status_code == 429
@@ -294,3 +295,37 @@ def test_attempts_are_counted_per_ipv4_address_and_per_ipv6_network():
     assert client_key("2001:db8:1:2::7") == client_key("2001:db8:1:2:ffff::1") == "2001:db8:1:2::_64"
     assert client_key("2001:db8:1:3::7") != client_key("2001:db8:1:2::7")
     assert client_key(None) == "unknown" and client_key("testclient") == "testclient"
+
+
+def test_with_redis_gone_logins_are_refused_with_503_not_let_through(make_client):
+    # Attempts that cannot be counted are not allowed: the login door closes rather than open to guessing.
+    with ThrowawayRedis() as server:
+        client = make_client(MarkerScorer(), REDIS_URL=server.url, ADMIN_PASSWORD=ADMIN_PASSWORD)
+        assert (
+            client.post("/v1/session", json={"user": "admin", "password": ADMIN_PASSWORD}).status_code == 200
+        )
+        server.stop()
+        for password in ("guess", ADMIN_PASSWORD):
+            refused = client.post("/v1/session", json={"user": "admin", "password": password})
+            assert refused.status_code == 503 and refused.json()["error"]["code"] == "store_unavailable"
+        assert client.get("/v1/review").status_code == 503  # nor can the session be read
+        assert client.get("/dashboard/login").status_code == 503
+
+
+def test_one_address_hammering_cannot_lock_the_moderator_out(make_instance, caplog):
+    limits = {"LOGIN_LIMIT_PER_IP": "3/minute", "LOGIN_LIMIT_PER_USER": "5/minute"}
+    guesser = make_instance(client=("198.51.100.9", 40000), **limits)
+    moderator = make_instance(client=("192.0.2.20", 40000), **limits)
+    with caplog.at_level(logging.DEBUG, logger="service.auth"):
+        statuses = [
+            guesser.post("/v1/session", json={"user": "admin", "password": f"g{i}"}).status_code
+            for i in range(20)
+        ]
+    assert statuses == [401] * 3 + [429] * 17
+    # One warning for the lockout, not one per refused request.
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "refused" in r.getMessage()]
+    assert len(warnings) == 1 and "198.51.100.9" in warnings[0].getMessage()
+    # The moderator, from another address, still gets in: the guesser used only 3 of the user's 5.
+    assert (
+        moderator.post("/v1/session", json={"user": "admin", "password": ADMIN_PASSWORD}).status_code == 200
+    )

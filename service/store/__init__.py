@@ -1,4 +1,5 @@
-"""Storage: the `VerdictCache` and `DecisionStore` protocols (one `Store` is both), Redis and memory.
+"""Storage: the `VerdictCache`, `DecisionStore` and `SessionStore` protocols (one `Store` is all three), Redis
+and memory; login rate limits beside them (ratelimits.py).
 
 Callers open one store at startup with `open_store(REDIS_URL, prefix=REDIS_PREFIX)`, name a verdict by
 `verdict_digest(text, policy_version, rules_version, model_id)`, a log position by a `LogCursor`, and treat

@@ -105,10 +105,10 @@ class RateLimits:
         return await self._call(lambda: self._limiter.hit(item, *identifiers))
 
     async def retry_after_s(self, item: RateLimitItem, *identifiers: str) -> int:
-        """Whole seconds until `item` allows another hit for `identifiers` (at least 1)."""
+        """Whole seconds until `item` allows another hit for `identifiers`: 0 when it allows one now."""
         stats = await self._call(lambda: self._limiter.get_window_stats(item, *identifiers))
         if stats.remaining > 0:
-            return 1
+            return 0
         return max(1, math.ceil(stats.reset_time - time.time()))
 
     async def aclose(self) -> None:
