@@ -165,3 +165,24 @@ def test_odd_cookies_and_tokens_are_refused_not_500(app, odd):
         follow_redirects=False,
     )
     assert wrong.status_code == 401
+
+
+def test_production_uses_a_host_only_secure_cookie(make_client):
+    app = make_client(
+        MarkerScorer(),
+        ENVIRONMENT="production",
+        ADMIN_PASSWORD=ADMIN_PASSWORD,
+        SESSION_SECRET="R2kC6yq0mT8cXn3vJb5Wf9Lp1Hs7Ge4dZa-Qo_uYiK",
+    )
+    app.base_url = "https://testserver"  # Secure cookies travel over https only
+    response = dashboard_login(app)
+    [cookie] = [v for k, v in response.headers.multi_items() if k == "set-cookie" and "_session=" in v]
+    assert cookie.startswith("__Host-moderation_session=")
+    attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
+    assert {"secure", "httponly", "path", "samesite"} <= attributes and "domain" not in attributes
+    page = app.get("/dashboard", follow_redirects=False)
+    assert page.status_code == 200
+    logout = app.post("/dashboard/logout", data={"csrf_token": csrf_token(page.text)}, follow_redirects=False)
+    [cleared] = [v for k, v in logout.headers.multi_items() if k == "set-cookie"]
+    assert cleared.startswith("__Host-moderation_session=") and "Secure" in cleared
+    assert app.get("/dashboard", follow_redirects=False).status_code == 303
