@@ -1,7 +1,8 @@
-"""How the dashboard answers: rendered pages with their security headers, and redirects that stay on the site.
+"""How the dashboard answers: rendered pages, and redirects that stay on the site.
 
 Jinja2 autoescapes every .html template: comment text is untrusted and is only ever output escaped, the
-highlighted spans included, which are slices of the original text.
+highlighted spans included, which are slices of the original text. Every page's security headers (CSP, no
+framing, no caching) are set for all responses at once by service/api/surface.py.
 """
 
 from __future__ import annotations
@@ -20,22 +21,13 @@ WEB_DIR = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=WEB_DIR / "templates")
 templates.env.filters["highlight"] = highlight_segments
 
-# The pages run no inline script and load nothing from elsewhere; say so to the browser.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"
-)
-
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     context.setdefault("session", None)
     context.setdefault("pending", None)
     context.setdefault("flash", request.query_params.get("flash"))
     context.setdefault("flash_kind", request.query_params.get("kind", ""))
-    response = templates.TemplateResponse(request, name, context, status_code=status_code)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    response.headers["X-Frame-Options"] = "DENY"
-    return response
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
 def local_path(value: str | None, default: str = "/dashboard") -> str:
