@@ -1,4 +1,9 @@
-"""create_app(settings) and the lifespan that opens the store and builds the pipeline on loaded components."""
+"""create_app(settings) and the lifespan that opens the store and builds the pipeline on loaded components.
+
+Around the routes, outermost first: SecurityHeaders (service/api/surface.py), TrustedHosts and BodyGuard
+(service/api/errors.py); the OpenAPI document declares each route's error answers (service/api/openapi.py).
+/docs and /redoc exist in development only: FastAPI's pages load Swagger UI and ReDoc from a CDN.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +16,15 @@ from fastapi import FastAPI
 from service import runtime
 from service.api import metrics
 from service.api import routes as api
-from service.api.errors import BodyGuard, install_error_handlers
+from service.api.errors import BodyGuard, TrustedHosts, install_error_handlers
+from service.api.openapi import declare_error_responses
+from service.api.surface import SecurityHeaders
 from service.config import Settings, get_settings
+from service.logs import configure_logging
 from service.model.base import Scorer
 from service.web import routes as dashboard
 
 log = logging.getLogger("service")
-
-
-def configure_logging(level: str) -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("service").setLevel(level)
 
 
 def create_app(
@@ -48,6 +50,10 @@ def create_app(
         if store.kind == "redis":
             up = await store.ping()
             log.info("verdict cache: %s (%s)", store.describe(), "answering" if up else "NOT answering yet")
+        if settings.METRICS_TOKEN is None and settings.ENVIRONMENT == "development":
+            log.info(
+                "/metrics and /readyz's details are open to every caller (development, no METRICS_TOKEN)"
+            )
         webhook = loaded.webhook
         decisions = runtime.decision_log(settings, store, on_final=webhook.send if webhook else None)
         pipeline = runtime.pipeline(
@@ -77,16 +83,26 @@ def create_app(
                 await webhook.aclose()
             await store.aclose()
 
+    development = settings.ENVIRONMENT == "development"
     app = FastAPI(
         title="Comment moderation",
         version="0.1.0",
         summary="Accept, review or reject comments against the site's notice, with reasons.",
         lifespan=lifespan,
+        # Swagger UI and ReDoc run third-party scripts from a CDN on the dashboard's origin: development only.
+        docs_url="/docs" if development else None,
+        redoc_url="/redoc" if development else None,
     )
     app.state.settings = settings
     app.state.metrics = metrics.ServiceMetrics()
     install_error_handlers(app)
     app.include_router(api.router)
     dashboard.install(app)
-    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
+    declare_error_responses(app)
+    # The last added runs first: headers on every answer, then the Host, then the body.
+    app.add_middleware(
+        BodyGuard, json_max_bytes=settings.max_body_bytes, form_max_bytes=settings.FORM_MAX_BYTES
+    )
+    app.add_middleware(TrustedHosts, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(SecurityHeaders)
     return app

@@ -25,18 +25,27 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from service import runtime
-    from service.app import configure_logging, create_app
+    from service.app import create_app
     from service.config import get_settings
+    from service.logs import configure_logging
 
     settings = get_settings()
     configure_logging(settings.LOG_LEVEL)
     host: str = args.host or settings.HOST
     port: int = args.port or settings.PORT
     log_level = settings.LOG_LEVEL.lower()
+    # log_config=None: uvicorn installs no handlers of its own, so its lines (the access log quotes the
+    # client's path) go through the service's escaping formatter like every other (service/logs.py).
     if args.reload:
         # The reloader imports the app anew in a child process on every change: it needs the factory.
         uvicorn.run(
-            "service.app:create_app", factory=True, reload=True, host=host, port=port, log_level=log_level
+            "service.app:create_app",
+            factory=True,
+            reload=True,
+            host=host,
+            port=port,
+            log_level=log_level,
+            log_config=None,
         )
         return 0
     # Loaded here, before the server starts, so that a configuration that cannot run is said in one
@@ -47,7 +56,13 @@ def _serve(args: argparse.Namespace) -> int:
         logging.getLogger("service").critical("%s", exc)
         logging.getLogger("service").debug("startup failed", exc_info=True)
         return 2
-    uvicorn.run(create_app(settings, components=components), host=host, port=port, log_level=log_level)
+    uvicorn.run(
+        create_app(settings, components=components),
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_config=None,
+    )
     return 0
 
 

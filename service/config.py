@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: The rules shipped with the code (policy and word lists). A deployment points MODERATION_RULES_DIR elsewhere.
 DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
@@ -131,7 +131,57 @@ class Settings(BaseSettings):
     #: HMAC-SHA256's own key size. It may be raised, not lowered.
     SECRET_MIN_BYTES: int = Field(default=32, ge=32)
 
+    # -- headers and surfaces (issue 10) ---------------------------------------------------------------
+    #: The Host names the service answers to, comma-separated ("*.example.org" also allows its subdomains,
+    #: "*" any host); another Host gets 400. Unset: localhost, 127.0.0.1 and testserver (the test client's) in
+    #: development, and production refuses to start. /healthz, /readyz and /metrics answer any Host, since
+    #: probes and scrapers address the container by its IP.
+    ALLOWED_HOSTS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: Opens /metrics and /readyz's details to `Authorization: Bearer <token>` (at least SECRET_MIN_BYTES
+    #: bytes in production). Unset: both open in development (which binds 127.0.0.1); elsewhere /metrics answers 403 and
+    #: /readyz only "ready" or "not ready" (all that `moderation probe` and load balancers read).
+    METRICS_TOKEN: str | None = None
+    #: The largest body a dashboard form (or any route outside the JSON API) may send. The longest real form
+    #: is a review note: 2,000 characters, up to 12 bytes each URL-encoded, so 24 KB.
+    FORM_MAX_BYTES: int = Field(default=64 * 1024, ge=1024)
+
+    _DEVELOPMENT_HOSTS: ClassVar[tuple[str, ...]] = ("localhost", "127.0.0.1", "testserver")
+
+    @field_validator("ALLOWED_HOSTS", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        hosts = value.split(",") if isinstance(value, str) else value
+        if isinstance(hosts, list | tuple):
+            return [str(host).strip().lower() for host in hosts if str(host).strip()]
+        return value
+
+    @property
+    def allowed_hosts(self) -> list[str]:
+        """The Host names to answer: ALLOWED_HOSTS, or in development the local ones."""
+        if self.ALLOWED_HOSTS or self.ENVIRONMENT != "development":
+            return list(self.ALLOWED_HOSTS)
+        return list(self._DEVELOPMENT_HOSTS)
+
+    def check_exposure(self) -> None:
+        """Raise ExposureConfigError where production would answer any Host or guard its metrics weakly."""
+        if self.ENVIRONMENT == "development":
+            return
+        if not self.ALLOWED_HOSTS:
+            raise ExposureConfigError(
+                "MODERATION_ALLOWED_HOSTS is not set; outside development the service answers only the Host "
+                "names it is told (e.g. MODERATION_ALLOWED_HOSTS=comments.example.org)"
+            )
+        if self.METRICS_TOKEN is not None and len(self.METRICS_TOKEN.encode()) < self.SECRET_MIN_BYTES:
+            raise ExposureConfigError(
+                f"MODERATION_METRICS_TOKEN is shorter than {self.SECRET_MIN_BYTES} bytes; use a random "
+                "one (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`) or leave it unset"
+            )
+
 
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+class ExposureConfigError(Exception):
+    """What the service shows and to whom is unsafe for production (see Settings.check_exposure)."""

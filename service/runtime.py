@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from service.auth import AdminAuth, AuthConfigError, LoginLimiter, Sessions, secret_problem
-from service.config import Settings
+from service.config import ExposureConfigError, Settings
 from service.model.base import NO_MODEL, ModelLoadError, Scorer
 from service.model.batcher import BatchObserver, MicroBatcher
 from service.model.loader import load_scorer
@@ -43,6 +43,7 @@ CONFIGURATION_ERRORS: tuple[type[Exception], ...] = (
     ModelLoadError,
     AuthConfigError,
     WebhookConfigError,
+    ExposureConfigError,
 )
 
 
@@ -71,6 +72,7 @@ def load_components(settings: Settings, *, scorer: Scorer | None = None) -> Comp
         # First: refusing to start for want of a real admin password should not wait for a model load.
         auth = AdminAuth.from_settings(settings)
         webhook = webhook_sender(settings)
+        settings.check_exposure()
         policy, wordlists = load_rules(settings)
         scorer = scorer or load_model(settings)
     except CONFIGURATION_ERRORS as exc:

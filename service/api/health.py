@@ -1,11 +1,17 @@
-"""GET /healthz (the process answers) and GET /readyz (it can do its job)."""
+"""GET /healthz (the process answers) and GET /readyz (it can do its job).
+
+/readyz answers everyone with its status code and "ready" / "not ready" (all a health check or load
+balancer reads); which part is not ready, the versions and the Redis address only with the metrics token
+(see service/api/metrics.py, operator_access).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from service.api.deps import PipelineDep
+from service.api.deps import PipelineDep, SettingsDep
+from service.api.metrics import operator_access
 from service.api.schemas import Health, Ready, ReadyCheck
 
 router = APIRouter(tags=["health"])
@@ -20,9 +26,11 @@ async def healthz() -> Health:
     "/readyz",
     response_model=Ready,
     summary="Readiness: policy and model loaded, Redis answering when configured",
-    responses={503: {"model": Ready, "description": "A part is not ready; `checks` names it."}},
+    responses={
+        503: {"model": Ready, "description": "A part is not ready; `checks` (with the token) names it."}
+    },
 )
-async def readyz(pipeline: PipelineDep) -> JSONResponse:
+async def readyz(request: Request, pipeline: PipelineDep, settings: SettingsDep) -> JSONResponse:
     policy = pipeline.policy
     checks = {
         "policy": ReadyCheck(ok=True, detail=f"version {policy.version}"),
@@ -48,4 +56,6 @@ async def readyz(pipeline: PipelineDep) -> JSONResponse:
         checks["cache"] = ReadyCheck(ok=True, detail="in-process memory (REDIS_URL unset)")
     ready = all(c.ok for c in checks.values())
     body = Ready(status="ready" if ready else "not ready", checks=checks)
-    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+    if operator_access(request, settings) != "granted":
+        body.checks = None
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=200 if ready else 503)

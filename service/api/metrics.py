@@ -4,11 +4,17 @@ Each app has its own `CollectorRegistry` (tests build many apps in one process; 
 would refuse the second app's metrics as duplicates). Histograms are fed by the micro-batcher's observer
 hook as batches run; counters the pipeline and batcher already keep (verdicts, cache hits, overload
 refusals) are read at scrape time by a collector, so the domain imports no metrics library.
+
+The service's internals (these metrics, /readyz's details: versions, model, the Redis address) are for its
+operators: `operator_access` grants them to `Authorization: Bearer <MODERATION_METRICS_TOKEN>`, and without a
+token configured to everyone in development only.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -16,6 +22,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from service.api.deps import SettingsDep
+from service.api.errors import ErrorResponse, error_response
+from service.config import Settings
 from service.moderation.pipeline import Pipeline
 
 router = APIRouter(tags=["metrics"])
@@ -102,7 +111,42 @@ class _PipelineCollector(Collector):
         )
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(request: Request) -> Response:
+def operator_access(request: Request, settings: Settings) -> Literal["granted", "refused", "closed"]:
+    """Whether `request` may see the service's internals: "granted"; "refused" (no or a wrong token); or
+    "closed" (no token configured outside development: nobody may)."""
+    token = settings.METRICS_TOKEN
+    if token is None:
+        return "granted" if settings.ENVIRONMENT == "development" else "closed"
+    scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+    # Compared as bytes: the header arrives as latin-1 text, which may hold any byte.
+    ok = scheme.lower() == "bearer" and hmac.compare_digest(
+        sent.strip().encode("latin-1"), token.encode("utf-8")
+    )
+    return "granted" if ok else "refused"
+
+
+METRICS_REFUSALS: dict[int | str, dict[str, Any]] = {
+    200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}},
+    401: {"model": ErrorResponse, "description": "No or a wrong `Authorization: Bearer` metrics token."},
+    403: {"model": ErrorResponse, "description": "No metrics token is configured (production): closed."},
+}
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response, responses=METRICS_REFUSALS)
+async def metrics(request: Request, settings: SettingsDep) -> Response:
+    access = operator_access(request, settings)
+    if access == "closed":
+        return error_response(
+            403,
+            "metrics_closed",
+            "Metrics are closed: set MODERATION_METRICS_TOKEN and send it as a Bearer token.",
+        )
+    if access == "refused":
+        return error_response(
+            401,
+            "unauthorized",
+            "Send the metrics token as 'Authorization: Bearer <MODERATION_METRICS_TOKEN>'.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     registry: CollectorRegistry = request.app.state.metrics.registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -45,4 +45,6 @@ class ReadyCheck(BaseModel):
 
 class Ready(BaseModel):
     status: str = Field(description="'ready' or 'not ready'")
-    checks: dict[str, ReadyCheck]
+    checks: dict[str, ReadyCheck] | None = Field(
+        default=None, description="Each part's state; only with the metrics token (MODERATION_METRICS_TOKEN)."
+    )

@@ -166,26 +166,26 @@ def _refusal(comment_id: str, exc: CommentNotFound | DecisionConflict) -> str:
 
 @router.post("/review/{comment_id}")
 async def review_decide(
-    comment_id: str, session: PageSession, form: CheckedForm, decisions: DecisionsDep
+    request: Request, comment_id: str, session: PageSession, form: CheckedForm, decisions: DecisionsDep
 ) -> Response:
     decision = form.get("decision")
     if not _is_action(decision):
-        return flash_redirect("/dashboard/review", "Choose approve or reject.", "error")
+        return flash_redirect(request, "/dashboard/review", "Choose approve or reject.", "error")
     try:
         await decisions.decide(comment_id, decision, session.user, form.get("note", "")[:_NOTE_MAX_CHARS])
     except (CommentNotFound, DecisionConflict) as exc:
-        return flash_redirect("/dashboard/review", _refusal(comment_id, exc), "error")
+        return flash_redirect(request, "/dashboard/review", _refusal(comment_id, exc), "error")
     done = "Approved" if decision == "approve" else "Rejected"
-    return flash_redirect("/dashboard/review", f"{done} comment {comment_id}.")
+    return flash_redirect(request, "/dashboard/review", f"{done} comment {comment_id}.")
 
 
 @router.post("/comments/{comment_id}/overturn")
 async def overturn(
-    comment_id: str, session: PageSession, form: CheckedForm, decisions: DecisionsDep
+    request: Request, comment_id: str, session: PageSession, form: CheckedForm, decisions: DecisionsDep
 ) -> Response:
     back = local_path(form.get("back"), "/dashboard/rejections")
     try:
         status = await decisions.overturn(comment_id, session.user, form.get("note", "")[:_NOTE_MAX_CHARS])
     except (CommentNotFound, DecisionConflict) as exc:
-        return flash_redirect(back, _refusal(comment_id, exc), "error")
-    return flash_redirect(back, f"Comment {comment_id} is now {status.status}.")
+        return flash_redirect(request, back, _refusal(comment_id, exc), "error")
+    return flash_redirect(request, back, f"Comment {comment_id} is now {status.status}.")

@@ -1,40 +1,39 @@
-"""How the dashboard answers: rendered pages with their security headers, and redirects that stay on the site.
+"""How the dashboard answers: rendered pages, and redirects that stay on the site.
 
 Jinja2 autoescapes every .html template: comment text is untrusted and is only ever output escaped, the
-highlighted spans included, which are slices of the original text.
+highlighted spans included, which are slices of the original text. Text from outside (comments, ids, notes)
+goes through the `reveal` filter (service/web/bidi.py): each piece isolated in <bdi>, its bidi controls shown
+as visible marks instead of reordering the page. Every page's security headers (CSP, no framing, no caching)
+are set for all responses at once by service/api/surface.py.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from service.web.bidi import reveal
+from service.web.flash import clear_flash, read_flash, set_flash
 from service.web.highlight import highlight_segments
 
 WEB_DIR = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=WEB_DIR / "templates")
 templates.env.filters["highlight"] = highlight_segments
-
-# The pages run no inline script and load nothing from elsewhere; say so to the browser.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"
-)
+templates.env.filters["reveal"] = reveal
 
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     context.setdefault("session", None)
     context.setdefault("pending", None)
-    context.setdefault("flash", request.query_params.get("flash"))
-    context.setdefault("flash_kind", request.query_params.get("kind", ""))
+    flash = read_flash(request)
+    context.setdefault("flash", flash.message if flash else None)
+    context.setdefault("flash_kind", flash.kind if flash else "")
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    response.headers["X-Frame-Options"] = "DENY"
+    clear_flash(request, response)
     return response
 
 
@@ -50,7 +49,8 @@ def see_other(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
 
-def flash_redirect(path: str, message: str, kind: str = "") -> RedirectResponse:
-    """A 303 to `path` that shows `message` at the top of the page (`kind` "error" shows it as one)."""
-    query = {"flash": message, **({"kind": kind} if kind else {})}
-    return see_other(f"{path}{'&' if '?' in path else '?'}{urlencode(query)}")
+def flash_redirect(request: Request, path: str, message: str, kind: str = "") -> RedirectResponse:
+    """A 303 to `path` whose page shows `message` at the top (`kind` "error" shows it as one)."""
+    response = see_other(path)
+    set_flash(request, response, message, kind)
+    return response

@@ -49,7 +49,7 @@ def test_queued_comment_of_a_departed_client_is_dropped():
         body = json.dumps({"text": "second, whose author leaves"}).encode()
         sock = socket.create_connection(("127.0.0.1", port))
         sock.sendall(
-            b"POST /v1/moderate HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+            b"POST /v1/moderate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             + f"Content-Length: {len(body)}\r\n\r\n".encode()
             + body
         )

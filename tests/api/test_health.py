@@ -81,3 +81,41 @@ def test_redis_going_away_mid_test(make_client, tmp_path):
             time.sleep(0.3)
         client.post("/v1/moderate", json={"text": "after the outage"})
         assert client.post("/v1/moderate", json={"text": "after the outage"}).json()["cached"] is True
+
+
+# -- who sees the details (issue 10: /readyz showed the Redis host to anyone) -------------------------------
+
+TOKEN = "t" * 40
+
+
+def test_readyz_tells_strangers_only_ready_or_not(make_client, redis_url, key_prefix):
+    from tests.support.settings import production_overrides
+
+    client = make_client(MarkerScorer(), **production_overrides(REDIS_URL=redis_url, REDIS_PREFIX=key_prefix))
+    r = client.get("/readyz")
+    assert r.status_code == 200 and r.json() == {"status": "ready"}
+    assert "redis" not in r.text and "127.0.0.1" not in r.text
+
+
+def test_readyz_details_need_the_metrics_token(make_client, redis_url, key_prefix):
+    client = make_client(MarkerScorer(), METRICS_TOKEN=TOKEN, REDIS_URL=redis_url, REDIS_PREFIX=key_prefix)
+    for headers in (
+        {},
+        {"authorization": "Bearer wrong"},
+        {"authorization": TOKEN},
+        {"authorization": "Bearer é".encode()},
+    ):
+        r = client.get("/readyz", headers=headers)
+        assert r.status_code == 200 and r.json() == {"status": "ready"}, headers
+    detailed = client.get("/readyz", headers={"authorization": f"Bearer {TOKEN}"}).json()
+    assert detailed["checks"]["redis"]["ok"] is True and "redis://" in detailed["checks"]["redis"]["detail"]
+
+
+def test_not_ready_is_said_without_the_details(make_client):
+    with ThrowawayRedis() as server:
+        client = make_client(MarkerScorer(), METRICS_TOKEN=TOKEN, REDIS_URL=server.url)
+        server.stop()
+        r = client.get("/readyz")
+        assert r.status_code == 503 and r.json() == {"status": "not ready"}
+        detailed = client.get("/readyz", headers={"authorization": f"Bearer {TOKEN}"})
+        assert detailed.status_code == 503 and detailed.json()["checks"]["redis"]["ok"] is False

@@ -48,3 +48,31 @@ def test_every_app_has_its_own_registry(make_client):
     assert re.search(
         r'^moderation_verdicts_total\{verdict="accept"\} 0\.0$', second.get("/metrics").text, re.M
     )
+
+
+# -- who may scrape (issue 10) ------------------------------------------------------------------------------
+
+TOKEN = "m" * 40
+
+
+def test_metrics_need_the_token_when_one_is_set(make_client):
+    client = make_client(MarkerScorer(), METRICS_TOKEN=TOKEN)
+    for headers in ({}, {"authorization": "Bearer nope"}, {"authorization": f"Basic {TOKEN}"}):
+        r = client.get("/metrics", headers=headers)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized", headers
+        assert r.headers["www-authenticate"] == "Bearer"
+    # Bytes that are not ASCII are compared as bytes, never a 500.
+    r = client.get("/metrics", headers={"authorization": b"Bearer " + "é…".encode()})
+    assert r.status_code == 401
+    ok = client.get("/metrics", headers={"authorization": f"Bearer {TOKEN}"})
+    assert ok.status_code == 200 and "moderation_queue_depth" in ok.text
+
+
+def test_production_without_a_token_keeps_metrics_closed(make_client):
+    from tests.support.settings import production_overrides
+
+    client = make_client(MarkerScorer(), **production_overrides())
+    r = client.get("/metrics", headers={"authorization": "Bearer anything"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "metrics_closed"
+    assert "MODERATION_METRICS_TOKEN" in r.json()["error"]["message"]
+    assert "moderation_" not in r.text

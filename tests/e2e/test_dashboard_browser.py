@@ -219,3 +219,18 @@ def test_forged_form_posts_are_refused(page, base_url):
     )
     assert response.status == 403
     assert httpx.get(f"{base_url}/v1/comments/{target}").json()["status"] == "pending_review"
+
+
+def test_bidi_controls_in_a_comment_are_shown_not_obeyed(page, base_url):
+    """An override in a comment shows as a mark, the page's CSP lets the dashboard's own files load."""
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    article = f"bidi-{uuid.uuid4().hex[:6]}"
+    moderate(base_url, f"{article}-c", "Open this \u202egnp.exe\u202c, fucking now", article_id=article)
+    log_in(page, base_url, f"/dashboard/rejections?article={article}")
+    text = page.locator("article.entry .text").first
+    assert text.get_attribute("dir") == "auto"
+    assert text.text_content() == "Open this U+202Egnp.exeU+202C, fucking now"
+    assert page.locator("article.entry .text .bidi-control").count() == 2
+    shot(page, "bidi")
+    assert problems == []

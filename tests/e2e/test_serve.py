@@ -190,3 +190,124 @@ def test_model_none_says_so_loudly(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def _wait_answering(server: Server, timeout_s: float = 60.0) -> None:
+    """Until /healthz answers (/readyz may rightly say not ready)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        assert server.proc.poll() is None, server.log.read_text()
+        try:
+            if server.request("GET", "/healthz")[0] == 200:
+                return
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        assert time.monotonic() < deadline, server.log.read_text()
+        time.sleep(0.2)
+
+
+def _stop(server: Server) -> str:
+    server.proc.terminate()
+    server.proc.wait(timeout=15)
+    return server.log.read_text()
+
+
+def test_the_log_escapes_what_clients_send(tmp_path):
+    """Before: a path's ESC (and any control character) went raw into the error line that quotes it."""
+    port, redis_port = free_port(), free_port()
+    # No Redis there: reading a status fails, and the failure is logged with the path asked for.
+    env = _env(MODERATION_MODEL="none", REDIS_URL=f"redis://127.0.0.1:{redis_port}/0")
+    srv = Server(_start(["serve"], env, tmp_path / "log", port), port, tmp_path / "log")
+    try:
+        _wait_answering(srv)
+        status, body = srv.request("GET", "/v1/comments/c%1b[2J%e2%80%aeforged%0d%0a2030-01-01%20CRITICAL")
+        assert status == 503 and body["error"]["code"] == "store_unavailable"
+    finally:
+        text = _stop(srv)
+    line = next(line for line in text.splitlines() if "store unavailable" in line)
+    assert "GET /v1/comments/c\\x1b[2J\\u202eforged" in line
+    assert "\x1b" not in text and "\u202e" not in text and "\r" not in text
+    assert not any(line.startswith("2030-01-01") for line in text.splitlines())
+
+
+def test_the_log_masks_the_webhook_urls_password(tmp_path):
+    """Before: a failed delivery logged the webhook URL with its password."""
+    port, hook_port = free_port(), free_port()
+    password = "e2e-admin-password-long-enough"
+    env = _env(
+        MODERATION_MODEL="none",
+        MODERATION_ADMIN_PASSWORD=password,
+        # Nothing listens there: the delivery fails and is logged, URL and all.
+        MODERATION_WEBHOOK_URL=f"http://site:hook-s3cret@127.0.0.1:{hook_port}/moderation",
+        MODERATION_WEBHOOK_SECRET="signing-secret",
+        MODERATION_WEBHOOK_MAX_ATTEMPTS="1",
+    )
+    srv = Server(_start(["serve"], env, tmp_path / "log", port), port, tmp_path / "log")
+    try:
+        _wait_ready(srv)
+        status, verdict = srv.request("POST", "/v1/moderate", {"text": "What the hell", "id": "hook-1"})
+        assert status == 200 and verdict["verdict"] == "review"
+        login = urllib.request.Request(
+            srv.base + "/v1/session",
+            data=json.dumps({"user": "admin", "password": password}).encode(),
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(login, timeout=30) as r:
+            csrf = json.loads(r.read())["csrf_token"]
+            cookie = r.headers["set-cookie"].split(";")[0]
+        decide = urllib.request.Request(
+            srv.base + "/v1/review/hook-1",
+            data=json.dumps({"decision": "approve"}).encode(),
+            headers={"content-type": "application/json", "cookie": cookie, "x-csrf-token": csrf},
+        )
+        with urllib.request.urlopen(decide, timeout=30) as r:
+            assert r.status == 200
+        deadline = time.monotonic() + 20
+        while "failed after 1 attempts" not in srv.log.read_text():
+            assert time.monotonic() < deadline, srv.log.read_text()
+            time.sleep(0.2)
+    finally:
+        text = _stop(srv)
+    assert "hook-s3cret" not in text
+    assert f"webhook http://site:***@127.0.0.1:{hook_port}/moderation: delivery" in text
+
+
+def _peak_rss_mb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) // 1024 for line in status if line.startswith("VmHWM"))
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/status").exists(), reason="reads the server's peak memory from /proc"
+)
+def test_a_huge_login_form_costs_the_server_nothing(tmp_path):
+    """Before: the login form was parsed whatever its size, up to 1,000 fields of 1 MB each (one such post
+    took the server's peak memory from 172 MB to 1,124 MB) and only then refused for its missing token."""
+    import http.client
+
+    port, log = free_port(), tmp_path / "log"
+    srv = Server(_start(["serve"], _env(MODERATION_MODEL="none"), log, port), port, log)
+    try:
+        _wait_ready(srv)
+        before = _peak_rss_mb(srv.proc.pid)
+        field = b"&f=" + b"a" * ((1 << 20) - 3)  # 1 MB, under Starlette's own 1 MB per field
+        fields = 120
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.putrequest("POST", "/dashboard/login")
+        conn.putheader("Content-Type", "application/x-www-form-urlencoded")
+        conn.putheader("Content-Length", str(len(b"user=admin") + fields * len(field)))
+        conn.endheaders()
+        try:
+            conn.send(b"user=admin")
+            for _ in range(fields):
+                conn.send(field)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed without reading the rest: what it should do
+        response = conn.getresponse()
+        assert response.status == 413
+        assert "text/html" in response.getheader("content-type")
+        conn.close()
+        grown = _peak_rss_mb(srv.proc.pid) - before
+        assert grown < 40, f"the server's peak memory grew by {grown} MB for one form post"
+    finally:
+        _stop(srv)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from service.config import Settings
@@ -11,3 +12,16 @@ def make_settings(**overrides: Any) -> Settings:
     base: dict[str, Any] = {"MODEL": "unbiased", "REDIS_URL": None, "LOG_LEVEL": "WARNING"}
     base.update(overrides)
     return Settings(**base)
+
+
+def production_overrides(**extra: Any) -> dict[str, Any]:
+    """What a production deployment must set to start: a strong password, a random session secret, the Host
+    names to answer (the test client's), plus `extra`."""
+    base: dict[str, Any] = {
+        "ENVIRONMENT": "production",
+        "ADMIN_PASSWORD": secrets.token_urlsafe(24),
+        "SESSION_SECRET": secrets.token_urlsafe(48),
+        "ALLOWED_HOSTS": ["testserver"],
+    }
+    base.update(extra)
+    return base
