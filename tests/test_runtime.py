@@ -31,6 +31,7 @@ PRODUCTION = {
     "ENVIRONMENT": "production",
     "ADMIN_PASSWORD": ADMIN_PASSWORD,
     "SESSION_SECRET": "R2kC6yq0mT8cXn3vJb5Wf9Lp1Hs7Ge4dZa-Qo_uYiK",
+    "ALLOWED_HOSTS": ["comments.example.org"],
 }
 WEBHOOK_SECRET = "n4Vb8-Kq2sXw9Lm3Rt7Yc1Hd6Jf5Gp0Za_Ue-Oi"
 

@@ -107,8 +107,15 @@ def _fuzz(client: TestClient, session_headers: Callable[[], dict[str, str]]) -> 
 def fuzz_client(
     make_client: Callable[..., TestClient], redis_url: str, key_prefix: str
 ) -> Iterator[TestClient]:
+    # The session run logs in again after each DELETE /v1/session it generates: limits wide enough for that
+    # (the login limits themselves are tested in tests/web/test_login.py and tests/test_auth.py).
     yield make_client(
-        MarkerScorer(), ADMIN_PASSWORD=ADMIN_PASSWORD, REDIS_URL=redis_url, REDIS_PREFIX=key_prefix
+        MarkerScorer(),
+        ADMIN_PASSWORD=ADMIN_PASSWORD,
+        REDIS_URL=redis_url,
+        REDIS_PREFIX=key_prefix,
+        LOGIN_LIMIT_PER_IP="10000/minute",
+        LOGIN_LIMIT_PER_USER="10000/minute",
     )
 
 

@@ -173,6 +173,7 @@ def test_production_uses_a_host_only_secure_cookie(make_client):
         ENVIRONMENT="production",
         ADMIN_PASSWORD=ADMIN_PASSWORD,
         SESSION_SECRET="R2kC6yq0mT8cXn3vJb5Wf9Lp1Hs7Ge4dZa-Qo_uYiK",
+        ALLOWED_HOSTS=["testserver"],
     )
     app.base_url = "https://testserver"  # Secure cookies travel over https only
     response = dashboard_login(app)
