@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,6 +152,9 @@ def decision_log(
         max_entries=settings.LOG_MAX_ENTRIES,
         retention_s=settings.LOG_RETENTION_DAYS * 86_400,
         on_final=on_final,
+        max_text_chars=settings.LOG_TEXT_MAX_CHARS,
+        queue_limit=settings.REVIEW_QUEUE_MAX,
+        overflow_limit=settings.REVIEW_OVERFLOW_MAX,
     )
 
 
@@ -177,7 +181,7 @@ def pipeline(
     cache: bool = True,
 ) -> Pipeline:
     """The pipeline every door uses; `decisions=None` records nothing, `cache=False` skips the verdict cache
-    (`store`, opened with `open_store(settings)`)."""
+    (`store`, opened with `open_store(settings)`). Its matching threads stop with `Pipeline.close()`."""
     return Pipeline(
         policy=policy,
         wordlists=wordlists,
@@ -186,5 +190,8 @@ def pipeline(
         cache_ttl_s=settings.CACHE_TTL_S,
         decisions=decisions,
         batcher=batcher(settings, scorer, observer=observer),
+        matching=ThreadPoolExecutor(max_workers=settings.MATCH_THREADS, thread_name_prefix="match"),
+        max_matches=settings.MAX_MATCHES,
+        max_reasons=settings.MAX_REASONS,
         cache=cache,
     )
