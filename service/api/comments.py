@@ -110,7 +110,7 @@ async def get_status(
     responses={
         **ERROR_RESPONSES,
         **NOT_FOUND,
-        409: {"model": ErrorResponse, "description": "Pending review."},
+        409: {"model": ErrorResponse, "description": "Pending review, or changed by someone else meanwhile."},
     },
 )
 async def overturn(
@@ -121,5 +121,7 @@ async def overturn(
     except CommentNotFound:
         raise ApiError(404, "comment_not_found", f"No status for comment {comment_id}.") from None
     except DecisionConflict as exc:
-        raise ApiError(409, "pending_review", str(exc)) from None
+        # Pending review (decide it in the queue), or changed by someone else since it was read.
+        code = "pending_review" if exc.status == "pending_review" else "status_changed"
+        raise ApiError(409, code, str(exc)) from None
     return moderated_out(status)

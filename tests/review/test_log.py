@@ -459,3 +459,33 @@ async def test_a_review_lost_from_the_overflow_expires_in_redis(
     assert raw_redis.ttl(keys.comment("q1")) == -1  # waiting in the queue: no expiry
     assert 3500 < raw_redis.ttl(keys.comment("q0")) <= 3600
     assert raw_redis.get(keys.review_lost()) == "1"
+
+
+class _RacedStore(MemoryStore):
+    """A test double: right after a status is read, another moderator decides the comment (once)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.race: tuple[str, dict[str, str]] | None = None
+
+    async def get_status(self, comment_id: str) -> dict[str, str] | None:
+        fields = await super().get_status(comment_id)
+        if self.race is not None and self.race[0] == comment_id:
+            _, update = self.race
+            self.race = None
+            await super().set_status(comment_id, update, ttl_s=3600)
+        return fields
+
+
+async def test_a_decision_made_on_a_status_that_changed_meanwhile_is_refused() -> None:
+    store = _RacedStore()
+    sent: list[dict] = []
+    log = DecisionLog(store, max_entries=100, retention_s=3600, on_final=sent.append)
+    await log.record([Comment(id="r1", text="What darn nonsense")], [_verdict("r1", "reject")])
+    store.race = ("r1", {"status": "rejected_by_moderator", "decided_by": "mod-bob"})
+    # mod-ann read "rejected" and means "publish it"; mod-bob's decision came first and stands.
+    with pytest.raises(DecisionConflict) as refused:
+        await log.overturn("r1", "mod-ann")
+    assert refused.value.status == "rejected_by_moderator"
+    assert (await log.status("r1")).decided_by == "mod-bob"
+    assert sent == [] and (await log.entries(kind="moderator")).records == []

@@ -94,18 +94,22 @@ def test_rejections_pages_through_the_log_and_ignores_a_broken_cursor(app):
         assert page.status_code == 200 and "/dashboard/comments/p2/overturn" in page.text
 
 
-def test_a_comment_id_cannot_aim_a_form_at_another_comment(make_client, redis_url, key_prefix):
+def test_a_comment_id_cannot_aim_a_form_at_another_comment(app):
     # "Why" 3 of issue 10: {"id": "../comments/victim-1/overturn"} rendered as a review form whose action
     # resolved to /dashboard/comments/victim-1/overturn; Approve overturned victim-1.
+    refused = app.post(
+        "/v1/moderate", json={"text": "Hmm [[insult=0.6]]", "id": "../comments/victim-1/overturn"}
+    )
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == "id"
+
+
+def test_an_id_recorded_before_the_rule_stays_in_its_own_path_segment(make_client, redis_url, key_prefix):
     app = make_client(
         MarkerScorer(), REDIS_URL=redis_url, REDIS_PREFIX=key_prefix, ADMIN_PASSWORD=ADMIN_PASSWORD
     )
     aimed = "../comments/victim-1/overturn"
-    refused = app.post("/v1/moderate", json={"text": "Hmm [[insult=0.6]]", "id": aimed})
-    assert refused.status_code == 422 and refused.json()["error"]["field"] == "id"
 
-    # One recorded before ids were checked is still in the queue: its form must stay on its own path.
-    async def record_legacy() -> None:
+    async def record_legacy() -> None:  # as the service recorded it before ids were checked
         store = RedisStore.from_url(redis_url, prefix=key_prefix)
         try:
             verdict = Verdict(id=aimed, verdict="review", policy_version="p", model="m")
