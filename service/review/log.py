@@ -163,7 +163,11 @@ class DecisionLog(LogReader):
         )
         if found is None:
             return Recorded("created", verdict.model_copy(update={"status_token": token}))
-        same_text = hmac.compare_digest(found.get("text_digest", ""), text_digest(comment.text))
+        # As bytes: compare_digest refuses str with non-ASCII characters, and a stored field could hold some.
+        same_text = hmac.compare_digest(
+            found.get("text_digest", "").encode("utf-8", "surrogatepass"),
+            text_digest(comment.text).encode("ascii"),
+        )
         stored = stored_verdict(found) if same_text else None
         if stored is None:
             return Recorded("conflict", verdict)
