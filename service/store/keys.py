@@ -12,7 +12,8 @@ hand, and only the Redis store asks for them (everyone else names a digest, a co
     {prefix}review:overflow                       pending reviews the full queue moved out, oldest first
                                                   (sorted set, as the queue), capped by REVIEW_OVERFLOW_MAX
     {prefix}review:overflow:lost                  how many fell out of the overflow, ever (string, integer)
-    {prefix}comment:{comment id}                  a comment's status (hash; TTL LOG_RETENTION_DAYS once final)
+    {prefix}comment:{comment id}                  a comment's status (hash; TTL LOG_RETENTION_DAYS once final,
+                                                  or once lost from the review overflow)
     {prefix}count:{m|h}:{bucket}:{dimension}:{value}
                                                   per-minute / per-hour counters (string, TTL a bit over
                                                   what the dashboard shows)
