@@ -177,6 +177,28 @@ class Settings(BaseSettings):
                 "one (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`) or leave it unset"
             )
 
+    # -- the comment's path: bounded work and storage per comment (issue 10) ----------------------------------
+    #: Threads that run word-list matching, off the event loop, so that one slow comment never holds up health
+    #: checks or other requests. Matching holds the GIL, so more threads than cores buy nothing; two let a
+    #: second comment be matched while one long one is.
+    MATCH_THREADS: int = Field(default=2, ge=1)
+    #: Word-list matches a verdict keeps (the verdict says how many it left out). One match of each
+    #: (tier, clause) pair always stays, so the cap never changes a verdict: at least 6. A reader gets the
+    #: point from a few highlighted words; each match costs about 120 bytes in the verdict, the cache and the log.
+    MAX_MATCHES: int = Field(default=20, ge=6)
+    #: Reasons a verdict keeps, the most severe first (the verdict says how many it left out).
+    MAX_REASONS: int = Field(default=20, ge=1)
+    #: Characters of a comment the decision log keeps (the entry says how many it cut): two screens of
+    #: reading for a moderator, while a log page of 500 entries stays a few MB.
+    LOG_TEXT_MAX_CHARS: int = Field(default=4_000, ge=1)
+    #: Pending reviews in the queue; past it, the oldest move to the review overflow (still pending, counted,
+    #: shown after the queue). More than a moderation team clears in a day.
+    REVIEW_QUEUE_MAX: int = Field(default=10_000, ge=1)
+    #: Pending reviews in the overflow; past it, the oldest are lost to review (counted; their status stays
+    #: pending_review, unpublished, until LOG_RETENTION_DAYS). With the queue, this bounds pending reviews'
+    #: storage: about 30,000 x 20 KB at most.
+    REVIEW_OVERFLOW_MAX: int = Field(default=20_000, ge=0)
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -196,6 +197,9 @@ def decision_log(
         max_entries=settings.LOG_MAX_ENTRIES,
         retention_s=settings.LOG_RETENTION_DAYS * 86_400,
         on_final=on_final,
+        max_text_chars=settings.LOG_TEXT_MAX_CHARS,
+        queue_limit=settings.REVIEW_QUEUE_MAX,
+        overflow_limit=settings.REVIEW_OVERFLOW_MAX,
     )
 
 
@@ -222,7 +226,7 @@ def pipeline(
     cache: bool = True,
 ) -> Pipeline:
     """The pipeline every door uses; `decisions=None` records nothing, `cache=False` skips the verdict cache
-    (`store`, opened with `open_store(settings)`)."""
+    (`store`, opened with `open_store(settings)`). Its matching threads stop with `Pipeline.close()`."""
     return Pipeline(
         policy=policy,
         wordlists=wordlists,
@@ -231,5 +235,8 @@ def pipeline(
         cache_ttl_s=settings.CACHE_TTL_S,
         decisions=decisions,
         batcher=batcher(settings, scorer, observer=observer),
+        matching=ThreadPoolExecutor(max_workers=settings.MATCH_THREADS, thread_name_prefix="match"),
+        max_matches=settings.MAX_MATCHES,
+        max_reasons=settings.MAX_REASONS,
         cache=cache,
     )

@@ -1,7 +1,11 @@
-"""GET /v1/comments/{id} (public: a comment's status) and POST /v1/comments/{id}/overturn (moderators).
+"""GET /v1/comments/{id} (a comment's status, for its status token) and POST /v1/comments/{id}/overturn
+(moderators).
 
-The status read is public on purpose: the site's server (or its widget) asks it to learn whether to publish a
-comment, and it tells nothing but the status, never the text, the reasons or the moderator.
+The status read needs no login: the site's server (or its widget) asks it to learn whether to publish a
+comment, and it tells nothing but the status, never the text, the reasons or the moderator. It needs the
+comment's status token, which only the verdict of the comment's first writer carries (ids are the site's
+own and easily guessed; 128 random bits are not). A wrong token answers exactly as an unknown id does
+(404), so that trying ids tells nothing about which exist; a missing token is a 422 whatever the id.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Header, Query
 from pydantic import BaseModel, Field
 
 from service.api.deps import AdminDep, DecisionsDep
@@ -56,15 +60,46 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/{comment_id}", response_model=StatusOut, summary="A comment's status", responses=NOT_FOUND)
-async def get_status(comment_id: str, decisions: DecisionsDep) -> StatusOut:
+TOKEN_HEADER = "X-Status-Token"
+
+
+@router.get(
+    "/{comment_id}",
+    response_model=StatusOut,
+    summary="A comment's status (with its status token)",
+    responses={
+        **NOT_FOUND,
+        422: {"model": ErrorResponse, "description": "No status token was sent."},
+    },
+)
+async def get_status(
+    comment_id: str,
+    decisions: DecisionsDep,
+    token: str | None = Query(
+        default=None,
+        description=f"The verdict's status_token (the {TOKEN_HEADER} header keeps it out of URLs).",
+    ),
+    header_token: str | None = Header(
+        default=None, alias=TOKEN_HEADER, description="The verdict's status_token."
+    ),
+) -> StatusOut:
+    given = header_token if header_token is not None else token
+    if not given:
+        raise ApiError(
+            422,
+            "missing_field",
+            f"Send the comment's status_token (from its verdict) in the {TOKEN_HEADER} header or as ?token=.",
+            "token",
+        )
     try:
-        return status_out(await decisions.status(comment_id))
+        return status_out(await decisions.public_status(comment_id, given))
     except CommentNotFound:
         raise ApiError(
             404,
             "comment_not_found",
-            f"No status for comment {comment_id} (never moderated, or past the retention).",
+            # The same words for an unknown id and a wrong token: the answer must not say which it was.
+            f"No status for comment {comment_id} with that token (unknown id, past the retention, or not "
+            "its status_token).",
         ) from None
 
 
@@ -75,7 +110,7 @@ async def get_status(comment_id: str, decisions: DecisionsDep) -> StatusOut:
     responses={
         **ERROR_RESPONSES,
         **NOT_FOUND,
-        409: {"model": ErrorResponse, "description": "Pending review."},
+        409: {"model": ErrorResponse, "description": "Pending review, or changed by someone else meanwhile."},
     },
 )
 async def overturn(
@@ -86,5 +121,7 @@ async def overturn(
     except CommentNotFound:
         raise ApiError(404, "comment_not_found", f"No status for comment {comment_id}.") from None
     except DecisionConflict as exc:
-        raise ApiError(409, "pending_review", str(exc)) from None
+        # Pending review (decide it in the queue), or changed by someone else since it was read.
+        code = "pending_review" if exc.status == "pending_review" else "status_changed"
+        raise ApiError(409, code, str(exc)) from None
     return moderated_out(status)

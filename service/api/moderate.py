@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 
 from service.api.deps import PipelineDep, SettingsDep
 from service.api.disconnect import unless_disconnected
-from service.api.errors import ERROR_RESPONSES, ApiError
+from service.api.errors import ERROR_RESPONSES, ApiError, ErrorResponse
 from service.api.schemas import BatchIn, BatchOut, CommentIn
 from service.config import Settings
+from service.moderation.pipeline import Pipeline
 from service.moderation.types import Comment, Verdict
+from service.review.models import IdConflict
 
 router = APIRouter(prefix="/v1/moderate", tags=["moderation"])
 
@@ -39,17 +43,33 @@ def _comment(body: CommentIn) -> Comment:
     return Comment(**body.model_dump())
 
 
+async def _moderate(
+    request: Request, pipeline: Pipeline, comments: list[Comment], field: str
+) -> list[Verdict]:
+    """The pipeline's verdicts; an id taken by another text is 409 id_conflict on `field` ("{i}" is its
+    place). In a batch the other comments are recorded: a retry with the same texts gets their verdicts."""
+    try:
+        return await unless_disconnected(request, pipeline.moderate(comments))
+    except IdConflict as exc:
+        raise ApiError(409, "id_conflict", str(exc), field.format(i=exc.index)) from None
+
+
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorResponse, "description": "The comment id already has a status, for another text."}
+}
+
+
 @router.post(
     "",
     response_model=Verdict,
     summary="Moderate one comment",
-    responses=ERROR_RESPONSES,
+    responses={**ERROR_RESPONSES, **CONFLICT},
 )
 async def moderate_one(
     request: Request, body: CommentIn, pipeline: PipelineDep, settings: SettingsDep
 ) -> Verdict:
     _check_text(body.text, settings, "text")
-    (verdict,) = await unless_disconnected(request, pipeline.moderate([_comment(body)]))
+    (verdict,) = await _moderate(request, pipeline, [_comment(body)], "id")
     return verdict
 
 
@@ -57,7 +77,7 @@ async def moderate_one(
     "/batch",
     response_model=BatchOut,
     summary="Moderate up to MODERATION_MAX_BATCH comments in one call",
-    responses=ERROR_RESPONSES,
+    responses={**ERROR_RESPONSES, **CONFLICT},
 )
 async def moderate_batch(
     request: Request, body: BatchIn, pipeline: PipelineDep, settings: SettingsDep
@@ -73,5 +93,5 @@ async def moderate_batch(
         )
     for i, c in enumerate(body.comments):
         _check_text(c.text, settings, f"comments.{i}.text")
-    verdicts = await unless_disconnected(request, pipeline.moderate([_comment(c) for c in body.comments]))
+    verdicts = await _moderate(request, pipeline, [_comment(c) for c in body.comments], "comments.{i}.id")
     return BatchOut(results=verdicts)

@@ -25,6 +25,10 @@ class LogEntryOut(BaseModel):
     at: datetime
     verdict: str
     text: str = ""
+    text_omitted: int = Field(
+        default=0,
+        description="Characters cut off the end of `text` in the log (MODERATION_LOG_TEXT_MAX_CHARS).",
+    )
     article_id: str | None = None
     author_id: str | None = None
     reasons: list[Reason] = Field(default_factory=list)
@@ -43,11 +47,20 @@ class LogEntryOut(BaseModel):
 class QueueItemOut(BaseModel):
     comment_id: str
     entered_at: datetime
+    overflow: bool = Field(default=False, description="In the overflow: the full queue moved it out.")
     entry: LogEntryOut
 
 
 class QueueOut(BaseModel):
-    pending: int
+    pending: int = Field(description="Pending reviews: the queue's and its overflow's.")
+    overflow: int = Field(
+        default=0, description="Of those, in the overflow (past MODERATION_REVIEW_QUEUE_MAX); listed last."
+    )
+    overflow_lost: int = Field(
+        default=0,
+        description="Pending reviews that fell out of the full overflow (MODERATION_REVIEW_OVERFLOW_MAX), "
+        "ever: never published, still decidable by id until they expire.",
+    )
     items: list[QueueItemOut]
 
 
@@ -66,7 +79,9 @@ def entry_out(r: LogRecord) -> LogEntryOut:
     return LogEntryOut(log_id=r.id, **fields)
 
 
-@router.get("", response_model=QueueOut, summary="Pending reviews, oldest first")
+@router.get(
+    "", response_model=QueueOut, summary="Pending reviews, oldest first (the queue, then its overflow)"
+)
 async def queue(
     _: AdminDep,
     decisions: DecisionsDep,
@@ -77,8 +92,15 @@ async def queue(
     items = await decisions.queue(offset, limit)
     return QueueOut(
         pending=await decisions.queue_size(),
+        overflow=await decisions.overflow_size(),
+        overflow_lost=await decisions.overflow_lost(),
         items=[
-            QueueItemOut(comment_id=i.comment_id, entered_at=i.entered_at, entry=entry_out(i.record))
+            QueueItemOut(
+                comment_id=i.comment_id,
+                entered_at=i.entered_at,
+                overflow=i.overflow,
+                entry=entry_out(i.record),
+            )
             for i in items
         ],
     )

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
-from service.moderation.types import Verdict
+from service.moderation.types import (
+    COMMENT_ID_MAX_CHARS,
+    COMMENT_ID_PATTERN,
+    COMMENT_ID_RULE,
+    Verdict,
+    is_comment_id,
+)
 
 
 class CommentIn(BaseModel):
@@ -19,11 +26,26 @@ class CommentIn(BaseModel):
         description="The comment as the commenter wrote it (at most MODERATION_MAX_CHARS characters)."
     )
     id: str | None = Field(
-        default=None, max_length=200, description="Your id for the comment; generated if absent."
+        default=None,
+        description=(
+            "Your id for the comment; generated if absent. 1 to 128 characters from A-Z a-z 0-9 . _ : - with "
+            "no two dots in a row and not only dots. The first request with an id owns its status: another "
+            "text under the same id is refused with 409 id_conflict."
+        ),
+        # Declared for the OpenAPI document; the check itself is `_safe_id`, whose message names the rule.
+        json_schema_extra={"pattern": f"^{COMMENT_ID_PATTERN}$", "maxLength": COMMENT_ID_MAX_CHARS},
     )
     article_id: str | None = Field(default=None, max_length=200)
     author_id: str | None = Field(default=None, max_length=200)
     lang: str | None = Field(default=None, max_length=35, description="BCP 47 language tag, if known.")
+
+    @field_validator("id")
+    @classmethod
+    def _safe_id(cls, value: str | None) -> str | None:
+        # Ids become path segments of the dashboard's URLs and parts of store keys (see COMMENT_ID_PATTERN).
+        if value is not None and not is_comment_id(value):
+            raise PydanticCustomError("comment_id", COMMENT_ID_RULE)
+        return value
 
 
 class BatchIn(BaseModel):

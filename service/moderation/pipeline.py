@@ -4,6 +4,13 @@ normalize → cache → word list → toxicity → policy → record, as drawn i
 the word-list engine's own business (it keeps offset maps back to the original text); the cache key is taken
 over the text exactly as sent, because a verdict's spans index that text: two comments that differ in one
 character must not share spans.
+
+Bounded work per comment: matching runs in a thread pool of its own (MATCH_THREADS), never on the event
+loop, so one long comment cannot hold up health checks or other requests while it is matched; a verdict
+keeps at most `max_matches` matches and `max_reasons` reasons (the most severe; it says how many it left out).
+
+A comment's status belongs to its first writer: recording creates it once and hands back a status token;
+a repeat of the same text under the same id gets the verdict recorded first, another text `IdConflict`.
 """
 
 from __future__ import annotations
@@ -12,13 +19,15 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 from service.model.base import Scorer
 from service.model.batcher import MicroBatcher, Overloaded
-from service.moderation.policy import Policy, apply_policy
+from service.moderation.policy import Policy, apply_policy, cap_matches
 from service.moderation.types import VERDICTS, Comment, Profanity, Verdict, WordMatch
 from service.review.log import DecisionLog
+from service.review.models import IdConflict
 from service.store.base import StoreUnavailable, VerdictCache
 from service.store.keys import verdict_digest
 from service.wordlist.matcher import WordList
@@ -66,11 +75,15 @@ class Pipeline:
         store: VerdictCache,
         cache_ttl_s: int,
         batcher: MicroBatcher,
+        matching: Executor,
+        max_matches: int,
+        max_reasons: int,
         decisions: DecisionLog | None = None,
         cache: bool = True,
     ) -> None:
-        """`cache=False` neither reads nor writes the verdict cache: batch rescoring judges every comment
-        afresh and must not fill the service's cache with an archive's worth of verdicts."""
+        """`matching` runs word-list matching (the pipeline shuts it down on `close`). `cache=False` neither
+        reads nor writes the verdict cache: batch rescoring judges every comment afresh and must not fill
+        the service's cache with an archive's worth of verdicts."""
         self.policy = policy
         self.wordlists = wordlists
         self.scorer = scorer
@@ -81,6 +94,9 @@ class Pipeline:
         self.stats = PipelineStats()
         # Every model call goes through the micro-batcher, whose one thread owns the model.
         self.batcher = batcher
+        self.matching = matching
+        self.max_matches = max_matches
+        self.max_reasons = max_reasons
 
     def identity(self, wordlist: WordList | None = None) -> Identity:
         """The identity verdicts get now (or with `wordlist`, the word list a call already holds)."""
@@ -97,11 +113,14 @@ class Pipeline:
 
     def close(self) -> None:
         self.batcher.close()
+        # Matching still running for a cancelled request is left to finish in its thread, unwaited.
+        self.matching.shutdown(wait=False, cancel_futures=True)
 
     async def moderate(self, comments: Sequence[Comment]) -> list[Verdict]:
         """Verdicts for `comments`, in the same order. Never raises for model or store trouble.
 
-        Raises `Overloaded` when the model's queue cannot take the comments (backpressure: no verdict).
+        Raises `Overloaded` when the model's queue cannot take the comments (backpressure: no verdict), and
+        `IdConflict` when a comment's id already holds another text's status (the others are recorded).
         """
         wordlist = self.wordlists.current()
         identity = self.identity(wordlist)
@@ -116,10 +135,14 @@ class Pipeline:
         for i, digest in enumerate(digests):
             cached = await self._cache_get(digest)
             if cached is not None:
-                results[i] = cached.model_copy(update={"id": ids[i], "cached": True})
+                results[i] = cached.model_copy(update={"id": ids[i], "cached": True, "status_token": None})
 
         todo = [i for i, r in enumerate(results) if r is None]
-        matches = {i: wordlist.find(comments[i].text) for i in todo}
+        loop = asyncio.get_running_loop()
+        found = await asyncio.gather(
+            *(loop.run_in_executor(self.matching, self._match, wordlist, comments[i].text) for i in todo)
+        )
+        matches = dict(zip(todo, found, strict=True))
 
         scores: dict[int, dict[str, float]] = {}
         model_failed = False
@@ -144,42 +167,63 @@ class Pipeline:
         # Once verdicts exist they are cached and recorded in full even if the caller is cancelled now (a
         # client that hung up): a half-recorded comment (logged but without a status) would be worse.
         fresh = [(digests[i], results[i]) for i in todo] if self.cache and not model_failed else []
-        await asyncio.shield(self._conclude(comments, final, fresh))
-        return final
+        return await asyncio.shield(self._conclude(comments, final, fresh))
 
     async def _conclude(
         self, comments: Sequence[Comment], final: list[Verdict], fresh: list[tuple[str, Verdict | None]]
-    ) -> None:
+    ) -> list[Verdict]:
         for digest, verdict in fresh:
             if verdict is not None:
                 await self._cache_set(digest, verdict)
-        await self._record(comments, final)
+        return await self._record(comments, final)
 
-    async def _record(self, comments: Sequence[Comment], verdicts: list[Verdict]) -> None:
-        """Step 6: the decision log, counters, review queue and statuses. A verdict is never lost to this."""
+    async def _record(self, comments: Sequence[Comment], verdicts: list[Verdict]) -> list[Verdict]:
+        """Step 6: statuses, the decision log, counters, review queue. Returns the verdicts to answer: with
+        their status tokens, or the verdict recorded first for a repeat. A verdict is never lost to store
+        trouble (it goes out unrecorded, without a token); another text under a taken id is IdConflict."""
         if self.decisions is None:
-            return
+            return verdicts
         records = [c.model_copy(update={"id": v.id}) for c, v in zip(comments, verdicts, strict=True)]
         try:
-            await self.decisions.record(records, verdicts)
+            outcomes = await self.decisions.record(records, verdicts)
         except StoreUnavailable as exc:
             self.stats.record_errors += 1
             log.warning("decision log unavailable, %d verdict(s) not recorded: %s", len(verdicts), exc)
+            return verdicts
         except Exception:  # a bug in recording must not cost the commenter their verdict
             self.stats.record_errors += 1
             log.exception("recording %d verdict(s) failed", len(verdicts))
+            return verdicts
+        for index, outcome in enumerate(outcomes):
+            if outcome.outcome == "conflict":
+                raise IdConflict(index, outcome.verdict.id)
+        return [outcome.verdict for outcome in outcomes]
+
+    def _match(self, wordlist: WordList, text: str) -> tuple[list[WordMatch], int]:
+        """Step 3, in a matching thread: the word list's matches, capped, and how many the cap left out."""
+        matches = wordlist.find(text)
+        kept = cap_matches(matches, self.max_matches)
+        return kept, len(matches) - len(kept)
 
     def _verdict(
-        self, comment_id: str, matches: list[WordMatch], scores: dict[str, float] | None, model_failed: bool
+        self,
+        comment_id: str,
+        matched: tuple[list[WordMatch], int],
+        scores: dict[str, float] | None,
+        model_failed: bool,
     ) -> Verdict:
-        outcome = apply_policy(self.policy, matches, scores, model_failed=model_failed)
+        matches, omitted = matched
+        outcome = apply_policy(
+            self.policy, matches, scores, model_failed=model_failed, max_reasons=self.max_reasons
+        )
         return Verdict(
             id=comment_id,
             verdict=outcome.verdict,
             reasons=outcome.reasons,
+            reasons_omitted=outcome.reasons_omitted,
             notice=outcome.notice,
             scores={k: round(float(v), 6) for k, v in (scores or {}).items()},
-            profanity=Profanity(matches=matches),
+            profanity=Profanity(matches=matches, capped=omitted > 0, omitted=omitted),
             cached=False,
             model_consulted=scores is not None,
             policy_version=self.policy.version,
@@ -219,7 +263,9 @@ class Pipeline:
 
     async def _cache_set(self, digest: str, verdict: Verdict) -> None:
         try:
-            await self.store.set_verdict(digest, verdict.model_dump(mode="json"), self.cache_ttl_s)
+            # A status token is one comment's: never in the cache, which serves the same text to others.
+            raw = verdict.model_dump(mode="json", exclude={"status_token"})
+            await self.store.set_verdict(digest, raw, self.cache_ttl_s)
         except StoreUnavailable as exc:
             self.stats.cache_errors += 1
             log.debug("verdict cache unavailable, verdict not cached: %s", exc)

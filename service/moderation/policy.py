@@ -14,7 +14,20 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from service.moderation.types import NOTICE_ORDER, Action, Clause, Reason, VerdictKind, WordMatch
+from service.moderation.types import (
+    ACTIONS,
+    CLAUSES,
+    NOTICE_ORDER,
+    Action,
+    Clause,
+    Reason,
+    VerdictKind,
+    WordMatch,
+)
+
+#: What apply_policy decides a verdict and a notice by, among word-list matches: which (tier, clause) pairs
+#: occur. `cap_matches` keeps one match of each, so a cap never changes a verdict; a cap must leave room.
+DECIDING_MATCHES = len(ACTIONS) * len(CLAUSES)
 
 
 class PolicyError(Exception):
@@ -98,11 +111,54 @@ def load_policy(path: Path) -> Policy:
 
 @dataclass(frozen=True)
 class PolicyOutcome:
-    """What the policy makes of one comment's evidence: the verdict, its reasons, the notice to show."""
+    """What the policy makes of one comment's evidence: the verdict, its reasons, the notice to show, and how
+    many reasons were left out past the cap."""
 
     verdict: VerdictKind
     reasons: list[Reason]
     notice: str | None
+    reasons_omitted: int = 0
+
+
+def cap_matches(matches: Sequence[WordMatch], limit: int) -> list[WordMatch]:
+    """At most `limit` of `matches`, in text order, chosen so that `apply_policy` reaches the same verdict and
+    notice from them as from all: first one match of each (tier, clause) pair (what the verdict and the notice
+    depend on), then one of each further term, then repeats; reject-tier matches before review-tier ones.
+
+    A comment repeating one word thousands of times would otherwise carry thousands of matches into the
+    verdict, the cache, the decision log and every page that shows them. `limit` must be at least
+    DECIDING_MATCHES."""
+    if limit < DECIDING_MATCHES:
+        raise ValueError(f"a match cap must keep at least {DECIDING_MATCHES} matches, got {limit}")
+    if len(matches) <= limit:
+        return list(matches)
+    seen_pairs: set[tuple[str, str]] = set()
+    seen_terms: set[str] = set()
+    ranked: list[tuple[int, int, int]] = []
+    for index, match in enumerate(matches):
+        pair, term = (match.tier, match.clause), match.term
+        rank = 0 if pair not in seen_pairs else 1 if term not in seen_terms else 2
+        seen_pairs.add(pair)
+        seen_terms.add(term)
+        ranked.append((rank, 0 if match.tier == "reject" else 1, index))
+    kept = sorted(index for _, _, index in sorted(ranked)[:limit])
+    return [matches[i] for i in kept]
+
+
+def cap_reasons(reasons: Sequence[Reason], limit: int) -> list[Reason]:
+    """At most `limit` of `reasons`, in their order, keeping the most severe: those asking for a reject before
+    those asking for a review, and within each, one of each kind (source, clause, term or category) before
+    repeats of it."""
+    if len(reasons) <= limit:
+        return list(reasons)
+    seen: set[tuple[str, str | None, str | None]] = set()
+    ranked: list[tuple[int, int, int]] = []
+    for index, reason in enumerate(reasons):
+        kind = (reason.source, reason.clause, reason.term or reason.category or reason.code)
+        ranked.append((0 if reason.action == "reject" else 1, 0 if kind not in seen else 1, index))
+        seen.add(kind)
+    kept = sorted(index for _, _, index in sorted(ranked)[: max(limit, 0)])
+    return [reasons[i] for i in kept]
 
 
 def apply_policy(
@@ -111,8 +167,11 @@ def apply_policy(
     scores: Mapping[str, float] | None,
     *,
     model_failed: bool = False,
+    max_reasons: int | None = None,
 ) -> PolicyOutcome:
-    """Turn evidence into a verdict. `scores` is None when the model was not consulted."""
+    """Turn evidence into a verdict. `scores` is None when the model was not consulted. With `max_reasons`,
+    the verdict and the notice are decided from every reason, and then the most severe `max_reasons` of them
+    are kept (`cap_reasons`)."""
     reasons: list[Reason] = []
     for match in matches:
         reasons.append(
@@ -166,7 +225,11 @@ def apply_policy(
         verdict = "review"
     else:
         verdict = "accept"
-    return PolicyOutcome(verdict=verdict, reasons=reasons, notice=_notice(policy, verdict, reasons))
+    notice = _notice(policy, verdict, reasons)
+    kept = reasons if max_reasons is None else cap_reasons(reasons, max_reasons)
+    return PolicyOutcome(
+        verdict=verdict, reasons=kept, notice=notice, reasons_omitted=len(reasons) - len(kept)
+    )
 
 
 def _notice(policy: Policy, verdict: VerdictKind, reasons: Sequence[Reason]) -> str | None:

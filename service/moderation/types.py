@@ -7,6 +7,7 @@ FastAPI.
 
 from __future__ import annotations
 
+import re
 from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
@@ -36,6 +37,24 @@ WORDLIST_TIERS: tuple[WordlistTier, ...] = get_args(WordlistTier)
 
 Source = Literal["wordlist", "model", "rule"]
 SOURCES: tuple[Source, ...] = get_args(Source)
+
+
+COMMENT_ID_MAX_CHARS = 128
+#: The safe alphabet of comment ids. Ids become path segments of the dashboard's and the API's URLs and parts
+#: of Redis keys: no "/", "?", "#", "%" or space can change what a URL built from one points at, and with no
+#: two dots in a row and at least one other character, no id is a "." or ".." segment (which browsers resolve
+#: even percent-encoded). The repeated group consumes one non-dot character each time, so matching is linear.
+COMMENT_ID_PATTERN = r"(?:\.?[A-Za-z0-9_:-])+\.?"
+COMMENT_ID_RULE = (
+    f"a comment id is 1 to {COMMENT_ID_MAX_CHARS} characters from A-Z a-z 0-9 . _ : - "
+    "with no two dots in a row and not only dots"
+)
+_COMMENT_ID = re.compile(COMMENT_ID_PATTERN, re.ASCII)
+
+
+def is_comment_id(value: str) -> bool:
+    """Whether `value` follows COMMENT_ID_RULE (what the API accepts as a comment's id)."""
+    return len(value) <= COMMENT_ID_MAX_CHARS and _COMMENT_ID.fullmatch(value) is not None
 
 
 class Comment(BaseModel):
@@ -83,6 +102,13 @@ class Reason(BaseModel):
 
 class Profanity(BaseModel):
     matches: list[WordMatch] = Field(default_factory=list)
+    capped: bool = Field(
+        default=False,
+        description="True when more matches were found than a verdict keeps (MODERATION_MAX_MATCHES).",
+    )
+    omitted: int = Field(
+        default=0, ge=0, description="How many matches were found but left out of `matches`."
+    )
 
 
 class Verdict(BaseModel):
@@ -91,6 +117,11 @@ class Verdict(BaseModel):
     id: str
     verdict: VerdictKind
     reasons: list[Reason] = Field(default_factory=list)
+    reasons_omitted: int = Field(
+        default=0,
+        ge=0,
+        description="Reasons left out past MODERATION_MAX_REASONS; the most severe are the ones kept.",
+    )
     notice: str | None = Field(
         default=None, description="Text to show the commenter when the comment is not accepted."
     )
@@ -105,3 +136,10 @@ class Verdict(BaseModel):
     )
     policy_version: str
     model: str = Field(description="Model id: name plus a hash of the checkpoint file, or 'none'.")
+    status_token: str | None = Field(
+        default=None,
+        description=(
+            "Send it with GET /v1/comments/{id} to read the comment's status; only its first writer gets it. "
+            "Null when the status was not recorded."
+        ),
+    )

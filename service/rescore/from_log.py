@@ -1,8 +1,12 @@
 """Rescoring the decision log (`--from-log`): the logged verdicts re-judged, newest first, each comment once.
 
 Nothing is written to Redis, not even a counter — except with `--apply`, which records each changed verdict
-through the DecisionLog (`record`), but never over a moderator's decision (approved, rejected_by_moderator)
-and not for a comment whose status has expired.
+through the DecisionLog (`rerecord`), but never over a moderator's decision (approved, rejected_by_moderator)
+and not for a comment whose status has expired: the store tests and writes each status in one step, so a
+moderator deciding during the run keeps the decision.
+
+Entries whose text the log cut (past MODERATION_LOG_TEXT_MAX_CHARS) are not re-judged: the cut text is not
+the comment, and its verdict could be another.
 """
 
 from __future__ import annotations
@@ -44,8 +48,10 @@ async def _apply(
             )
             new.append(Verdict.model_validate(verdict))
     if comments:
-        await decisions.record(comments, new)
-        summary.applied += len(comments)
+        recorded = await decisions.rerecord(comments, new)
+        summary.applied += recorded
+        # Checked above, refused at the write: a moderator decided (or the status expired) in between.
+        summary.skipped_moderator += len(comments) - recorded
 
 
 async def rescore_log(
@@ -86,6 +92,10 @@ async def rescore_log(
             rows: list[tuple[Row, Any]] = []
             for record in page.records:
                 if record.comment_id in seen or not record.text:
+                    continue
+                if record.text_omitted:
+                    seen.add(record.comment_id)
+                    summary.skipped_cut += 1
                     continue
                 seen.add(record.comment_id)
                 fields = {"id": record.comment_id, "text": record.text, "logged_at": record.at.isoformat()}

@@ -155,6 +155,7 @@ class Summary:
     applied: int = 0
     skipped_moderator: int = 0
     skipped_unknown: int = 0
+    skipped_cut: int = 0  # --from-log: entries whose text the log cut, not re-judged
     elapsed_s: float = 0.0  # judging and writing, setup (model and word-list loading) left out
 
     @property
@@ -209,6 +210,8 @@ class Summary:
                 f"applied: {self.applied} new verdicts recorded; kept {self.skipped_moderator} decided "
                 f"by a moderator, {self.skipped_unknown} whose status has expired"
             )
+        if self.skipped_cut:
+            lines.append(f"skipped: {self.skipped_cut} logged with their text cut (not the comment as sent)")
         return "\n".join(lines)
 
 

@@ -1,19 +1,34 @@
 """The decision log, the review queue and every comment's status: what moderators read and decide.
 
-    record(comments, verdicts)     the pipeline's step 6: per verdict, counters (per minute and per hour, by
-                                   verdict, clause and cache hit); for review and reject a full entry in the
-                                   log; for review a place in the queue; for every comment its status
+    record(comments, verdicts)     the pipeline's step 6: for every comment its status, created once (the
+                                   first writer's); then per verdict recorded, counters (per minute and per
+                                   hour, by verdict, clause and cache hit); for review and reject an entry in
+                                   the log; for review a place in the queue
+    rerecord(comments, verdicts)   rescoring's (trusted): new verdicts over the service's own statuses only
     decide(id, approve|reject)     a moderator clears a pending review
     overturn(id)                   a moderator reverses a final status (accepted <-> rejected)
-    status(id)                     what the site asks before publishing
+    public_status(id, token)       what the site asks before publishing (with the comment's status token)
+    status(id)                     the same for trusted callers, without a token
     entries(...) / queue(...) / statuses(...) / counts(...)
                                    what the dashboard reads (LogReader, service/review/queries.py)
 
 Statuses: accepted and rejected (the service decided), pending_review (waiting for a moderator), approved
 and rejected_by_moderator (a moderator decided, by review or overturn). Acceptances are counted and get a
 status but no log entry: the log is for what a moderator may need to read, and accepts are most traffic.
-Pending reviews never expire and moderators' decisions are never dropped early; the service's own accepts
-and rejects may be (a memory store bounds them), as they can be judged again.
+Pending reviews don't expire while they wait in the queue or its overflow, and moderators' decisions are
+never dropped early; the service's own accepts and rejects may be (a memory store bounds them), as they can
+be judged again.
+
+A status belongs to its first writer. `record` creates it in one store step (`claim_status`) and never
+writes over one: a repeat of the same text gets the verdict recorded first, another text under the same id
+is a conflict (the API answers 409). Every later change is conditional on the status read before it (one
+step in the store too), so a moderator's decision is never overwritten: not by the API, not by a rescoring
+run, not by another moderator deciding at the same moment.
+
+Bounds: a log entry keeps the first `max_text_chars` characters of the text; the review queue holds
+`queue_limit` comments, its oldest moving to the overflow, which holds `overflow_limit`; those that fall out
+of it are counted (`overflow_lost`, and the dashboard's "queue lost" counter), stay pending_review (never
+published) and now expire with the retention.
 
 Every store call may raise StoreUnavailable; the pipeline catches it around `record` (a verdict is never
 lost to Redis trouble), the review API turns it into a 503. No web framework here.
@@ -21,7 +36,9 @@ lost to Redis trouble), the review API turns it into a 503. No web framework her
 
 from __future__ import annotations
 
+import hmac
 import logging
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -32,26 +49,37 @@ from service.review.models import (
     HOURS_SHOWN,
     MINUTES_SHOWN,
     PUBLISH,
+    SERVICE_STATUSES,
+    STATUS_OF_VERDICT,
     CommentNotFound,
     CommentStatus,
     DecisionConflict,
     ModeratorAction,
+    Recorded,
     Status,
     comment_status,
     entry_json,
+    first_writer_status,
     known_status,
     moderator_entry,
+    stored_verdict,
+    text_digest,
     verdict_entry,
     verdict_status,
 )
 from service.review.queries import LogReader
-from service.store.base import CounterName, DecisionStore, LogCursor
+from service.store.base import CounterName, DecisionStore, LogCursor, Spill
 
 log = logging.getLogger(__name__)
 
 # Counters live a little longer than the dashboard looks back, so a chart never shows a bucket half-expired.
 _MINUTE_COUNTER_TTL_S = 2 * MINUTES_SHOWN * 60
 _HOUR_COUNTER_TTL_S = 2 * HOURS_SHOWN * 3600
+
+#: Random bytes in a status token: 128 bits, beyond guessing at any rate an API answers.
+STATUS_TOKEN_BYTES = 16
+# Compared against when a comment has no status (or no token), so that the comparison costs the same.
+_NO_TOKEN = secrets.token_urlsafe(STATUS_TOKEN_BYTES).encode("ascii")
 
 
 class DecisionLog(LogReader):
@@ -65,12 +93,20 @@ class DecisionLog(LogReader):
         retention_s: int,
         clock: Callable[[], float] = time.time,
         on_final: Callable[[dict[str, Any]], object] | None = None,
+        max_text_chars: int | None = None,
+        queue_limit: int | None = None,
+        overflow_limit: int = 0,
     ) -> None:
-        """`on_final` receives each moderator's final decision as the webhook payload (it must not block)."""
+        """`on_final` receives each moderator's final decision as the webhook payload (it must not block).
+        `max_text_chars` bounds a log entry's text, `queue_limit` the review queue and `overflow_limit` its
+        overflow (None: unbounded, as in tests that don't care)."""
         super().__init__(store, clock=clock)
         self.max_entries = max_entries
         self.retention_s = retention_s
         self.on_final = on_final
+        self.max_text_chars = max_text_chars
+        self.queue_limit = queue_limit
+        self.overflow_limit = overflow_limit
 
     async def _append(self, entry: dict[str, str], now_ms: int) -> LogCursor:
         return await self.store.append_log(
@@ -79,33 +115,111 @@ class DecisionLog(LogReader):
 
     # -- recording (pipeline step 6) ---------------------------------------------------------------------
 
-    async def record(self, comments: Sequence[Comment], verdicts: Sequence[Verdict]) -> None:
+    async def record(self, comments: Sequence[Comment], verdicts: Sequence[Verdict]) -> list[Recorded]:
+        """Record the service's verdicts, one outcome per comment: each comment's status is created here, once,
+        with a new status token (`created`); under an id that already has a status nothing is written, and
+        the outcome is `repeated` with the verdict recorded first for the same text, else a `conflict`."""
         now_ms = self._now_ms()
-        counted: list[tuple[str, str]] = []
-        for verdict in verdicts:
-            counted.append(("verdict", verdict.verdict))
-            counted.append(("cache", "hit" if verdict.cached else "miss"))
-            counted.extend(("clause", c) for c in sorted({r.clause for r in verdict.reasons if r.clause}))
-        await self._count(counted, now_ms)
-        for comment, verdict in zip(comments, verdicts, strict=True):
-            await self._record_one(comment, verdict, now_ms)
+        outcomes = [await self._claim(c, v, now_ms) for c, v in zip(comments, verdicts, strict=True)]
+        created = [(c, o.verdict) for c, o in zip(comments, outcomes, strict=True) if o.outcome == "created"]
+        await self._count(_verdict_counts([v for _, v in created]), now_ms)
+        for comment, verdict in created:
+            await self._log_and_queue(comment, verdict, now_ms)
+        return outcomes
 
-    async def _record_one(self, comment: Comment, verdict: Verdict, now_ms: int) -> None:
-        fields = verdict_status(comment, verdict, now_ms)
-        pending = fields["status"] == "pending_review"
-        if verdict.verdict != "accept":
-            entry = verdict_entry(comment, verdict, now_ms)
-            fields["log_id"] = str(await self._append(entry, now_ms))
-            if pending:
-                # The queue shows the comment from its status, which outlives the log's trimming.
-                fields["entry"] = entry_json(entry)
+    async def rerecord(self, comments: Sequence[Comment], verdicts: Sequence[Verdict]) -> int:
+        """Record new verdicts for comments already judged (rescoring's `--apply`: trusted, internal). Only
+        over a status the service gave (accepted, rejected, pending_review), tested and written in one step:
+        never over a moderator's decision, and not for a comment whose status has expired. The text digest
+        and status token stay the first writer's. Returns how many were recorded."""
+        now_ms = self._now_ms()
+        recorded: list[tuple[Comment, Verdict]] = []
+        for comment, verdict in zip(comments, verdicts, strict=True):
+            pending = verdict.verdict == "review"
+            written = await self.store.set_status(
+                verdict.id,
+                verdict_status(comment, verdict, now_ms),
+                ttl_s=None if pending else self.retention_s,
+                evictable=not pending,
+                if_status_in=SERVICE_STATUSES,
+            )
+            if written:
+                recorded.append((comment, verdict))
+                if not pending:
+                    await self.store.claim_review(verdict.id)  # no longer waiting for a moderator
+        await self._count(_verdict_counts([v for _, v in recorded]), now_ms)
+        for comment, verdict in recorded:
+            await self._log_and_queue(comment, verdict, now_ms)
+        return len(recorded)
+
+    async def _claim(self, comment: Comment, verdict: Verdict, now_ms: int) -> Recorded:
+        token = secrets.token_urlsafe(STATUS_TOKEN_BYTES)
+        fields = first_writer_status(comment, verdict, now_ms, token)
         # Pending reviews don't expire: a comment must not vanish from the queue before anyone decided it.
         # The service's own accepts and rejects may go early where memory is bounded: they can be judged again.
-        await self.store.set_status(
+        pending = verdict.verdict == "review"
+        found = await self.store.claim_status(
             verdict.id, fields, ttl_s=None if pending else self.retention_s, evictable=not pending
         )
+        if found is None:
+            return Recorded("created", verdict.model_copy(update={"status_token": token}))
+        # As bytes: compare_digest refuses str with non-ASCII characters, and a stored field could hold some.
+        same_text = hmac.compare_digest(
+            found.get("text_digest", "").encode("utf-8", "surrogatepass"),
+            text_digest(comment.text).encode("ascii"),
+        )
+        stored = stored_verdict(found) if same_text else None
+        if stored is None:
+            return Recorded("conflict", verdict)
+        return Recorded("repeated", stored.model_copy(update={"id": verdict.id}))
+
+    async def _log_and_queue(self, comment: Comment, verdict: Verdict, now_ms: int) -> None:
+        """The log entry of a recorded review or rejection, and a review's place in the queue."""
+        if verdict.verdict == "accept":
+            return
+        entry = verdict_entry(comment, verdict, now_ms, max_text_chars=self.max_text_chars)
+        update = {"log_id": str(await self._append(entry, now_ms))}
+        pending = verdict.verdict == "review"
         if pending:
-            await self.store.enqueue_review(verdict.id, now_ms)
+            # The queue shows the comment from its status, which outlives the log's trimming.
+            update["entry"] = entry_json(entry)
+        # Only onto the status just recorded: a moderator who decided since keeps the status as decided.
+        await self.store.set_status(
+            verdict.id,
+            update,
+            ttl_s=None if pending else self.retention_s,
+            evictable=not pending,
+            if_status_in=(STATUS_OF_VERDICT[verdict.verdict],),
+        )
+        if pending:
+            spill = await self.store.enqueue_review(
+                verdict.id, now_ms, limit=self.queue_limit, overflow_limit=self.overflow_limit
+            )
+            await self._spilled(spill, now_ms)
+
+    async def _spilled(self, spill: Spill, now_ms: int) -> None:
+        """Count what a full queue pushed into the overflow, and let what fell out of it expire."""
+        if not spill.moved and not spill.lost:
+            return
+        await self._count(
+            [("queue", "overflowed")] * spill.moved + [("queue", "lost")] * len(spill.lost), now_ms
+        )
+        for comment_id in spill.lost:
+            # Still pending_review (never published), now with the retention's expiry, and without the copy
+            # of its log entry that only the queue showed.
+            await self.store.set_status(
+                comment_id,
+                {"queue": "lost", "entry": ""},
+                ttl_s=self.retention_s,
+                evictable=True,
+                if_status_in=("pending_review",),
+            )
+        if spill.lost:
+            log.warning(
+                "review overflow full: %d pending review(s) lost to review (oldest first), e.g. %s",
+                len(spill.lost),
+                spill.lost[0],
+            )
 
     async def _count(self, counted: Sequence[tuple[str, str]], now_ms: int) -> None:
         minute, hour = now_ms // 60_000, now_ms // 3_600_000
@@ -117,8 +231,21 @@ class DecisionLog(LogReader):
     # -- the site's question -------------------------------------------------------------------------------
 
     async def status(self, comment_id: str) -> CommentStatus:
+        """The comment's status, for trusted callers (moderators, rescoring, tests)."""
         fields = await self.store.get_status(comment_id)
         if fields is None or known_status(fields) is None:
+            raise CommentNotFound(comment_id)
+        return comment_status(comment_id, fields)
+
+    async def public_status(self, comment_id: str, token: str) -> CommentStatus:
+        """The comment's status for whoever holds its status token. A wrong token is CommentNotFound, as an
+        unknown id is, and costs the same, so that neither answer tells whether the id exists."""
+        fields = await self.store.get_status(comment_id)
+        stored = (fields or {}).get("status_token", "")
+        # As bytes: compare_digest refuses str with non-ASCII characters, which a header or query may carry.
+        given = token.encode("utf-8", "surrogatepass")
+        matches = hmac.compare_digest(given, stored.encode("utf-8") if stored else _NO_TOKEN)
+        if not (matches and stored) or fields is None or known_status(fields) is None:
             raise CommentNotFound(comment_id)
         return comment_status(comment_id, fields)
 
@@ -127,7 +254,8 @@ class DecisionLog(LogReader):
     async def decide(
         self, comment_id: str, decision: ModeratorAction, moderator: str, note: str = ""
     ) -> CommentStatus:
-        """Clear a pending review. Of two moderators deciding the same comment at once, exactly one wins."""
+        """Clear a pending review (in the queue, in its overflow, or lost from both). Of two moderators deciding
+        the same comment at once, exactly one wins."""
         claimed = await self.store.claim_review(comment_id)
         fields = await self.store.get_status(comment_id)
         current = known_status(fields)
@@ -135,7 +263,7 @@ class DecisionLog(LogReader):
             raise CommentNotFound(comment_id)
         if current != "pending_review":
             raise DecisionConflict(current, f"Comment {comment_id} is not pending review (it is {current}).")
-        if not claimed:
+        if not claimed and fields.get("queue") != "lost":
             raise DecisionConflict(current, f"Another moderator is deciding comment {comment_id}.")
         new: Status = "approved" if decision == "approve" else "rejected_by_moderator"
         return await self._apply(comment_id, fields, new, decision, moderator, note, overturn=False)
@@ -167,13 +295,22 @@ class DecisionLog(LogReader):
         overturn: bool,
     ) -> CommentStatus:
         now_ms = self._now_ms()
+        update = {"status": new, "updated_ms": str(now_ms), "decided_by": moderator, "note": note}
+        # A moderator's decision is kept for the whole retention, wherever memory is bounded. It is made on
+        # the status the moderator saw: if that changed meanwhile (another moderator, a rescoring run),
+        # nothing is written and the moderator looks again.
+        written = await self.store.set_status(
+            comment_id, update, ttl_s=self.retention_s, evictable=False, if_status_in=(fields["status"],)
+        )
+        if not written:
+            latest = known_status(await self.store.get_status(comment_id)) or "unknown"
+            raise DecisionConflict(
+                latest, f"Comment {comment_id} changed while it was being decided (it is {latest})."
+            )
         entry = moderator_entry(
             comment_id, fields, new, action, moderator, note, overturn=overturn, at_ms=now_ms
         )
         await self._append(entry, now_ms)
-        update = {"status": new, "updated_ms": str(now_ms), "decided_by": moderator, "note": note}
-        # A moderator's decision is kept for the whole retention, wherever memory is bounded.
-        await self.store.set_status(comment_id, update, ttl_s=self.retention_s, evictable=False)
         counted = [("decision", action)] + ([("decision", "overturn")] if overturn else [])
         await self._count(counted, now_ms)
         result = comment_status(comment_id, {**fields, **update})
@@ -193,3 +330,13 @@ class DecisionLog(LogReader):
                 }
             )
         return result
+
+
+def _verdict_counts(verdicts: Sequence[Verdict]) -> list[tuple[str, str]]:
+    """What the dashboard counts of recorded verdicts: each verdict, its cache hit or miss, its clauses."""
+    counted: list[tuple[str, str]] = []
+    for verdict in verdicts:
+        counted.append(("verdict", verdict.verdict))
+        counted.append(("cache", "hit" if verdict.cached else "miss"))
+        counted.extend(("clause", c) for c in sorted({r.clause for r in verdict.reasons if r.clause}))
+    return counted

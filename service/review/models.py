@@ -7,15 +7,20 @@ must not change without a migration of what is already stored.
 
 Statuses: accepted and rejected (the service decided), pending_review (waiting for a moderator), approved
 and rejected_by_moderator (a moderator decided, by review or overturn).
+
+A status belongs to its first writer: it is created once, with the digest of the comment's text, the verdict
+as answered and a random status token (the only key to reading it through the public API); later writes
+are the moderators' and, for the service's own statuses only, a rescoring run's.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -38,6 +43,9 @@ PUBLISH: dict[str, bool | None] = {
     "pending_review": None,
 }
 
+#: The statuses the service itself gave; any other is a moderator's decision, which only a moderator changes.
+SERVICE_STATUSES: tuple[Status, ...] = ("accepted", "rejected", "pending_review")
+
 #: The status each of the service's verdicts gives a comment.
 STATUS_OF_VERDICT: dict[str, Status] = {
     "accept": "accepted",
@@ -51,6 +59,8 @@ COUNTED: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("clause", CLAUSES),
     ("cache", ("hit", "miss")),
     ("decision", ("approve", "reject", "overturn")),
+    # Pending reviews the full queue moved to the overflow, and those that fell out of the overflow.
+    ("queue", ("overflowed", "lost")),
 )
 MINUTES_SHOWN = 60  # the overview's last hour, minute by minute
 HOURS_SHOWN = 24  # and its last day, hour by hour
@@ -69,6 +79,27 @@ class DecisionConflict(Exception):
     def __init__(self, status: str, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+class IdConflict(Exception):
+    """A comment id already holds the status of another text: a status belongs to its first writer.
+    `index` is the comment's place in the request."""
+
+    def __init__(self, index: int, comment_id: str) -> None:
+        super().__init__(
+            f"Comment id {comment_id} already has a status, for another text: a comment's status belongs to "
+            "its first writer. Send a new comment under a new id."
+        )
+        self.index, self.comment_id = index, comment_id
+
+
+class Recorded(NamedTuple):
+    """What recording one verdict came to. `created`: the comment's status is new, and `verdict` carries its
+    status token. `repeated`: the same text was recorded under this id before, and `verdict` is the one
+    recorded then (its token too). `conflict`: another text holds the id; `verdict` is the one given."""
+
+    outcome: Literal["created", "repeated", "conflict"]
+    verdict: Verdict
 
 
 @dataclass(frozen=True)
@@ -96,6 +127,7 @@ class LogRecord:
     at: datetime
     verdict: str = ""
     text: str = ""
+    text_omitted: int = 0  # characters cut off the end of `text` before it was logged
     article_id: str | None = None
     author_id: str | None = None
     reasons: list[Reason] = field(default_factory=list)
@@ -138,6 +170,7 @@ class QueueItem:
     comment_id: str
     entered_at: datetime
     record: LogRecord
+    overflow: bool = False  # in the overflow: the full queue moved it out
 
 
 @dataclass
@@ -204,6 +237,7 @@ def parse_record(entry_id: str, fields: dict[str, str]) -> LogRecord:
         at=ms_to_datetime(int(fields.get("at_ms") or 0)),
         verdict=fields.get("verdict", ""),
         text=fields.get("text", ""),
+        text_omitted=_count(fields.get("text_omitted")),
         article_id=fields.get("article_id") or None,
         author_id=fields.get("author_id") or None,
         reasons=loads("reasons", _reasons, []),
@@ -222,18 +256,29 @@ def parse_record(entry_id: str, fields: dict[str, str]) -> LogRecord:
     )
 
 
+def _count(value: str | None) -> int:
+    """A stored count; 0 when absent or unreadable (an entry written before the field existed)."""
+    return int(value) if value and value.isascii() and value.isdigit() else 0
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def verdict_entry(comment: Comment, verdict: Verdict, at_ms: int) -> dict[str, str]:
+def verdict_entry(
+    comment: Comment, verdict: Verdict, at_ms: int, *, max_text_chars: int | None = None
+) -> dict[str, str]:
     """The log entry of a verdict the service gave (reviews and rejections are logged): everything a
-    moderator needs to judge it without the comment's page."""
+    moderator needs to judge it without the comment's page. With `max_text_chars`, the text is kept up to
+    that many characters and `text_omitted` says how many were cut."""
+    text = comment.text if max_text_chars is None else comment.text[:max_text_chars]
+    cut = {"text_omitted": str(len(comment.text) - len(text))} if len(text) < len(comment.text) else {}
     return {
         "kind": "verdict",
         "comment_id": verdict.id,
         "verdict": verdict.verdict,
-        "text": comment.text,
+        "text": text,
+        **cut,
         "article_id": comment.article_id or "",
         "author_id": comment.author_id or "",
         "clauses": ",".join(sorted({r.clause for r in verdict.reasons if r.clause})),
@@ -277,7 +322,8 @@ def moderator_entry(
 
 def verdict_status(comment: Comment, verdict: Verdict, at_ms: int) -> dict[str, str]:
     """A comment's status fields after the service's verdict. A fresh verdict clears what a moderator left
-    (`decided_by`, `note`); `log_id` (and, for a pending review, `entry`) are filled in once it is logged."""
+    (`decided_by`, `note`); `log_id` (and, for a pending review, `entry`) are filled in once it is logged.
+    `verdict_json` is the verdict as answered (without its status token), for a repeat of the same text."""
     return {
         "status": STATUS_OF_VERDICT[verdict.verdict],
         "verdict": verdict.verdict,
@@ -287,7 +333,38 @@ def verdict_status(comment: Comment, verdict: Verdict, at_ms: int) -> dict[str, 
         "decided_by": "",
         "note": "",
         "log_id": "",
+        "verdict_json": verdict.model_dump_json(exclude={"status_token"}),
     }
+
+
+def first_writer_status(comment: Comment, verdict: Verdict, at_ms: int, token: str) -> dict[str, str]:
+    """The status fields a comment's first verdict creates: `verdict_status`, the digest of the text it
+    was given for and its status token (neither changes afterwards)."""
+    return {
+        **verdict_status(comment, verdict, at_ms),
+        "text_digest": text_digest(comment.text),
+        "status_token": token,
+    }
+
+
+def text_digest(text: str) -> str:
+    """What a status remembers of its text: enough to tell a repeat from another text, not the text."""
+    # surrogatepass: a lone surrogate (which the API refuses, but rescoring may read) still has bytes.
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def stored_verdict(fields: dict[str, str]) -> Verdict | None:
+    """The verdict a status was created with, its status token included; None for a status written before
+    verdicts were stored with it, or one that no longer parses."""
+    raw = fields.get("verdict_json")
+    if not raw:
+        return None
+    try:
+        verdict = Verdict.model_validate_json(raw)
+    except ValidationError:
+        log.warning("comment %s: the stored verdict does not parse", fields.get("comment_id", "?"))
+        return None
+    return verdict.model_copy(update={"status_token": fields.get("status_token") or None})
 
 
 def entry_json(entry: dict[str, str]) -> str:

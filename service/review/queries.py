@@ -3,6 +3,9 @@ counter series. `LogReader` holds them; `DecisionLog` (log.py) is a `LogReader` 
 
 Reads write nothing, with one exception: a queue page drops the ids of comments that are no longer pending
 (re-moderated since they entered), so the queue heals itself as moderators page through it.
+
+The queue as moderators read it is the review queue followed by its overflow (where the full queue moved
+its oldest): every pending review is shown and counted, the overflow's marked as such.
 """
 
 from __future__ import annotations
@@ -41,7 +44,16 @@ class LogReader:
         return await self.store.log_length()
 
     async def queue_size(self) -> int:
-        return await self.store.review_count()
+        """Pending reviews waiting for a moderator: the queue's and the overflow's."""
+        return await self.store.review_count() + await self.store.review_count(overflow=True)
+
+    async def overflow_size(self) -> int:
+        """Pending reviews in the overflow (counted in `queue_size` too)."""
+        return await self.store.review_count(overflow=True)
+
+    async def overflow_lost(self) -> int:
+        """Pending reviews that fell out of the overflow, ever."""
+        return await self.store.review_lost()
 
     async def entries(
         self,
@@ -87,20 +99,26 @@ class LogReader:
         return LogPage(records, last, scan_limited=True)
 
     async def queue(self, offset: int = 0, count: int = 20) -> list[QueueItem]:
-        """Pending reviews, oldest first. Ids whose comment was re-moderated since are dropped on the way."""
+        """Pending reviews, oldest first: the queue's, then the overflow's. Ids whose comment was re-moderated
+        since are dropped on the way."""
         items: list[QueueItem] = []
-        while len(items) < count:
-            ids = await self.store.review_page(offset, count - len(items))
-            if not ids:
+        for overflow in (False, True):
+            while len(items) < count:
+                ids = await self.store.review_page(offset, count - len(items), overflow=overflow)
+                if not ids:
+                    break
+                statuses = await self.store.get_statuses(ids)
+                for comment_id, fields in zip(ids, statuses, strict=True):
+                    if not fields or fields.get("status") != "pending_review" or not fields.get("entry"):
+                        await self.store.claim_review(comment_id)
+                        continue
+                    offset += 1
+                    entered_at = ms_to_datetime(int(fields.get("updated_ms", "0")))
+                    items.append(QueueItem(comment_id, entered_at, queued_record(fields), overflow))
+            if len(items) >= count:
                 break
-            statuses = await self.store.get_statuses(ids)
-            for comment_id, fields in zip(ids, statuses, strict=True):
-                if not fields or fields.get("status") != "pending_review" or "entry" not in fields:
-                    await self.store.claim_review(comment_id)
-                    continue
-                offset += 1
-                entered_at = ms_to_datetime(int(fields.get("updated_ms", "0")))
-                items.append(QueueItem(comment_id, entered_at, queued_record(fields)))
+            # What is left of `offset` skips into the overflow.
+            offset = max(0, offset - await self.store.review_count(overflow=overflow))
         return items
 
     async def statuses(self, comment_ids: Sequence[str]) -> dict[str, str]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
@@ -84,6 +84,14 @@ class LogCursor:
         if self.ms > 0:
             return LogCursor(self.ms - 1, MAX_ID_PART)
         return None
+
+
+class Spill(NamedTuple):
+    """What putting one comment in a capped review queue displaced: `moved` of the queue's oldest went to the
+    overflow, and the overflow's oldest beyond its own cap were `lost` (their ids)."""
+
+    moved: int = 0
+    lost: tuple[str, ...] = ()
 
 
 class LogEntry(NamedTuple):
@@ -260,11 +268,28 @@ class DecisionStore(Protocol):
     # Comment statuses: string fields per comment id.
 
     async def set_status(
-        self, comment_id: str, fields: Mapping[str, str], *, ttl_s: int | None, evictable: bool = False
-    ) -> None:
+        self,
+        comment_id: str,
+        fields: Mapping[str, str],
+        *,
+        ttl_s: int | None,
+        evictable: bool = False,
+        if_status_in: Collection[str] | None = None,
+    ) -> bool:
         """Set fields of the comment's status (others are kept). `ttl_s` None keeps it until it is set
         again (a pending review); else it expires `ttl_s` from now. `evictable` says the service can afford
-        to lose it before then: a store that must bound its memory drops those first, and only those."""
+        to lose it before then: a store that must bound its memory drops those first, and only those.
+
+        With `if_status_in`, only when the stored `status` field is one of those (a missing status is none
+        of them), tested and set in one step. Returns whether it was set."""
+        ...
+
+    async def claim_status(
+        self, comment_id: str, fields: Mapping[str, str], *, ttl_s: int | None, evictable: bool = False
+    ) -> dict[str, str] | None:
+        """Create the comment's status with `fields` (`ttl_s` and `evictable` as for `set_status`) unless it
+        has one (an expired one counts as none), in one step: of concurrent claimers exactly one creates it.
+        Returns None when it was created here, else the status found, untouched."""
         ...
 
     async def get_status(self, comment_id: str) -> dict[str, str] | None:
@@ -275,23 +300,33 @@ class DecisionStore(Protocol):
         """`get_status` for many comments in one round trip."""
         ...
 
-    # The review queue: comment ids waiting for a moderator, oldest first.
+    # The review queue: comment ids waiting for a moderator, oldest first, and its overflow: where the
+    # queue's oldest go when it is full, themselves capped (what falls out of the overflow is counted).
 
-    async def enqueue_review(self, comment_id: str, entered_ms: int) -> None:
-        """Put the comment in the queue at `entered_ms` (again: moves it there)."""
+    async def enqueue_review(
+        self, comment_id: str, entered_ms: int, *, limit: int | None = None, overflow_limit: int = 0
+    ) -> Spill:
+        """Put the comment in the queue at `entered_ms` (again: moves it there, out of the overflow too).
+        With `limit`, the queue's oldest beyond it move to the overflow, and the overflow's oldest beyond
+        `overflow_limit` leave it, counted in `review_lost`; all in one step. Returns what moved and what
+        was lost."""
         ...
 
     async def claim_review(self, comment_id: str) -> bool:
-        """Take the comment out of the queue; True for exactly one of concurrent callers, False when it was
-        not there."""
+        """Take the comment out of the queue or the overflow; True for exactly one of concurrent callers,
+        False when it was in neither."""
         ...
 
-    async def review_page(self, offset: int, count: int) -> list[str]:
-        """`count` comment ids from `offset`, oldest first."""
+    async def review_page(self, offset: int, count: int, *, overflow: bool = False) -> list[str]:
+        """`count` comment ids from `offset`, oldest first, of the queue (or of the overflow)."""
         ...
 
-    async def review_count(self) -> int:
-        """Comments in the queue."""
+    async def review_count(self, *, overflow: bool = False) -> int:
+        """Comments in the queue (or in the overflow)."""
+        ...
+
+    async def review_lost(self) -> int:
+        """Comments that fell out of the overflow, ever (0 when none did)."""
         ...
 
     # Counters.

@@ -7,8 +7,13 @@ hand, and only the Redis store asks for them (everyone else names a digest, a co
     {prefix}verdict:{digest}                      cached verdict (string, TTL CACHE_TTL_S)
     {prefix}log                                   decision log (stream, capped by LOG_MAX_ENTRIES and
                                                   LOG_RETENTION_DAYS)
-    {prefix}review:queue                          pending reviews (sorted set: comment id -> ms entered)
-    {prefix}comment:{comment id}                  a comment's status (hash; TTL LOG_RETENTION_DAYS once final)
+    {prefix}review:queue                          pending reviews (sorted set: comment id -> ms entered),
+                                                  capped by REVIEW_QUEUE_MAX
+    {prefix}review:overflow                       pending reviews the full queue moved out, oldest first
+                                                  (sorted set, as the queue), capped by REVIEW_OVERFLOW_MAX
+    {prefix}review:overflow:lost                  how many fell out of the overflow, ever (string, integer)
+    {prefix}comment:{comment id}                  a comment's status (hash; TTL LOG_RETENTION_DAYS once final,
+                                                  or once lost from the review overflow)
     {prefix}count:{m|h}:{bucket}:{dimension}:{value}
                                                   per-minute / per-hour counters (string, TTL a bit over
                                                   what the dashboard shows)
@@ -62,6 +67,14 @@ class Keys:
     def review_queue(self) -> str:
         """The review queue: a sorted set of comment ids scored by the time they entered (ms since epoch)."""
         return f"{self.prefix}review:queue"
+
+    def review_overflow(self) -> str:
+        """Where the full review queue's oldest go: a sorted set like the queue, capped in its turn."""
+        return f"{self.prefix}review:overflow"
+
+    def review_lost(self) -> str:
+        """A running count of the pending reviews that fell out of the overflow."""
+        return f"{self.prefix}review:overflow:lost"
 
     def comment(self, comment_id: str) -> str:
         """A hash with one comment's current status (and, for reviews and rejections, what a moderator needs)."""

@@ -14,7 +14,8 @@ Memory is bounded where Redis would only be bounded by its own memory, never at 
   (pending reviews never), and expired ones are swept out as the table grows;
 - the decision log: capped by the caller's `max_len` and `min_ms`, exactly (Redis trims in blocks);
 - counters: they expire as in Redis; expired ones are swept out once there are 4 x `max_entries`;
-- the review queue: not bounded (every pending review stays until a moderator or a re-moderation takes it);
+- the review queue and its overflow: bounded by the caller's caps, as in Redis (what falls out of the overflow
+  is counted, and its status is the caller's business);
 - moderators' sessions: they expire as in Redis, and expired ones are swept out once there are
   `max_entries`; past that the oldest go first (a moderator logs in again). Only a right password makes
   one, and logins are rate limited, so the bound is a backstop. Session epochs: one number per user.
@@ -25,13 +26,14 @@ from __future__ import annotations
 import bisect
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
 from service.store.base import (
     CounterName,
     LogCursor,
     LogEntry,
+    Spill,
     check_comment_id,
     check_digest,
     check_fields,
@@ -47,6 +49,11 @@ from service.store.base import (
 class _Status(NamedTuple):
     expires_at: float | None  # on the monotonic clock; None: kept until set again
     fields: dict[str, str]
+
+
+def _oldest(entries: dict[str, float]) -> str:
+    """The id that entered first (ties by id, as Redis orders equal scores)."""
+    return min(entries.items(), key=lambda item: (item[1], item[0]))[0]
 
 
 class MemoryStore:
@@ -72,6 +79,8 @@ class MemoryStore:
         self._evictable: OrderedDict[str, None] = OrderedDict()
         self._sweep_statuses_at = 2 * max_entries
         self._queue: dict[str, float] = {}  # comment id -> ms it entered
+        self._overflow: dict[str, float] = {}  # the same, for those the full queue moved out
+        self._lost = 0
         self._counters: dict[CounterName, tuple[float, int]] = {}  # -> (expires_at, value)
         # Moderators' sessions: key -> (expires_at, fields), oldest first; and each user's session epoch.
         self._sessions: OrderedDict[str, tuple[float, dict[str, str]]] = OrderedDict()
@@ -142,16 +151,43 @@ class MemoryStore:
     # -- statuses --------------------------------------------------------------------------------------------
 
     async def set_status(
-        self, comment_id: str, fields: Mapping[str, str], *, ttl_s: int | None, evictable: bool = False
-    ) -> None:
+        self,
+        comment_id: str,
+        fields: Mapping[str, str],
+        *,
+        ttl_s: int | None,
+        evictable: bool = False,
+        if_status_in: Collection[str] | None = None,
+    ) -> bool:
         check_comment_id(comment_id)
         check_fields(fields)
         if ttl_s is not None:
             check_ttl(ttl_s)
-        current = await self.get_status(comment_id) or {}
-        current.update({str(k): str(v) for k, v in fields.items()})
+        # No await between reading and writing: the test and the set are one step, as in Redis' script.
+        current = await self.get_status(comment_id)
+        if if_status_in is not None and (current or {}).get("status") not in if_status_in:
+            return False
+        self._put_status(comment_id, {**(current or {}), **fields}, ttl_s, evictable)
+        return True
+
+    async def claim_status(
+        self, comment_id: str, fields: Mapping[str, str], *, ttl_s: int | None, evictable: bool = False
+    ) -> dict[str, str] | None:
+        check_comment_id(comment_id)
+        check_fields(fields)
+        if ttl_s is not None:
+            check_ttl(ttl_s)
+        current = await self.get_status(comment_id)
+        if current is not None:
+            return current
+        self._put_status(comment_id, dict(fields), ttl_s, evictable)
+        return None
+
+    def _put_status(
+        self, comment_id: str, fields: Mapping[str, str], ttl_s: int | None, evictable: bool
+    ) -> None:
         expires_at = None if ttl_s is None else self._clock() + ttl_s
-        self._statuses[comment_id] = _Status(expires_at, current)
+        self._statuses[comment_id] = _Status(expires_at, {str(k): str(v) for k, v in fields.items()})
         self._evictable.pop(comment_id, None)
         # Without an expiry a status is waiting for a moderator: whatever the caller says, it stays.
         if evictable and expires_at is not None:
@@ -190,22 +226,46 @@ class MemoryStore:
 
     # -- the review queue ------------------------------------------------------------------------------------
 
-    async def enqueue_review(self, comment_id: str, entered_ms: int) -> None:
-        self._queue[check_comment_id(comment_id)] = float(entered_ms)
+    async def enqueue_review(
+        self, comment_id: str, entered_ms: int, *, limit: int | None = None, overflow_limit: int = 0
+    ) -> Spill:
+        check_comment_id(comment_id)
+        self._overflow.pop(comment_id, None)
+        self._queue[comment_id] = float(entered_ms)
+        moved = 0
+        while limit is not None and len(self._queue) > limit:
+            oldest = _oldest(self._queue)
+            self._overflow[oldest] = self._queue.pop(oldest)
+            moved += 1
+        lost: list[str] = []
+        while limit is not None and len(self._overflow) > max(overflow_limit, 0):
+            oldest = _oldest(self._overflow)
+            del self._overflow[oldest]
+            lost.append(oldest)
+        self._lost += len(lost)
+        return Spill(moved, tuple(lost))
 
     async def claim_review(self, comment_id: str) -> bool:
         # No await between the test and the removal: of concurrent claimers exactly one gets True.
-        return self._queue.pop(check_comment_id(comment_id), None) is not None
+        check_comment_id(comment_id)
+        in_queue = self._queue.pop(comment_id, None) is not None
+        in_overflow = self._overflow.pop(comment_id, None) is not None
+        return in_queue or in_overflow
 
-    async def review_page(self, offset: int, count: int) -> list[str]:
+    async def review_page(self, offset: int, count: int, *, overflow: bool = False) -> list[str]:
         if count < 1:
             return []
         # Ties in time are ordered by id, as Redis orders equal scores.
-        ordered = sorted(self._queue.items(), key=lambda item: (item[1], item[0]))
+        ordered = sorted(
+            (self._overflow if overflow else self._queue).items(), key=lambda item: (item[1], item[0])
+        )
         return [comment_id for comment_id, _ in ordered[max(offset, 0) : max(offset, 0) + count]]
 
-    async def review_count(self) -> int:
-        return len(self._queue)
+    async def review_count(self, *, overflow: bool = False) -> int:
+        return len(self._overflow if overflow else self._queue)
+
+    async def review_lost(self) -> int:
+        return self._lost
 
     # -- counters --------------------------------------------------------------------------------------------
 

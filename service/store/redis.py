@@ -17,7 +17,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -31,6 +31,7 @@ from service.store.base import (
     CounterName,
     LogCursor,
     LogEntry,
+    Spill,
     StoreUnavailable,
     check_comment_id,
     check_fields,
@@ -67,12 +68,78 @@ def _fields(value: Any) -> dict[str, str] | None:
     return {_text(k): _text(v) for k, v in value.items()} or None
 
 
+def _flat(fields: Mapping[Any, Any]) -> list[EncodableT]:
+    """field, value, field, value... as a script takes them."""
+    return [part for item in fields.items() for part in item]
+
+
 def mask_url(url: str) -> str:
     """The URL with its password (in the userinfo or a `password=` option) replaced by ***."""
     # Regexes rather than urlsplit/urlunsplit, which turn unix:///path into unix:/path.
     # The userinfo ends at the netloc's last "@"; a password may itself contain "@" or ":".
     masked = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*:)[^/?#]*@", r"\1***@", url)
     return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", masked)
+
+
+# Each script is one step on the server: what it tests, nothing else can change before it writes.
+
+# KEYS[1] the status hash. ARGV[1] the TTL in seconds, 0 for none; ARGV[2..] field, value, field, value...
+# Returns nothing when it created the status, else the status found (HGETALL's flat list).
+_CLAIM_STATUS = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('HGETALL', KEYS[1])
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+if tonumber(ARGV[1]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return false
+"""
+
+# KEYS[1] the status hash. ARGV[1] the TTL in seconds, 0 for none; ARGV[2] how many statuses allow the
+# update, then those statuses, then field, value, field, value... Returns 1 when it set the fields, else 0.
+_SET_STATUS_IF = """
+local allowed = tonumber(ARGV[2])
+local current = redis.call('HGET', KEYS[1], 'status')
+local ok = false
+for i = 3, 2 + allowed do
+  if current == ARGV[i] then ok = true end
+end
+if not ok then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3 + allowed))
+if tonumber(ARGV[1]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) else redis.call('PERSIST', KEYS[1]) end
+return 1
+"""
+
+# KEYS[1] the queue, KEYS[2] its overflow (sorted sets: id -> ms entered), KEYS[3] the lost counter.
+# ARGV: the id, the ms it entered, the queue's cap (-1: none), the overflow's cap.
+# Returns {how many moved to the overflow, the ids that fell out of it...}.
+_ENQUEUE_REVIEW = """
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+local limit = tonumber(ARGV[3])
+if limit < 0 then return {0} end
+local moved = 0
+local excess = redis.call('ZCARD', KEYS[1]) - limit
+if excess > 0 then
+  local out = redis.call('ZPOPMIN', KEYS[1], excess)
+  for i = 1, #out, 2 do redis.call('ZADD', KEYS[2], out[i + 1], out[i]) end
+  moved = #out / 2
+end
+local result = {moved}
+local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
+if over > 0 then
+  local out = redis.call('ZPOPMIN', KEYS[2], over)
+  for i = 1, #out, 2 do result[#result + 1] = out[i] end
+  redis.call('INCRBY', KEYS[3], #out / 2)
+end
+return result
+"""
+
+
+def _pairs(flat: Any) -> dict[str, str] | None:
+    """A hash as a script returns HGETALL (a flat list), decoded; None for nothing."""
+    if not flat:
+        return None
+    return {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat) - 1, 2)}
 
 
 @dataclass
@@ -109,6 +176,9 @@ class RedisStore:
         self._backoff_max_s = backoff_max_s
         self._clock = clock
         self._health = _Health(next_backoff_s=backoff_initial_s)
+        self._claim_status = client.register_script(_CLAIM_STATUS)
+        self._set_status_if = client.register_script(_SET_STATUS_IF)
+        self._enqueue_review = client.register_script(_ENQUEUE_REVIEW)
 
     @classmethod
     def from_url(
@@ -217,13 +287,24 @@ class RedisStore:
     # -- statuses: one hash per comment ----------------------------------------------------------------------
 
     async def set_status(
-        self, comment_id: str, fields: Mapping[str, str], *, ttl_s: int | None, evictable: bool = False
-    ) -> None:
+        self,
+        comment_id: str,
+        fields: Mapping[str, str],
+        *,
+        ttl_s: int | None,
+        evictable: bool = False,
+        if_status_in: Collection[str] | None = None,
+    ) -> bool:
         # `evictable` asks nothing of Redis: everything stays until its TTL, as it always has.
         key = self._keys.comment(comment_id)
         if ttl_s is not None:
             check_ttl(ttl_s)
         mapping: dict[FieldT, EncodableT] = {k: v for k, v in check_fields(fields).items()}
+        if if_status_in is not None:
+            allowed = list(if_status_in)
+            args: list[EncodableT] = [ttl_s or 0, len(allowed), *allowed, *_flat(mapping)]
+            done = await self._call("EVALSHA", lambda: self._set_status_if(keys=[key], args=args))
+            return bool(done)
 
         async def send() -> Any:
             async with self._client.pipeline(transaction=True) as pipe:
@@ -235,6 +316,17 @@ class RedisStore:
                 return await pipe.execute()
 
         await self._call("HSET", send)
+        return True
+
+    async def claim_status(
+        self, comment_id: str, fields: Mapping[str, str], *, ttl_s: int | None, evictable: bool = False
+    ) -> dict[str, str] | None:
+        key = self._keys.comment(comment_id)
+        if ttl_s is not None:
+            check_ttl(ttl_s)
+        args: list[EncodableT] = [ttl_s or 0, *_flat(check_fields(fields))]
+        found = await self._call("EVALSHA", lambda: self._claim_status(keys=[key], args=args))
+        return _pairs(found)
 
     async def get_status(self, comment_id: str) -> dict[str, str] | None:
         key = self._keys.comment(comment_id)
@@ -257,26 +349,50 @@ class RedisStore:
 
     # -- the review queue: a sorted set of comment ids by the ms they entered -----------------------------
 
-    async def enqueue_review(self, comment_id: str, entered_ms: int) -> None:
+    async def enqueue_review(
+        self, comment_id: str, entered_ms: int, *, limit: int | None = None, overflow_limit: int = 0
+    ) -> Spill:
         check_comment_id(comment_id)  # the queue holds bare ids; the check is the one Keys.comment makes
-        queue = self._keys.review_queue()
-        await self._call("ZADD", lambda: self._client.zadd(queue, {comment_id: entered_ms}))
+        keys = [self._keys.review_queue(), self._keys.review_overflow(), self._keys.review_lost()]
+        args: list[EncodableT] = [
+            comment_id,
+            entered_ms,
+            -1 if limit is None else limit,
+            max(overflow_limit, 0),
+        ]
+        result = await self._call("EVALSHA", lambda: self._enqueue_review(keys=keys, args=args))
+        return Spill(int(result[0]), tuple(_text(i) for i in result[1:]))
 
     async def claim_review(self, comment_id: str) -> bool:
         check_comment_id(comment_id)
-        queue = self._keys.review_queue()
-        return bool(await self._call("ZREM", lambda: self._client.zrem(queue, comment_id)))
+        queue, overflow = self._keys.review_queue(), self._keys.review_overflow()
 
-    async def review_page(self, offset: int, count: int) -> list[str]:
+        async def send() -> Any:
+            # MULTI: both removals happen together, so of concurrent claimers exactly one sees a removal.
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.zrem(queue, comment_id)
+                pipe.zrem(overflow, comment_id)
+                return await pipe.execute()
+
+        removed = await self._call("ZREM", send)
+        return any(bool(n) for n in removed)
+
+    async def review_page(self, offset: int, count: int, *, overflow: bool = False) -> list[str]:
         if count < 1:
             return []
-        queue, start = self._keys.review_queue(), max(offset, 0)  # a negative start counts from the end
+        queue = self._keys.review_overflow() if overflow else self._keys.review_queue()
+        start = max(offset, 0)  # a negative start counts from the end
         members = await self._call("ZRANGE", lambda: self._client.zrange(queue, start, start + count - 1))
         return [_text(m) for m in members]
 
-    async def review_count(self) -> int:
-        queue = self._keys.review_queue()
+    async def review_count(self, *, overflow: bool = False) -> int:
+        queue = self._keys.review_overflow() if overflow else self._keys.review_queue()
         return int(await self._call("ZCARD", lambda: self._client.zcard(queue)))
+
+    async def review_lost(self) -> int:
+        lost = self._keys.review_lost()
+        value = await self._call("GET", lambda: self._client.get(lost))
+        return int(value or 0)
 
     # -- counters: one string per counter, with a TTL from its creation -------------------------------------
 

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+from concurrent.futures import ThreadPoolExecutor
+
+from fastapi.testclient import TestClient
+
+from service import runtime
+from service.app import create_app
 from tests.support.scorers import FailingScorer, MarkerScorer
+from tests.support.settings import make_settings
+from tests.support.wordlists import BLOCK_MARKER, BlockingWordLists
 
 NOTICE = "Kindly refrain from using derogatory, personal, or obscene words in your comments."
 
@@ -23,7 +32,8 @@ def test_clean_comment_is_accepted_with_every_score(client):
         "threat",
         "sexual_explicit",
     }
-    assert body["profanity"] == {"matches": []}
+    assert body["profanity"] == {"matches": [], "capped": False, "omitted": 0}
+    assert body["reasons_omitted"] == 0
     assert body["cached"] is False and body["model_consulted"] is True
     assert body["policy_version"] == "2026-11-27.1"
     assert body["model"] == "marker:000000000000"
@@ -81,8 +91,13 @@ def test_repeat_is_cached_and_skips_the_model(make_client):
     second = client.post("/v1/moderate", json={"text": "A fine point about trams.", "id": "b"}).json()
     assert first["cached"] is False and second["cached"] is True
     assert second["id"] == "b"
-    assert {k: v for k, v in second.items() if k not in ("id", "cached")} == {
-        k: v for k, v in first.items() if k not in ("id", "cached")
+    # Each comment gets its own status token; the cache never hands one comment's token to another.
+    assert (
+        first["status_token"] and second["status_token"] and first["status_token"] != second["status_token"]
+    )
+    own = ("id", "cached", "status_token")
+    assert {k: v for k, v in second.items() if k not in own} == {
+        k: v for k, v in first.items() if k not in own
     }
     assert scorer.texts_scored == 1
 
@@ -139,3 +154,84 @@ def test_nonsense_scores_are_a_model_failure_not_an_accept(make_client):
 
     body = make_client(NaNScorer()).post("/v1/moderate", json={"text": "Hello there."}).json()
     assert body["verdict"] == "review" and body["reasons"][0]["code"] == "model_unavailable"
+
+
+# -- comment ids (issue 10, "Why" 3) -------------------------------------------------------------------------
+
+SAFE_IDS = ["c-1", "a.b", "x:y_z-1", ".hidden", "trailing.", "9" * 128]
+UNSAFE_IDS = [
+    "../comments/victim-1/overturn",  # aimed a moderator's Approve at another comment's overturn
+    "..",
+    ".",
+    "a..b",
+    "a/b",
+    "a b",
+    "a?b",
+    "a#b",
+    "a%2Fb",
+    "café",
+    "9" * 129,
+    "",
+]
+
+
+def test_safe_ids_are_taken_as_sent(client):
+    for comment_id in SAFE_IDS:
+        response = client.post("/v1/moderate", json={"text": "Hello.", "id": comment_id})
+        assert response.status_code == 200, (comment_id, response.text)
+        assert response.json()["id"] == comment_id
+
+
+def test_an_id_outside_the_safe_alphabet_is_422_naming_the_rule(client):
+    for comment_id in UNSAFE_IDS:
+        response = client.post("/v1/moderate", json={"text": "Hello.", "id": comment_id})
+        assert response.status_code == 422, comment_id
+        error = response.json()["error"]
+        assert (error["code"], error["field"]) == ("invalid_field", "id")
+        assert "1 to 128 characters from A-Z a-z 0-9 . _ : -" in error["message"]
+    batch = client.post(
+        "/v1/moderate/batch", json={"comments": [{"text": "Hi.", "id": "ok"}, {"text": "Hi.", "id": "../x"}]}
+    )
+    assert batch.status_code == 422 and batch.json()["error"]["field"] == "comments.1.id"
+
+
+# -- bounded work per comment (issue 10, "Why" 1 and 4) ------------------------------------------------------
+
+
+def test_a_comment_being_matched_holds_up_neither_healthz_nor_other_comments():
+    settings = make_settings(MATCH_THREADS=2)
+    loaded = runtime.load_components(settings, scorer=MarkerScorer())
+    gate = BlockingWordLists(loaded.wordlists)
+    app = create_app(settings, components=dataclasses.replace(loaded, wordlists=gate))
+    with TestClient(app) as client, ThreadPoolExecutor(max_workers=1) as background:
+        slow = background.submit(
+            client.post, "/v1/moderate", json={"text": f"So fucking slow {BLOCK_MARKER}"}
+        )
+        try:
+            assert gate.wordlist.entered.wait(timeout=10), "matching never started"
+            health = client.get("/healthz")
+            other = client.post("/v1/moderate", json={"text": "This is fucking ridiculous."})
+            # Both were answered while the slow comment was still being matched: it ran off the event loop.
+            still_matching = not gate.wordlist.finished.is_set()
+        finally:
+            gate.wordlist.release.set()
+        answer = slow.result(timeout=30)
+    assert still_matching and not gate.wordlist.timed_out
+    assert health.status_code == 200 and health.json() == {"status": "ok"}
+    assert other.json()["verdict"] == "reject"
+    assert answer.status_code == 200 and answer.json()["verdict"] == "reject"
+
+
+def test_a_megabyte_of_one_word_answers_bounded_json(client):
+    # A 1 MB batch of "fuck " answered 58.7 MB of JSON: a match and a reason for each of its 200,000 words.
+    text = "fuck " * 2000  # MODERATION_MAX_CHARS
+    response = client.post("/v1/moderate/batch", json={"comments": [{"text": text}] * 100})
+    assert response.status_code == 200
+    # Each verdict is a few KB whatever the text: about 7 KB here, so well under 1 MB for the batch.
+    assert len(response.content) < 1_000_000, len(response.content)
+    results = response.json()["results"]
+    assert len(results) == 100 and {v["verdict"] for v in results} == {"reject"}
+    first = results[0]
+    assert len(first["profanity"]["matches"]) == 20  # MODERATION_MAX_MATCHES
+    assert (first["profanity"]["capped"], first["profanity"]["omitted"]) == (True, 1980)
+    assert len(first["reasons"]) <= 20 and first["notice"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.admin import ADMIN_PASSWORD, login
+from tests.support.comments import status
 from tests.support.scorers import MarkerScorer
 
 
@@ -42,8 +43,10 @@ def test_log_holds_rejections_and_reviews_in_full(app):
 
 
 def test_review_queue_is_cleared_by_decisions(app):
-    for i in range(3):
-        app.post("/v1/moderate", json={"text": f"Borderline {i} [[insult=0.6]]", "id": f"q{i}"})
+    verdicts = [
+        app.post("/v1/moderate", json={"text": f"Borderline {i} [[insult=0.6]]", "id": f"q{i}"}).json()
+        for i in range(3)
+    ]
     headers = login(app)
     queue = app.get("/v1/review").json()
     assert queue["pending"] == 3
@@ -61,8 +64,8 @@ def test_review_queue_is_cleared_by_decisions(app):
     )
     rejected = app.post("/v1/review/q1", json={"decision": "reject"}, headers=headers).json()
     assert rejected["status"] == "rejected_by_moderator" and rejected["publish"] is False
-    assert app.get("/v1/comments/q0").json()["status"] == "approved"
-    assert app.get("/v1/comments/q1").json()["publish"] is False
+    assert status(app, verdicts[0])["status"] == "approved"
+    assert status(app, verdicts[1])["publish"] is False
 
     again = app.post("/v1/review/q0", json={"decision": "reject"}, headers=headers)
     assert again.status_code == 409 and again.json()["error"]["code"] == "not_pending"
@@ -146,3 +149,63 @@ def test_odd_cookies_tokens_and_credentials_give_4xx_not_500(app):
 
 def test_moderation_stays_public(app):
     assert app.post("/v1/moderate", json={"text": "Hello"}).status_code == 200
+
+
+# -- bounded storage and pages (issue 10, "Why" 4) -----------------------------------------------------------
+
+
+def _size(raw_redis, key):
+    return sum(len(k.encode()) + len(v.encode()) for k, v in raw_redis.hgetall(key).items())
+
+
+def test_a_review_of_one_word_repeated_keeps_a_bounded_status(app, raw_redis, key_prefix):
+    # "hell " repeated made a 787 KB pending-review hash, without expiry: a match and a reason per word.
+    verdict = app.post("/v1/moderate", json={"text": "hell " * 2000, "id": "h1"}).json()
+    assert raw_redis.hget(f"{key_prefix}comment:h1", "status") == "pending_review"
+    # Its copies of the log entry and the verdict: 4,000 characters of text, 20 matches, 20 reasons.
+    assert _size(raw_redis, f"{key_prefix}comment:h1") < 30_000
+    assert verdict["verdict"] == "review" and verdict["profanity"]["omitted"] == 1980
+    entry = raw_redis.xrange(f"{key_prefix}log")[-1][1]
+    assert len(entry["text"]) == 4_000 and entry["text_omitted"] == "6000"
+
+
+def test_a_page_of_500_log_entries_stays_bounded(app):
+    # GET /v1/review/log?limit=500 answered 299 MB (3.65 GB peak memory) after such reviews.
+    comments = [{"text": "hell " * 2000} for _ in range(100)]
+    for _ in range(5):
+        assert app.post("/v1/moderate/batch", json={"comments": comments}).status_code == 200
+    login(app)
+    page = app.get("/v1/review/log", params={"limit": 500})
+    assert page.status_code == 200
+    # About 10 KB an entry (4,000 characters, 20 matches, 20 reasons): a few MB for the page, not 299.
+    assert len(page.content) < 10_000_000, len(page.content)
+    entries = page.json()["entries"]
+    assert len(entries) == 500 and {e["text_omitted"] for e in entries} == {6000}
+    queue = app.get("/v1/review", params={"limit": 1}).json()
+    assert (queue["pending"], queue["overflow"], queue["overflow_lost"]) == (500, 0, 0)
+
+
+def test_the_review_api_shows_the_overflow_and_what_it_lost(make_client, redis_url, key_prefix):
+    app = make_client(
+        MarkerScorer(),
+        REDIS_URL=redis_url,
+        REDIS_PREFIX=key_prefix,
+        ADMIN_PASSWORD=ADMIN_PASSWORD,
+        REVIEW_QUEUE_MAX=2,
+        REVIEW_OVERFLOW_MAX=1,
+    )
+    for i in range(5):
+        app.post("/v1/moderate", json={"text": f"Borderline {i} [[insult=0.6]]", "id": f"q{i}"})
+    headers = login(app)
+    queue = app.get("/v1/review").json()
+    assert (queue["pending"], queue["overflow"], queue["overflow_lost"]) == (3, 1, 2)
+    assert [(i["comment_id"], i["overflow"]) for i in queue["items"]] == [
+        ("q3", False),
+        ("q4", False),
+        ("q2", True),
+    ]
+    # The lost are not gone: a moderator who knows the id can still decide them.
+    assert (
+        app.post("/v1/review/q0", json={"decision": "approve"}, headers=headers).json()["status"]
+        == "approved"
+    )

@@ -111,6 +111,17 @@ def moderate(base_url: str, comment_id: str, text: str, **extra: str) -> dict:
     return response.json()
 
 
+def status(base_url: str, verdict: dict) -> dict:
+    """The comment's status as the site reads it: with the status token its verdict carried."""
+    response = httpx.get(
+        f"{base_url}/v1/comments/{verdict['id']}",
+        headers={"X-Status-Token": verdict["status_token"]},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    return response.json()
+
+
 def log_in(page, base_url: str, path: str = "/dashboard") -> None:  # type: ignore[no-untyped-def]
     page.goto(f"{base_url}{path}")
     assert "/dashboard/login" in page.url
@@ -140,8 +151,9 @@ def test_moderator_reads_rejections_and_clears_the_queue(page, base_url):
         == "reject"
     )
     first, second = f"rev1-{run}", f"rev2-{run}"
-    assert moderate(base_url, first, "You might be wrong here [[insult=0.6]]")["verdict"] == "review"
-    assert moderate(base_url, second, "Not sure about you [[insult=0.55]]")["verdict"] == "review"
+    first_verdict = moderate(base_url, first, "You might be wrong here [[insult=0.6]]")
+    second_verdict = moderate(base_url, second, "Not sure about you [[insult=0.55]]")
+    assert first_verdict["verdict"] == second_verdict["verdict"] == "review"
 
     log_in(page, base_url)
     approvals_before = count(page, "decision:approve")
@@ -168,9 +180,9 @@ def test_moderator_reads_rejections_and_clears_the_queue(page, base_url):
     page.wait_for_selector("#queue-empty")
     shot(page, "review-empty")
 
-    status = httpx.get(f"{base_url}/v1/comments/{first}").json()
-    assert (status["status"], status["publish"]) == ("approved", True)
-    assert httpx.get(f"{base_url}/v1/comments/{second}").json()["status"] == "rejected_by_moderator"
+    first_status = status(base_url, first_verdict)
+    assert (first_status["status"], first_status["publish"]) == ("approved", True)
+    assert status(base_url, second_verdict)["status"] == "rejected_by_moderator"
 
     page.goto(f"{base_url}/dashboard")
     assert count(page, "decision:approve") == approvals_before + 1
@@ -180,7 +192,7 @@ def test_moderator_reads_rejections_and_clears_the_queue(page, base_url):
 
 def test_forged_form_posts_are_refused(page, base_url):
     target = f"forged-{uuid.uuid4().hex[:6]}"
-    moderate(base_url, target, "Borderline [[insult=0.6]]")
+    verdict = moderate(base_url, target, "Borderline [[insult=0.6]]")
     log_in(page, base_url)
 
     # Another site's page that posts a decision form to the dashboard: the cookie stays home (SameSite=Strict)
@@ -211,14 +223,14 @@ def test_forged_form_posts_are_refused(page, base_url):
         attacker.shutdown()
         attacker.server_close()
     assert "/dashboard/login" in page.url
-    assert httpx.get(f"{base_url}/v1/comments/{target}").json()["status"] == "pending_review"
+    assert status(base_url, verdict)["status"] == "pending_review"
 
     # The same post from the moderator's own browser, cookie included but without the token: 403.
     response = page.request.post(
         f"{base_url}/dashboard/review/{target}", form={"decision": "approve"}, max_redirects=0
     )
     assert response.status == 403
-    assert httpx.get(f"{base_url}/v1/comments/{target}").json()["status"] == "pending_review"
+    assert status(base_url, verdict)["status"] == "pending_review"
 
 
 def test_bidi_controls_in_a_comment_are_shown_not_obeyed(page, base_url):

@@ -16,6 +16,7 @@ from service import runtime
 from service.model.batcher import Overloaded
 from service.moderation.pipeline import Pipeline
 from service.moderation.types import Comment
+from service.review.models import IdConflict
 from service.store.keys import verdict_digest
 from service.store.memory import MemoryStore
 from tests.support.scorers import FailingScorer, GatedScorer, MarkerScorer, NaNScorer
@@ -124,3 +125,68 @@ async def test_a_full_queue_is_backpressure_not_a_verdict(store: MemoryStore) ->
     finally:
         scorer.release.set()
         pipeline.close()
+
+
+def _recording(scorer: MarkerScorer, store: MemoryStore, **overrides: object) -> Pipeline:
+    settings = make_settings(**overrides)
+    policy, wordlists = runtime.load_rules(settings)
+    decisions = runtime.decision_log(settings, store)
+    return runtime.pipeline(
+        settings, policy=policy, wordlists=wordlists, scorer=scorer, store=store, decisions=decisions
+    )
+
+
+async def test_each_comment_gets_its_own_status_token_and_none_reaches_the_cache(store: MemoryStore) -> None:
+    pipeline = _recording(MarkerScorer(), store)
+    try:
+        first, second = await pipeline.moderate(
+            [Comment(id="a", text="A fine article."), Comment(id="b", text="A fine article.")]
+        )
+        (third,) = await pipeline.moderate([Comment(id="c", text="A fine article.")])
+        identity = pipeline.identity()
+        digest = verdict_digest("A fine article.", identity.policy, identity.wordlist, identity.model)
+        cached = await store.get_verdict(digest)
+    finally:
+        pipeline.close()
+    tokens = {v.status_token for v in (first, second, third)}
+    assert len(tokens) == 3 and None not in tokens
+    assert third.cached and cached is not None and "status_token" not in cached
+
+
+async def test_another_text_under_a_taken_id_is_a_conflict_naming_its_place(store: MemoryStore) -> None:
+    pipeline = _recording(MarkerScorer(), store)
+    try:
+        (first,) = await pipeline.moderate([Comment(id="taken", text="A fine article.")])
+        with pytest.raises(IdConflict) as conflict:
+            await pipeline.moderate([Comment(id="new", text="Hello."), Comment(id="taken", text="Other.")])
+        assert (conflict.value.index, conflict.value.comment_id) == (1, "taken")
+        (again,) = await pipeline.moderate([Comment(id="taken", text="A fine article.")])
+    finally:
+        pipeline.close()
+    assert again == first
+
+
+async def test_a_verdict_keeps_the_capped_matches_and_says_how_many_it_left_out(store: MemoryStore) -> None:
+    pipeline = _build(MarkerScorer(), store, MAX_MATCHES=6, MAX_REASONS=3)
+    try:
+        (verdict,) = await pipeline.moderate([Comment(text="shit " * 40 + "[[insult=0.95]]")])
+    finally:
+        pipeline.close()
+    assert verdict.verdict == "reject"
+    assert (len(verdict.profanity.matches), verdict.profanity.capped, verdict.profanity.omitted) == (
+        6,
+        True,
+        34,
+    )
+    assert [m.start for m in verdict.profanity.matches] == sorted(m.start for m in verdict.profanity.matches)
+    # Six word-list reasons and one from the model: three kept, one of each kind first.
+    assert len(verdict.reasons) == 3 and verdict.reasons_omitted == 4
+    assert {r.source for r in verdict.reasons} == {"wordlist", "model"}
+
+
+async def test_closing_the_pipeline_stops_its_matching_threads(store: MemoryStore) -> None:
+    pipeline = _build(MarkerScorer(), store, MATCH_THREADS=3)
+    assert (await pipeline.moderate([Comment(text="shit")]))[0].verdict == "reject"
+    pipeline.close()
+    with pytest.raises(RuntimeError, match="shutdown"):
+        pipeline.matching.submit(len, "no more")

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from service.moderation.policy import PolicyError, apply_policy, load_policy
+from service.moderation.policy import DECIDING_MATCHES, PolicyError, apply_policy, cap_matches, load_policy
 from service.moderation.types import WordMatch
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
@@ -151,3 +153,55 @@ def test_unparseable_and_missing_files(tmp_path):
     bad.write_text("- a list\n")
     with pytest.raises(PolicyError, match="mapping"):
         load_policy(bad)
+
+
+# -- caps: a verdict keeps a bounded number of matches and reasons, and the cap never changes the verdict -----
+
+_matches = st.builds(
+    lambda tier, clause, term, start: WordMatch(
+        term=term, tier=tier, clause=clause, start=start, end=start + len(term), text=term
+    ),
+    st.sampled_from(["reject", "review"]),
+    st.sampled_from(["obscene", "derogatory", "personal"]),
+    st.sampled_from(["darn", "heck", "crud", "blast", "drat"]),
+    st.integers(0, 10_000),
+)
+_scores = st.none() | st.fixed_dictionaries(
+    {c: st.floats(0, 1) for c in ("insult", "identity_attack", "obscene", "threat")}
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(matches=st.lists(_matches, max_size=60), scores=_scores, limit=st.integers(DECIDING_MATCHES, 30))
+def test_capped_matches_decide_the_same_verdict_and_notice(policy, matches, scores, limit):
+    kept = cap_matches(matches, limit)
+    assert len(kept) == min(len(matches), limit)
+    # A subsequence of what was found, in the same order.
+    it = iter(matches)
+    assert all(any(m is k for m in it) for k in kept)
+    full, capped = apply_policy(policy, matches, scores), apply_policy(policy, kept, scores)
+    assert (capped.verdict, capped.notice) == (full.verdict, full.notice)
+
+
+@settings(max_examples=300, deadline=None)
+@given(matches=st.lists(_matches, max_size=60), scores=_scores, limit=st.integers(1, 30))
+def test_capped_reasons_keep_the_most_severe_and_say_how_many_went(policy, matches, scores, limit):
+    full = apply_policy(policy, matches, scores, model_failed=scores is None)
+    capped = apply_policy(policy, matches, scores, model_failed=scores is None, max_reasons=limit)
+    assert (capped.verdict, capped.notice) == (full.verdict, full.notice)
+    assert len(capped.reasons) == min(limit, len(full.reasons))
+    assert capped.reasons_omitted == len(full.reasons) - len(capped.reasons)
+    rejects = sum(r.action == "reject" for r in full.reasons)
+    assert sum(r.action == "reject" for r in capped.reasons) == min(rejects, limit)
+
+
+def test_a_cap_keeps_one_of_each_kind_before_repeats(policy):
+    repeats = [
+        WordMatch(term="darn", tier="reject", clause="obscene", start=i, end=i + 4, text="darn")
+        for i in range(50)
+    ]
+    rare = WordMatch(term="heck", tier="review", clause="personal", start=900, end=904, text="heck")
+    kept = cap_matches([*repeats, rare], DECIDING_MATCHES)
+    assert kept[-1] is rare and len(kept) == DECIDING_MATCHES
+    with pytest.raises(ValueError, match="at least"):
+        cap_matches(repeats, DECIDING_MATCHES - 1)

@@ -76,7 +76,7 @@ def test_from_log_reports_changes_and_writes_nothing_then_applies(
     )
 
     async def scenario() -> None:
-        store = RedisStore.from_url(redis_url)
+        store = RedisStore.from_url(redis_url, prefix=key_prefix)  # the test's own keys, deleted after it
         try:
             await _populate(before, store)
             snapshot = _snapshot(raw_redis, key_prefix)
@@ -115,6 +115,48 @@ def test_from_log_reports_changes_and_writes_nothing_then_applies(
                 after, Options(), apply=False, limit=None, scorer_factory=MarkerScorer, store=store
             )
             assert again.changes == {"review->reject": 1} and again.examples["review->reject"][0]["id"] == "b"
+        finally:
+            await store.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_from_log_leaves_entries_whose_text_the_log_cut(
+    tmp_path: Path, redis_url: str, key_prefix: str, repo_root: Path
+) -> None:
+    # A cut text is not the comment: judging it could give another verdict, which --apply would record.
+    rules = _stricter_rules(tmp_path, repo_root)
+    settings = make_settings(REDIS_URL=redis_url, REDIS_PREFIX=key_prefix, LOG_TEXT_MAX_CHARS=20)
+
+    async def scenario() -> None:
+        store = RedisStore.from_url(redis_url, prefix=key_prefix)
+        try:
+            policy, wordlists = runtime.load_rules(settings, watch=False)
+            decisions = runtime.decision_log(settings, store)
+            pipeline = runtime.pipeline(
+                settings,
+                policy=policy,
+                wordlists=wordlists,
+                scorer=MarkerScorer(),
+                store=store,
+                decisions=decisions,
+            )
+            try:
+                await pipeline.moderate(
+                    [
+                        Comment(id="long", text="Borderline [[insult=0.6]] remark, and much more besides"),
+                        Comment(id="short", text="Eh [[insult=0.6]]"),
+                    ]
+                )
+            finally:
+                pipeline.close()
+            after = make_settings(REDIS_URL=redis_url, REDIS_PREFIX=key_prefix, RULES_DIR=rules)
+            summary = await rescore_log(
+                after, Options(), apply=True, limit=None, scorer_factory=MarkerScorer, store=store
+            )
+            assert (summary.judged, summary.skipped_cut, summary.applied) == (1, 1, 1)
+            assert (await decisions.status("long")).status == "pending_review"
+            assert (await decisions.status("short")).status == "rejected"
         finally:
             await store.aclose()
 

@@ -203,7 +203,7 @@ async def test_pages_and_filters_stay_bounded_on_a_long_log(decision_log: Decisi
 
 async def test_a_rescored_comment_leaves_the_queue(decision_log: DecisionLog) -> None:
     await decision_log.record([Comment(id="e1", text="darn it")], [_verdict("e1", "review")])
-    await decision_log.record([Comment(id="e1", text="edited")], [_verdict("e1", "accept")])
+    assert await decision_log.rerecord([Comment(id="e1", text="darn it")], [_verdict("e1", "accept")]) == 1
     assert await decision_log.queue() == []
     assert await decision_log.queue_size() == 0
     assert (await decision_log.status("e1")).status == "accepted"
@@ -280,6 +280,7 @@ async def test_what_record_and_decide_write_to_redis(
     rejected, pending = raw_redis.hgetall(f"{prefix}comment:r1"), raw_redis.hgetall(f"{prefix}comment:v1")
     accepted = raw_redis.hgetall(f"{prefix}comment:ok1")
     common = {"status", "verdict", "updated_ms", "article_id", "author_id", "decided_by", "note", "log_id"}
+    common |= {"verdict_json", "text_digest", "status_token"}  # what the first writer's status keeps
     assert set(rejected) == set(accepted) == common and set(pending) == common | {"entry"}
     assert (rejected["status"], rejected["verdict"], rejected["author_id"]) == ("rejected", "reject", "u-1")
     assert accepted["log_id"] == "" and rejected["log_id"]
@@ -321,3 +322,170 @@ async def test_a_review_waits_in_the_queue_without_expiring(
     assert raw_redis.zrange(f"{keys.prefix}review:queue", 0, -1, withscores=True) == [
         ("v1", 1_717_000_000_500)
     ]
+
+
+# -- a status belongs to its first writer --------------------------------------------------------------------
+
+
+async def test_a_status_is_recorded_once_repeats_get_the_first_verdict_and_other_texts_conflict(
+    decision_log: DecisionLog,
+) -> None:
+    [created] = await decision_log.record(
+        [Comment(id="c1", text="Well darn you")], [_verdict("c1", "review")]
+    )
+    assert created.outcome == "created" and created.verdict.status_token
+    # The same text again (a client's retry), judged otherwise meanwhile: the first verdict, its token too.
+    [repeated] = await decision_log.record(
+        [Comment(id="c1", text="Well darn you")], [_verdict("c1", "accept")]
+    )
+    assert repeated.outcome == "repeated" and repeated.verdict == created.verdict
+    [conflict] = await decision_log.record([Comment(id="c1", text="Nice words")], [_verdict("c1", "accept")])
+    assert conflict.outcome == "conflict" and conflict.verdict.status_token is None
+    # Neither wrote anything: one log entry, one queued review, one verdict counted.
+    assert [r.comment_id for r in (await decision_log.entries(kind=None)).records] == ["c1"]
+    assert (await decision_log.status("c1")).status == "pending_review"
+    assert (await decision_log.counts()).last_hour("verdict:accept") == 0
+
+
+async def test_the_api_never_writes_over_a_moderators_decision(decision_log: DecisionLog) -> None:
+    await decision_log.record([Comment(id="c1", text="Well darn you")], [_verdict("c1", "review")])
+    await decision_log.decide("c1", "reject", "mod-ann")
+    for text in ("Well darn you", "What a thoughtful article."):
+        await decision_log.record([Comment(id="c1", text=text)], [_verdict("c1", "accept")])
+        assert (await decision_log.status("c1")).status == "rejected_by_moderator"
+
+
+async def test_rerecord_writes_over_the_services_statuses_only(decision_log: DecisionLog) -> None:
+    comments = [Comment(id=i, text="darn") for i in ("pending", "decided", "accepted")]
+    await decision_log.record(
+        comments,
+        [_verdict("pending", "review"), _verdict("decided", "review"), _verdict("accepted", "accept")],
+    )
+    token = (await decision_log.store.get_status("accepted") or {})["status_token"]
+    await decision_log.decide("decided", "approve", "mod-ann")
+    new = [_verdict(c.id or "", "reject") for c in comments] + [_verdict("expired", "reject")]
+    assert await decision_log.rerecord([*comments, Comment(id="expired", text="darn")], new) == 2
+    statuses = [(await decision_log.status(i)).status for i in ("pending", "decided", "accepted")]
+    assert statuses == ["rejected", "approved", "rejected"]
+    assert await decision_log.store.get_status("expired") is None  # nothing created
+    assert await decision_log.queue() == [] and await decision_log.queue_size() == 0
+    # The first writer's token still reads the status.
+    assert (await decision_log.public_status("accepted", token)).status == "rejected"
+
+
+async def test_the_public_status_needs_the_comments_own_token(decision_log: DecisionLog) -> None:
+    outcomes = await decision_log.record(
+        [Comment(id="a", text="fine"), Comment(id="b", text="fine too")],
+        [_verdict("a", "accept"), _verdict("b", "accept")],
+    )
+    token_a, token_b = (o.verdict.status_token or "" for o in outcomes)
+    assert len(token_a) >= 22 and token_a != token_b  # 128 random bits each, URL-safe
+    assert (await decision_log.public_status("a", token_a)).status == "accepted"
+    for comment_id, token in (
+        ("a", token_b),
+        ("a", ""),
+        ("a", token_a + "x"),
+        ("a", "ü\u202e"),
+        ("zz", token_a),
+    ):
+        with pytest.raises(CommentNotFound):
+            await decision_log.public_status(comment_id, token)
+
+
+# -- bounds: the text a log entry keeps, the review queue and its overflow -----------------------------------
+
+
+async def test_a_log_entry_keeps_the_first_characters_and_says_how_many_it_cut(store: Store) -> None:
+    log = DecisionLog(store, max_entries=10_000, retention_s=3600, max_text_chars=10)
+    await log.record(
+        [Comment(id="long", text="darn " * 10), Comment(id="short", text="darn")],
+        [_verdict("long", "review"), _verdict("short", "review")],
+    )
+    short, long = (await log.entries(kind=None)).records
+    assert (long.text, long.text_omitted) == ("darn darn ", 40)
+    assert (short.text, short.text_omitted) == ("darn", 0)
+    assert [(i.comment_id, i.record.text_omitted) for i in await log.queue()] == [("long", 40), ("short", 0)]
+
+
+async def test_past_its_cap_the_queue_moves_its_oldest_to_the_overflow_and_the_overflow_counts_its_losses(
+    store: Store,
+) -> None:
+    clock = iter(range(1_717_000_000, 1_717_001_000))
+    log = DecisionLog(
+        store,
+        max_entries=10_000,
+        retention_s=3600,
+        queue_limit=2,
+        overflow_limit=2,
+        clock=lambda: next(clock),
+    )
+    for i in range(6):
+        await log.record([Comment(id=f"q{i}", text=f"darn {i}")], [_verdict(f"q{i}", "review")])
+    # The newest two wait in the queue, the two before them in the overflow; the first two were lost.
+    items = await log.queue()
+    assert [(i.comment_id, i.overflow) for i in items] == [
+        ("q4", False),
+        ("q5", False),
+        ("q2", True),
+        ("q3", True),
+    ]
+    assert (await log.queue_size(), await log.overflow_size(), await log.overflow_lost()) == (4, 2, 2)
+    assert [i.comment_id for i in await log.queue(offset=3, count=5)] == ["q3"]
+    counts = await log.counts()
+    assert (counts.last_day("queue:overflowed"), counts.last_day("queue:lost")) == (4, 2)
+    # A lost review is never published, still decidable by id, and now expires with the retention.
+    lost = await store.get_status("q0")
+    assert lost is not None and (lost["status"], lost["queue"], lost["entry"]) == (
+        "pending_review",
+        "lost",
+        "",
+    )
+    assert (await log.decide("q0", "approve", "mod-ann")).status == "approved"
+    # One in the overflow is decided as one in the queue is.
+    assert (await log.decide("q2", "reject", "mod-ann")).status == "rejected_by_moderator"
+    assert [i.comment_id for i in await log.queue()] == ["q4", "q5", "q3"]
+
+
+async def test_a_review_lost_from_the_overflow_expires_in_redis(
+    redis_url: str, keys: Keys, raw_redis: redis.Redis
+) -> None:
+    store = RedisStore.from_url(redis_url, prefix=keys.prefix)
+    log = DecisionLog(store, max_entries=10_000, retention_s=3600, queue_limit=1, overflow_limit=0)
+    try:
+        for i in range(2):
+            await log.record([Comment(id=f"q{i}", text="darn")], [_verdict(f"q{i}", "review")])
+    finally:
+        await store.aclose()
+    assert raw_redis.ttl(keys.comment("q1")) == -1  # waiting in the queue: no expiry
+    assert 3500 < raw_redis.ttl(keys.comment("q0")) <= 3600
+    assert raw_redis.get(keys.review_lost()) == "1"
+
+
+class _RacedStore(MemoryStore):
+    """A test double: right after a status is read, another moderator decides the comment (once)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.race: tuple[str, dict[str, str]] | None = None
+
+    async def get_status(self, comment_id: str) -> dict[str, str] | None:
+        fields = await super().get_status(comment_id)
+        if self.race is not None and self.race[0] == comment_id:
+            _, update = self.race
+            self.race = None
+            await super().set_status(comment_id, update, ttl_s=3600)
+        return fields
+
+
+async def test_a_decision_made_on_a_status_that_changed_meanwhile_is_refused() -> None:
+    store = _RacedStore()
+    sent: list[dict] = []
+    log = DecisionLog(store, max_entries=100, retention_s=3600, on_final=sent.append)
+    await log.record([Comment(id="r1", text="What darn nonsense")], [_verdict("r1", "reject")])
+    store.race = ("r1", {"status": "rejected_by_moderator", "decided_by": "mod-bob"})
+    # mod-ann read "rejected" and means "publish it"; mod-bob's decision came first and stands.
+    with pytest.raises(DecisionConflict) as refused:
+        await log.overturn("r1", "mod-ann")
+    assert refused.value.status == "rejected_by_moderator"
+    assert (await log.status("r1")).decided_by == "mod-bob"
+    assert sent == [] and (await log.entries(kind="moderator")).records == []

@@ -253,6 +253,70 @@ async def test_a_status_or_log_entry_without_fields_is_refused(store: Store) -> 
     assert await store.log_length() == 0
 
 
+async def test_a_status_is_claimed_once_and_the_loser_sees_the_winners(subject: Subject) -> None:
+    store = subject.store
+    assert await store.claim_status("c-1", {"status": "accepted", "who": "first"}, ttl_s=1) is None
+    found = await store.claim_status("c-1", {"status": "rejected", "who": "second"}, ttl_s=None)
+    assert found == {"status": "accepted", "who": "first"}
+    assert await store.get_status("c-1") == {"status": "accepted", "who": "first"}  # untouched
+    # The claim's TTL holds; once the status has expired, the id is free again.
+    await subject.elapse(1.2)
+    assert await store.claim_status("c-1", {"status": "pending_review"}, ttl_s=None) is None
+    await subject.elapse(1.2)
+    assert await store.get_status("c-1") == {"status": "pending_review"}  # no TTL: it stays
+
+
+async def test_of_concurrent_claimers_of_a_status_exactly_one_creates_it(store: Store) -> None:
+    winners: list[int] = []
+
+    async def claim(n: int) -> None:
+        if await store.claim_status("contested", {"status": "accepted", "n": str(n)}, ttl_s=60) is None:
+            winners.append(n)
+
+    async with anyio.create_task_group() as tasks:
+        for n in range(10):
+            tasks.start_soon(claim, n)
+    assert len(winners) == 1
+    assert await store.get_status("contested") == {"status": "accepted", "n": str(winners[0])}
+
+
+async def test_a_conditional_set_writes_only_over_the_statuses_named(subject: Subject) -> None:
+    store = subject.store
+    allowed = ("accepted", "rejected", "pending_review")
+    assert await store.set_status("gone", {"status": "rejected"}, ttl_s=60, if_status_in=allowed) is False
+    assert await store.get_status("gone") is None  # a missing status is none of them: nothing created
+    await store.set_status("mine", {"status": "accepted", "keep": "x"}, ttl_s=60)
+    await store.set_status("decided", {"status": "approved"}, ttl_s=60)
+    assert await store.set_status("mine", {"status": "pending_review"}, ttl_s=None, if_status_in=allowed)
+    assert not await store.set_status("decided", {"status": "rejected"}, ttl_s=60, if_status_in=allowed)
+    assert await store.get_statuses(["mine", "decided"]) == [
+        {"status": "pending_review", "keep": "x"},
+        {"status": "approved"},
+    ]
+    # The TTL is the one given with the write that happened: None made "mine" permanent.
+    await store.set_status("short", {"status": "accepted"}, ttl_s=60)
+    assert await store.set_status("short", {"n": "1"}, ttl_s=1, if_status_in=("accepted",))
+    await subject.elapse(1.2)
+    assert await store.get_statuses(["mine", "short"]) == [{"status": "pending_review", "keep": "x"}, None]
+    assert await store.set_status("plain", {"status": "accepted"}, ttl_s=60) is True
+
+
+async def test_of_concurrent_conditional_writers_exactly_one_wins(store: Store) -> None:
+    await store.set_status("c-1", {"status": "rejected"}, ttl_s=60)
+    wins: list[int] = []
+
+    async def overturn(n: int) -> None:
+        update = {"status": "approved", "by": str(n)}
+        if await store.set_status("c-1", update, ttl_s=60, if_status_in=("rejected",)):
+            wins.append(n)
+
+    async with anyio.create_task_group() as tasks:
+        for n in range(10):
+            tasks.start_soon(overturn, n)
+    assert len(wins) == 1
+    assert await store.get_status("c-1") == {"status": "approved", "by": str(wins[0])}
+
+
 # -- the review queue ----------------------------------------------------------------------------------------
 
 
@@ -270,6 +334,38 @@ async def test_queue_is_oldest_first_and_claims_happen_once(store: Store) -> Non
     assert await store.claim_review("never-queued") is False
     await store.enqueue_review("early", 400)  # again: moves it
     assert await store.review_page(0, 10) == ["also-early", "late", "early"]
+
+
+async def test_a_full_queue_moves_its_oldest_to_the_overflow_and_counts_what_the_overflow_loses(
+    store: Store,
+) -> None:
+    spills = [await store.enqueue_review(f"c{i}", 100 + i, limit=3, overflow_limit=2) for i in range(7)]
+    assert [s.moved for s in spills] == [0, 0, 0, 1, 1, 1, 1]
+    assert [s.lost for s in spills] == [(), (), (), (), (), ("c0",), ("c1",)]
+    assert await store.review_page(0, 10) == ["c4", "c5", "c6"]
+    assert await store.review_page(0, 10, overflow=True) == ["c2", "c3"]
+    assert (await store.review_count(), await store.review_count(overflow=True)) == (3, 2)
+    assert await store.review_lost() == 2
+    # A comment in the overflow can be claimed from there, once.
+    assert await store.claim_review("c2") is True
+    assert await store.claim_review("c2") is False
+    assert await store.review_page(0, 10, overflow=True) == ["c3"]
+    # Entering again takes it out of the overflow, into the queue (whose oldest moves out in its place).
+    spill = await store.enqueue_review("c3", 200, limit=3, overflow_limit=2)
+    assert spill.moved == 1 and spill.lost == ()
+    assert await store.review_page(0, 10) == ["c5", "c6", "c3"]
+    assert await store.review_page(0, 10, overflow=True) == ["c4"]
+    # Without a limit nothing moves (and nothing is lost), however long the queue.
+    assert await store.enqueue_review("c9", 300) == (0, ())
+    assert await store.review_count() == 4
+
+
+async def test_an_overflow_of_zero_loses_everything_the_queue_moves_out(store: Store) -> None:
+    for i in range(3):
+        await store.enqueue_review(f"c{i}", i, limit=1, overflow_limit=0)
+    assert await store.review_page(0, 5) == ["c2"]
+    assert await store.review_count(overflow=True) == 0
+    assert await store.review_lost() == 2
 
 
 async def test_of_concurrent_claimers_exactly_one_wins(store: Store) -> None:
@@ -320,3 +416,4 @@ async def test_the_cache_and_the_log_share_one_store_without_colliding(store: St
     assert await store.get_verdict("same") == VERDICT
     assert await store.get_status("same") == {"status": "accepted"}
     assert await store.review_page(0, 5) == ["same"]
+    assert await store.review_page(0, 5, overflow=True) == [] and await store.review_lost() == 0

@@ -66,3 +66,12 @@ def test_prefix_must_be_usable_in_a_scan_pattern(prefix: str) -> None:
 def test_verdict_refuses_an_empty_or_spaced_digest(digest: str) -> None:
     with pytest.raises(ValueError):
         Keys().verdict(digest)
+
+
+def test_the_review_overflow_lives_beside_the_queue_under_the_prefix() -> None:
+    keys = Keys("site-a:")
+    assert (keys.review_queue(), keys.review_overflow(), keys.review_lost()) == (
+        "site-a:review:queue",
+        "site-a:review:overflow",
+        "site-a:review:overflow:lost",
+    )

@@ -189,6 +189,35 @@ async def test_a_status_given_a_ttl_again_loses_it_when_it_is_pending_again(
     assert raw_redis.ttl(keys.comment("c-1")) == -1
 
 
+async def test_the_overflow_and_its_lost_count_land_in_their_documented_keys(
+    redis_store: RedisStore, keys: Keys, raw_redis: redis.Redis
+) -> None:
+    prefix = keys.prefix
+    for i in range(4):
+        await redis_store.enqueue_review(f"c-{i}", 1_717_000_000_000 + i, limit=2, overflow_limit=1)
+    assert raw_redis.type(f"{prefix}review:overflow") == "zset"
+    assert raw_redis.zrange(f"{prefix}review:overflow", 0, -1, withscores=True) == [
+        ("c-1", 1_717_000_000_001)
+    ]
+    assert raw_redis.zrange(f"{prefix}review:queue", 0, -1) == ["c-2", "c-3"]
+    assert raw_redis.get(f"{prefix}review:overflow:lost") == "1"
+    assert raw_redis.ttl(f"{prefix}review:overflow:lost") == -1  # a running total
+
+
+async def test_a_claimed_status_takes_the_ttl_of_its_claim(
+    redis_store: RedisStore, keys: Keys, raw_redis: redis.Redis
+) -> None:
+    await redis_store.claim_status("c-1", {"status": "accepted"}, ttl_s=600)
+    await redis_store.claim_status("c-2", {"status": "pending_review"}, ttl_s=None)
+    assert 590 <= raw_redis.ttl(keys.comment("c-1")) <= 600
+    assert raw_redis.ttl(keys.comment("c-2")) == -1
+    # A lost claim changes nothing, the TTL included.
+    assert await redis_store.claim_status("c-2", {"status": "accepted"}, ttl_s=5) == {
+        "status": "pending_review"
+    }
+    assert raw_redis.ttl(keys.comment("c-2")) == -1
+
+
 # --- outages, on servers the tests own ---------------------------------------------------------------
 
 
@@ -227,6 +256,37 @@ async def test_redis_going_away_and_coming_back(server: ThrowawayRedis) -> None:
         await store.set_verdict("k", VERDICT, ttl_s=60)
         assert await store.get_verdict("k") == VERDICT
         assert await store.ping() is True
+    finally:
+        await store.aclose()
+
+
+async def test_the_scripts_fail_as_unavailable_and_work_again_on_a_restarted_redis(
+    server: ThrowawayRedis,
+) -> None:
+    # A restarted Redis has forgotten every loaded script: the store must load them again by itself.
+    store = RedisStore.from_url(server.url, backoff_initial_s=0.2, backoff_max_s=0.4)
+    try:
+        assert await store.claim_status("c-1", {"status": "accepted"}, ttl_s=60) is None
+        await store.enqueue_review("c-2", 1, limit=1)
+        server.stop()
+        for call in (
+            store.claim_status("c-3", {"status": "accepted"}, ttl_s=60),
+            store.set_status("c-1", {"status": "rejected"}, ttl_s=60, if_status_in=("accepted",)),
+            store.enqueue_review("c-4", 2, limit=1),
+        ):
+            with pytest.raises(StoreUnavailable):
+                await call
+        server.start()  # same port, empty: no persistence, no scripts
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                assert await store.claim_status("c-1", {"status": "accepted"}, ttl_s=60) is None
+                break
+            except StoreUnavailable:
+                assert time.monotonic() < deadline, "the store did not recover after Redis came back"
+                await anyio.sleep(0.05)
+        assert await store.set_status("c-1", {"status": "rejected"}, ttl_s=60, if_status_in=("accepted",))
+        assert await store.enqueue_review("c-4", 2, limit=1) == (0, ())
     finally:
         await store.aclose()
 

@@ -21,15 +21,13 @@ def test_overrides_in_a_comment_cannot_rearrange_the_review_page(app):
     # Before: the comment's RLO reversed the rest of its line on the moderator's screen, and its text ran
     # into the page around it.
     text = f"Nice article [[insult=0.6]] {RLO}tnemmoc ruoy ssorc{PDF} and {RLI}more"
-    app.post("/v1/moderate", json={"text": text, "id": f"bidi{RLO}1", "article_id": f"a{RLO}1"})
+    # Ids keep to a safe alphabet (no controls at all); the article id is free text and shown revealed.
+    response = app.post("/v1/moderate", json={"text": text, "id": "bidi-1", "article_id": f"a{RLO}1"})
+    assert response.status_code == 200
     dashboard_login(app)
     for path in ("/dashboard/review", "/dashboard/rejections?verdict=review"):
         page = app.get(path).text
-        assert (
-            RLO not in page.replace('data-comment-id="bidi\u202e1"', "")
-            and PDF not in page
-            and RLI not in page
-        )
+        assert RLO not in page and PDF not in page and RLI not in page
         assert "U+202E</span>tnemmoc ruoy ssorc<span" in page
         assert '<div class="text" dir="auto">' in page
-        assert '<bdi>bidi<span class="bidi-control"' in page
+        assert '<bdi>a<span class="bidi-control"' in page

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.support.admin import dashboard_login
+from tests.support.comments import status
 
 
 def test_anonymous_pages_redirect_to_the_login(app):
@@ -28,7 +29,7 @@ def test_anonymous_form_posts_go_to_the_login_and_then_the_overview(app):
 
 
 def test_forged_dashboard_posts_are_refused(app):
-    app.post("/v1/moderate", json={"text": "Hmm [[insult=0.6]]", "id": "f1"})
+    verdict = app.post("/v1/moderate", json={"text": "Hmm [[insult=0.6]]", "id": "f1"}).json()
     dashboard_login(app)
     for path, data in (
         ("/dashboard/review/f1", {"decision": "approve"}),
@@ -37,7 +38,7 @@ def test_forged_dashboard_posts_are_refused(app):
         ("/dashboard/logout", {}),
     ):
         assert app.post(path, data=data, follow_redirects=False).status_code == 403
-    assert app.get("/v1/comments/f1").json()["status"] == "pending_review"
+    assert status(app, verdict)["status"] == "pending_review"
 
 
 def test_a_refused_form_says_why_on_a_page(app):

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from tests.support.admin import csrf_token, dashboard_login
+import asyncio
+import re
+from urllib.parse import urljoin, urlsplit
+
+from service import runtime
+from service.moderation.types import Comment, Verdict
+from service.store.redis import RedisStore
+from tests.support.admin import ADMIN_PASSWORD, csrf_token, dashboard_login
+from tests.support.comments import status
+from tests.support.scorers import MarkerScorer
+from tests.support.settings import make_settings
 
 
 def test_review_form_decides_with_the_token(app):
-    app.post("/v1/moderate", json={"text": "Hmm [[insult=0.6]]", "id": "f2"})
+    verdict = app.post("/v1/moderate", json={"text": "Hmm [[insult=0.6]]", "id": "f2"}).json()
     dashboard_login(app)
     page = app.get("/dashboard/review")
     assert 'data-comment-id="f2"' in page.text
@@ -15,12 +25,12 @@ def test_review_form_decides_with_the_token(app):
         "/dashboard/review/f2", data={"decision": "reject", "csrf_token": token}, follow_redirects=False
     )
     assert response.status_code == 303 and response.headers["location"] == "/dashboard/review"
-    assert app.get("/v1/comments/f2").json()["status"] == "rejected_by_moderator"
+    assert status(app, verdict)["status"] == "rejected_by_moderator"
     assert "Rejected comment f2." in app.get("/dashboard/review").text
 
 
 def test_review_form_refuses_unknown_decisions_and_comments(app):
-    app.post("/v1/moderate", json={"text": "Hmm [[insult=0.6]]", "id": "f3"})
+    verdict = app.post("/v1/moderate", json={"text": "Hmm [[insult=0.6]]", "id": "f3"}).json()
     dashboard_login(app)
     token = csrf_token(app.get("/dashboard/review").text)
     maybe = app.post("/dashboard/review/f3", data={"decision": "maybe", "csrf_token": token})
@@ -28,11 +38,11 @@ def test_review_form_refuses_unknown_decisions_and_comments(app):
     assert '<p class="flash error" role="status">Choose approve or reject.</p>' in maybe.text
     unknown = app.post("/dashboard/review/zz", data={"decision": "approve", "csrf_token": token})
     assert '<p class="flash error" role="status">Comment zz is unknown.</p>' in unknown.text
-    assert app.get("/v1/comments/f3").json()["status"] == "pending_review"
+    assert status(app, verdict)["status"] == "pending_review"
 
 
 def test_overturn_returns_to_the_page_it_came_from(app):
-    app.post("/v1/moderate", json={"text": "This is fucking ridiculous.", "id": "o1"})
+    verdict = app.post("/v1/moderate", json={"text": "This is fucking ridiculous.", "id": "o1"}).json()
     dashboard_login(app)
     token = csrf_token(app.get("/dashboard/rejections").text)
     response = app.post(
@@ -42,7 +52,7 @@ def test_overturn_returns_to_the_page_it_came_from(app):
     )
     assert response.status_code == 303
     assert response.headers["location"] == "/dashboard/rejections?clause=obscene"
-    assert app.get("/v1/comments/o1").json()["status"] == "approved"
+    assert status(app, verdict)["status"] == "approved"
     assert "Comment o1 is now approved." in app.get(response.headers["location"]).text
     off_site = app.post(
         "/dashboard/comments/o1/overturn",
@@ -79,3 +89,44 @@ def test_rejections_pages_through_the_log_and_ignores_a_broken_cursor(app):
     for broken in ("\u0661\u0662\u0663-0", "\u00b2", "1-2-3", "abc"):
         page = app.get("/dashboard/rejections", params={"before": broken})
         assert page.status_code == 200 and "/dashboard/comments/p2/overturn" in page.text
+
+
+def test_a_comment_id_cannot_aim_a_form_at_another_comment(app):
+    # "Why" 3 of issue 10: {"id": "../comments/victim-1/overturn"} rendered as a review form whose action
+    # resolved to /dashboard/comments/victim-1/overturn; Approve overturned victim-1.
+    refused = app.post(
+        "/v1/moderate", json={"text": "Hmm [[insult=0.6]]", "id": "../comments/victim-1/overturn"}
+    )
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == "id"
+
+
+def test_an_id_recorded_before_the_rule_stays_in_its_own_path_segment(make_client, redis_url, key_prefix):
+    app = make_client(
+        MarkerScorer(), REDIS_URL=redis_url, REDIS_PREFIX=key_prefix, ADMIN_PASSWORD=ADMIN_PASSWORD
+    )
+    aimed = "../comments/victim-1/overturn"
+
+    async def record_legacy() -> None:  # as the service recorded it before ids were checked
+        store = RedisStore.from_url(redis_url, prefix=key_prefix)
+        try:
+            verdict = Verdict(id=aimed, verdict="review", policy_version="p", model="m")
+            await runtime.decision_log(make_settings(), store).record(
+                [Comment(id=aimed, text="old")], [verdict]
+            )
+        finally:
+            await store.aclose()
+
+    asyncio.run(record_legacy())
+    dashboard_login(app)
+    page = app.get("/dashboard/review").text
+    item = page.split('id="review-item"', 1)[1]
+    action = re.search(r'<form method="post" action="([^"]+)"', item)
+    assert action is not None
+    resolved = urlsplit(urljoin("http://testserver/dashboard/review", action.group(1))).path
+    assert resolved == "/dashboard/review/..%2Fcomments%2Fvictim-1%2Foverturn"
+
+
+def test_overturn_forms_encode_the_id_as_one_path_segment(app):
+    app.post("/v1/moderate", json={"text": "This is fucking ridiculous.", "id": "site:c-9"})
+    dashboard_login(app)
+    assert 'action="/dashboard/comments/site%3Ac-9/overturn"' in app.get("/dashboard/rejections").text
