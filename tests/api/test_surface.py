@@ -99,7 +99,9 @@ def test_any_other_host_is_refused_in_the_error_shape(client):
 
 def test_development_answers_the_local_names(client):
     for host in ("testserver", "localhost:8000", "127.0.0.1:8000", "LOCALHOST"):
-        assert client.get("/v1/comments/x", params={"token": "t"}, headers={"host": host}).status_code == 404, host
+        assert (
+            client.get("/v1/comments/x", params={"token": "t"}, headers={"host": host}).status_code == 404
+        ), host
 
 
 def test_probes_answer_any_host(client):
@@ -112,9 +114,13 @@ def test_allowed_hosts_from_settings(make_client):
     client = make_client(ALLOWED_HOSTS="comments.example.org, *.example.net")
     allowed = ("comments.example.org", "Comments.Example.org:443", "a.example.net", "b.a.example.net")
     for host in allowed:
-        assert client.get("/v1/comments/x", params={"token": "t"}, headers={"host": host}).status_code == 404, host
+        assert (
+            client.get("/v1/comments/x", params={"token": "t"}, headers={"host": host}).status_code == 404
+        ), host
     for host in ("example.net", "testserver", "localhost", "comments.example.org.evil.example", ""):
-        assert client.get("/v1/comments/x", params={"token": "t"}, headers={"host": host}).status_code == 400, host
+        assert (
+            client.get("/v1/comments/x", params={"token": "t"}, headers={"host": host}).status_code == 400
+        ), host
 
 
 def test_production_does_not_start_without_allowed_hosts():

@@ -220,7 +220,9 @@ def test_the_log_escapes_what_clients_send(tmp_path):
     srv = Server(_start(["serve"], env, tmp_path / "log", port), port, tmp_path / "log")
     try:
         _wait_answering(srv)
-        status, body = srv.request("GET", "/v1/comments/c%1b[2J%e2%80%aeforged%0d%0a2030-01-01%20CRITICAL")
+        status, body = srv.request(
+            "GET", "/v1/comments/c%1b[2J%e2%80%aeforged%0d%0a2030-01-01%20CRITICAL?token=t"
+        )
         assert status == 503 and body["error"]["code"] == "store_unavailable"
     finally:
         text = _stop(srv)
