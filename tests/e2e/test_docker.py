@@ -82,3 +82,7 @@ def test_compose_runs_the_service_with_a_persistent_redis():
     volume = redis_service["volumes"][0].split(":")
     assert volume[1] == "/data" and volume[0] in compose["volumes"]
     assert services["moderation"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    # Production (the image's environment) refuses to start without these: compose asks for them.
+    environment = services["moderation"]["environment"]
+    for name in ("MODERATION_ALLOWED_HOSTS", "MODERATION_ADMIN_PASSWORD", "MODERATION_SESSION_SECRET"):
+        assert environment[name].startswith(f"${{{name}:?"), name
