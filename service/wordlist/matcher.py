@@ -226,19 +226,21 @@ class WordList:
         are present too."""
         vocabulary = self.index.vocabulary
         unique = set(tokens)
+        # The roles found in this call: a token too long for the cache is still looked at only once.
+        seen: dict[str, TokenRoles] = {}
         dirty, repeated, first, middle, last = self._roles_of(
-            unique.difference(vocabulary.clean_or_half), work
+            unique.difference(vocabulary.clean_or_half), seen, work
         )
         if not first | middle | last:
             return dirty, repeated, []
         # A phrase word out of place: the ones left out above count too.
         candidates = unique.difference(vocabulary.clean)
-        dirty, repeated, first, middle, last = self._roles_of(candidates, work)
+        dirty, repeated, first, middle, last = self._roles_of(candidates, seen, work)
         # A phrase may be present only where tokens in all its roles are (their order is the slow path's job).
         possible = first & last & (middle | self.index.forms.phrases.two_word)
         if not possible:
             return dirty, repeated, []
-        starters = [t for t in candidates if self._roles(t, work).first & possible]
+        starters = [t for t in candidates if seen[t].first & possible]
         return dirty, repeated, starters
 
     def _roles(self, tok: str, work: Work) -> TokenRoles:
@@ -260,14 +262,18 @@ class WordList:
                 cache[tok] = roles
         return roles
 
-    def _roles_of(self, tokens: set[str], work: Work) -> tuple[list[str], bool, int, int, int]:
+    def _roles_of(
+        self, tokens: set[str], seen: dict[str, TokenRoles], work: Work
+    ) -> tuple[list[str], bool, int, int, int]:
         """The dirty tokens among `tokens`, whether one is a single repeated letter, and the phrases they
-        may begin, continue and end (bit masks)."""
+        may begin, continue and end (bit masks). Each token's roles are noted in `seen`."""
         first = middle = last = 0
         repeated = False
         dirty = []
         for tok in tokens:
-            roles = self._roles(tok, work)
+            roles = seen.get(tok)
+            if roles is None:
+                roles = seen[tok] = self._roles(tok, work)
             first |= roles.first
             middle |= roles.middle
             last |= roles.last
