@@ -97,7 +97,12 @@ _BUILT_LOCK = threading.Lock()
 
 class WordList:
     """A loaded word list: its index (immutable) and what it learns about tokens outside the vocabulary.
-    Build with `WordList.load(rules_dir)`."""
+    Build with `WordList.load(rules_dir)`.
+
+    Several threads may call `find` at once: the index is never written after it is built, each call keeps
+    its own state (its `Work`, its lists), and the two token caches are plain dicts changed only by single
+    dict operations (get, set, clear), which are atomic. Two threads may both find a token's answer, and one
+    may empty a cache the other has just filled; neither changes an answer, only what it costs."""
 
     __slots__ = (
         "_hits_cache",
@@ -105,15 +110,17 @@ class WordList:
         "_longest_short_q",
         "_longest_short_s",
         "_token_cache",
+        "_token_cache_size",
         "index",
         "version",
     )
 
-    def __init__(self, index: Index) -> None:
+    def __init__(self, index: Index, token_cache_size: int = TOKEN_CACHE_SIZE) -> None:
         self.index = index
         self.version: str = index.version
-        # Tokens outside the vocabulary (names, typos), answered once: bounded by TOKEN_CACHE_SIZE, and
+        # Tokens outside the vocabulary (names, typos), answered once: bounded by `token_cache_size`, and
         # only tokens up to MAX_CACHED_TOKEN long. Shared by every thread calling find(): see `_roles`.
+        self._token_cache_size = token_cache_size
         self._token_cache: dict[str, TokenRoles] = {}
         self._hits_cache: dict[str, tuple[Hit, ...]] = {}
         # How far the searches that look for a word at a position need to read (see their docstrings).
@@ -255,9 +262,8 @@ class WordList:
             roles = self.index.forms.token_roles(tok)
             work.chars += len(tok)
             if len(tok) <= MAX_CACHED_TOKEN:
-                # Each step is one dict operation, atomic under the GIL (and locked per dict without it):
-                # another thread's clear() at most makes this token's answer be found again.
-                if len(cache) >= TOKEN_CACHE_SIZE:
+                # Each step is one dict operation (see the class's docstring on threads).
+                if len(cache) >= self._token_cache_size:
                     cache.clear()
                 cache[tok] = roles
         return roles
@@ -290,7 +296,7 @@ class WordList:
         if hits is None:
             hits = self.index.forms.token_hits(tok, work)
             if len(tok) <= MAX_CACHED_TOKEN:
-                if len(self._hits_cache) >= TOKEN_CACHE_SIZE:
+                if len(self._hits_cache) >= self._token_cache_size:
                     self._hits_cache.clear()
                 self._hits_cache[tok] = hits
         return hits
