@@ -25,6 +25,38 @@ ends there, or the rest of it is, or begins with, a dictionary word of at least 
 "shitstorm" reports "shit" (the rest is "storm"), not "shits" (the rest would be "torm"), and
 "youfuckingidiot" reports "fucking". A hit that starts inside another and adds only an inflection is dropped
 ("bullshits" reports "bullshit", not also "shits"). Otherwise the widest hit wins ("motherfucker").
+
+Cost: for a comment of n characters, `find` does O(n) work, and never more than a constant times n, whatever
+the comment holds (issue 10: "@a" * 500 took 26 s, cubic in the length). The constant depends on the word
+list (its longest spellings), not on the comment; `Work` counts the work (tests/wordlist/test_work.py checks
+at most 64 per character, and growth from n to 10 n). The only factor beyond that is a binary search per
+candidate when its span is mapped (offsets.py) and the sorting of the matches: O(log n) each, in C.
+
+Why it holds, step by step:
+
+- Prefilter: a fixed number of C-level passes (translate, split, one set question, one regular expression
+  whose backtracking stays within a token and the runs of spaces beside it).
+- Candidates: the automaton reports, at each position, only spellings ending there, which are suffixes of
+  one another, so their number is bounded by the longest spelling; a token or window gives a bounded
+  number of candidates per character, and m candidates cover O(n) characters in all (each spans a bounded
+  number of squeezed letters, and each gap between letters lies under a bounded number of candidates).
+- Tokens: each distinct unknown token is looked at once per call (`seen`), in time linear in its length;
+  tokens up to MAX_CACHED_TOKEN long are cached across calls.
+- Where tokens stand (`tokens_at`): `str.find` resumes after the token holding an occurrence, so each token
+  is read once per token looked for; more than FEW_TOKENS tokens are collected in one pass instead, as are
+  the plain writings of more than FEW_TOKENS benign words (`_plain_counts`).
+- Disguised prefixes: each word holding a leet symbol is read a fixed number of times (its other symbols
+  are skipped), its prefixes through at most one squeeze unit more than the longest short spelling, and
+  the prefix's written length comes from an offset map, not from folding every prefix.
+- Windows: a phrase window spans `phrases.longest` tokens, so a character lies in at most that many;
+  runs of single letters are disjoint matches of one regular expression.
+- Finishing: per candidate, a window of its span and the longest benign word on each side (benign words),
+  and at most the longest dictionary word after it (`_ends_word`); overlaps are grouped by start and end
+  in dicts.
+- Closing '!': each distinct word without its marks is searched once (in text inside a match, so the
+  total length is that of the matches), and a set says whether a match is already kept. A search inside
+  such a word can recurse only where a shorter match inside it ends with '!' too, at most once per letter
+  of the longest spelling.
 """
 
 from __future__ import annotations

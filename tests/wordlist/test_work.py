@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from service.wordlist.index import Work
 from service.wordlist.matcher import WordList
 
-from .test_hostile_input import HOSTILE, HOSTILE_OF_LENGTH, grown, shapes
+from .hostile import HOSTILE, HOSTILE_OF_LENGTH
+from .test_hostile_input import grown, shapes
 
 WORK_PER_CHARACTER = 64
 """What the engine may do per character of a comment (matcher.py's bound; the most seen is about 40, on
