@@ -343,11 +343,13 @@ class TermForms:
         """The candidates of the match view `s` (squeezed: `q`) that the searches in `todo` find; spans in
         `s`. Linear in len(s) and the candidates found (matcher.py)."""
         work = Work() if work is None else work
-        maps: list[offsets.DeletionMap] = []  # built at the first hit: most searches of long texts find none
+        maps: list[
+            offsets.RunDeletionMap
+        ] = []  # built at the first hit: most searches of long texts find none
 
         def q_to_s(qs: int, qe: int) -> tuple[int, int]:
             if not maps:
-                maps.append(offsets.DeletionMap(offsets.squeezed_positions(s)))
+                maps.append(offsets.squeeze_map(s))
                 work.chars += len(s)
             squeezed = maps[0]
             start = squeezed.before(qs)

@@ -375,6 +375,13 @@ class WordList:
                 )
             work.chars += 2 * len(word)
             if any(c in _DISGUISE_CHARS for c in word[1:written]):
+                # Placeholders ending the prefix are a closing '!' where the spelling without them stands for
+                # a term too ("a$$|" is "a$$"), as for a whole token (index.py): the span ends before them.
+                bare = prefix.rstrip(nz.AMBIGUOUS)
+                if len(bare) >= 2 and bare != prefix:
+                    bare_keys = forms.short_s.get(bare) or forms.short_q.get(nz.SQUEEZE_RE.sub("", bare))
+                    if bare_keys:
+                        n, keys = len(bare), bare_keys
                 found.extend(Hit(at, at + n, key, "joined") for key in keys)
         work.chars += len(text) - last_w0
         return found
@@ -442,7 +449,12 @@ class WordList:
                 end += 1  # the second character of a multi-character leet ("|<" → "k.")
             rank = ix.forms.rank[key]
             old = best.get((start, end))
-            if old is not None and old.rank <= rank:
+            # The most severe term; for the same term, the first hit, but a hit on the whole word before one
+            # "joined" to others (a disguised prefix can span the whole word: "a$$!", "aaaa$ß"), whichever
+            # search found it first.
+            if old is not None and (
+                old.rank < rank or (old.rank == rank and (kind == "joined" or old.hit.kind != "joined"))
+            ):
                 continue
             work.chars += end - start
             if kind == "spaced" and sum(c.isalpha() for c in text[start:end]) < 2:

@@ -136,6 +136,8 @@ _SCAN_LIMIT = 0x20000
 
 SQUEEZE_RE = re.compile(r"([a-zI ])(?=\1)")
 """Deletes a letter (or space) that the next character repeats: runs collapse to one."""
+SQUEEZE_RUN_RE = re.compile(r"([a-zI ])\1+")
+"""A run that squeezing collapses, found as one match however long it is (all but its last character go)."""
 
 
 def squeeze(s: str) -> str:

@@ -129,6 +129,17 @@ def test_a_symbol_before_a_ligature_is_searched_like_any_other(wordlist: WordLis
     assert m.text == text[m.start : m.end] == "a$" + text[m.start + 2]
 
 
+# Found by the spans test: a '!' or '|' after a disguised short term at the start of a word was reported
+# as one of its letters ("a$$!" for "ass"), though the same word standing alone ends before it.
+@pytest.mark.parametrize(
+    ("text", "written"), [("a$$|call", "a$$"), ("ass|call", "ass"), ("the a$s|x", "a$s")]
+)
+def test_a_closing_mark_after_a_disguised_term_is_none_of_its_letters(
+    wordlist: WordList, text: str, written: str
+) -> None:
+    assert [(m.term, m.text) for m in wordlist.find(text)] == [("ass", written)]
+
+
 # Threads: the pipeline matches in a thread pool, so several threads share one word list and its caches.
 def _thread_corpus() -> list[str]:
     rng = random.Random(10)
