@@ -307,7 +307,7 @@ class TermForms:
 
         `locate`'s questions are per token except two: a phrase spans tokens (hence the phrase roles), and
         a run of single letters spans tokens (the matcher asks that of the whole comment)."""
-        q = nz.SQUEEZE_RE.sub("", tok)
+        q = nz.squeeze(tok)
         repeated = len(q) == 1 and len(tok) > 1
         short_q, short_s, placeholder = self.short_q_set, self.short_s_set, nz.AMBIGUOUS
         dirty = (
@@ -337,7 +337,7 @@ class TermForms:
         """The candidates inside one token of the match view, spans within the token: what `locate` finds
         there when the token stands alone."""
         todo = SHORT | MASKED | (LONG if self.has_long else 0)
-        return tuple(self.locate(tok, nz.SQUEEZE_RE.sub("", tok), todo, work))
+        return tuple(self.locate(tok, nz.squeeze(tok), todo, work))
 
     def locate(self, s: str, q: str, todo: int, work: Work | None = None) -> list[Hit]:
         """The candidates of the match view `s` (squeezed: `q`) that the searches in `todo` find; spans in
