@@ -79,7 +79,7 @@ _TIER_RANK: dict[Tier, int] = {"reject": 0, "review": 1}
 _SPACED_RE = re.compile(r"(?<![^ ])[a-zI](?: [a-zI](?![^ ])){2,}")
 _MASKED_TOKEN_RE = re.compile(r"(?<![^ ])[^ *]*\*[^ ]*")
 _SQUEEZED = frozenset("abcdefghijklmnopqrstuvwxyz" + nz.AMBIGUOUS)
-"""The characters squeezing collapses (nz.SQUEEZE_RE), spaces aside."""
+"""The letters whose runs squeezing collapses (nz.SQUEEZE_RE); a repeated other character is no run."""
 ENDS_AMBIGUOUS_RE = re.compile(r"(?<!I)I+(?![^ ])")
 """Placeholders that end a token: usually a closing '!' ("cunt!" folds to "cuntI"). A run is tried from its
 first placeholder only: without the look-behind, a run followed by a letter ("!!!!x") was retried from each
@@ -343,9 +343,8 @@ class TermForms:
         """The candidates of the match view `s` (squeezed: `q`) that the searches in `todo` find; spans in
         `s`. Linear in len(s) and the candidates found (matcher.py)."""
         work = Work() if work is None else work
-        maps: list[
-            offsets.RunDeletionMap
-        ] = []  # built at the first hit: most searches of long texts find none
+        # Built at the first hit: most searches of long texts find none.
+        maps: list[offsets.RunDeletionMap] = []
 
         def q_to_s(qs: int, qe: int) -> tuple[int, int]:
             if not maps:

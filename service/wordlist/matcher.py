@@ -366,15 +366,16 @@ class WordList:
                 continue
             prefix = token[:n]
             keys = forms.short_s.get(prefix) or forms.short_q[nz.squeeze(prefix)]
-            # The prefix's spelling in the word: up to the character that folds to its last letter.
+            # The prefix's spelling in the word: up to the character that folds to its last letter (which may
+            # fold to more: "a$ﬅ" spells "ass" with the first letter of "ﬅ").
+            word_map: offsets.DeletionMap | offsets.SparseOffsetMap
             if folded_word.isascii():
-                deleted = [d.start() for d in tables.ascii_deleted_re.finditer(folded_word)]
-                written = offsets.DeletionMap(deleted).before(n - 1) + 1
-            else:
-                written = (
-                    offsets.SparseOffsetMap(folded_word, tables.match, tables.irregular_match).origin(n - 1)
-                    + 1
+                word_map = offsets.DeletionMap(
+                    [d.start() for d in tables.ascii_deleted_re.finditer(folded_word)]
                 )
+            else:
+                word_map = offsets.SparseOffsetMap(folded_word, tables.match, tables.irregular_match)
+            written = word_map.span_to_original(n - 1, n)[1]
             work.chars += 2 * len(word)
             if any(c in _DISGUISE_CHARS for c in word[1:written]):
                 # Placeholders ending the prefix are a closing '!' where the spelling without them stands for

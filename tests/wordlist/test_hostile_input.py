@@ -119,9 +119,9 @@ def test_a_masked_spelling_that_shows_a_letter_still_counts(wordlist: WordList, 
     assert [m.term for m in wordlist.find(text)] == [term]
 
 
-# Found while fixing "Why" 1: a ligature right after a leet symbol stopped the search with StopIteration
-# (the short term's prefix "as" ended inside "ﬅ", which folds to two letters, and no prefix of the word was
-# exactly that long).
+# Found while fixing "Why" 1: a ligature right after a leet symbol stopped the search with StopIteration (a
+# 500 for the comment): the short term "ass" ends inside "ﬅ", which folds to "st", and the search looked
+# for a prefix of the word that folds to exactly three letters.
 @pytest.mark.parametrize("text", ["a$ﬅ", "the a$ﬆets", "a$ﬅxyz"])
 def test_a_symbol_before_a_ligature_is_searched_like_any_other(wordlist: WordList, text: str) -> None:
     (m,) = wordlist.find(text)
