@@ -140,8 +140,10 @@ SQUEEZE_RUN_RE = re.compile(r"([a-zI ])\1+")
 """A run that squeezing collapses, found as one match however long it is (all but its last character go)."""
 
 
-LONG_RUN = 16
-"""Runs at least this long are cut to one character before SQUEEZE_RE runs (see `squeeze`)."""
+LONG_RUN = 64
+"""Runs at least this long are cut to one character before SQUEEZE_RE runs (see `squeeze`). The probe for
+one is a C-level substring search that skips ahead by up to this many characters: a longer probe is
+cheaper, and shorter runs cost SQUEEZE_RE at most this many deletions each."""
 _SQUEEZED = "abcdefghijklmnopqrstuvwxyz" + AMBIGUOUS + " "
 _LONG_RUNS = tuple((c * LONG_RUN, re.compile(f"{re.escape(c)}{{{LONG_RUN},}}"), c) for c in _SQUEEZED)
 
@@ -152,7 +154,7 @@ def squeeze(s: str) -> str:
     SQUEEZE_RE pays for each character it deletes, several times what it pays for one it keeps, so in a
     long string the long runs ("a" by the thousand, "!!!!…") are cut first: one C-level search per letter
     finds whether it has such a run, and one regex cuts them. The result is the same."""
-    if len(s) >= 8 * LONG_RUN:
+    if len(s) >= 2 * LONG_RUN:
         for probe, runs, c in _LONG_RUNS:
             if probe in s:
                 s = runs.sub(c, s)
