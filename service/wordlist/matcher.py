@@ -85,6 +85,7 @@ from service.wordlist.index import (
     TokenRoles,
     Work,
     build_index,
+    token_starts,
     tokens_at,
 )
 from service.wordlist.rules import Entry, entries_digest, load_entries
@@ -203,7 +204,6 @@ class WordList:
             starters: list[str] = []
             repeated = False
         else:
-            work = Work() if work is None else work
             dirty, repeated, starters = self._unknown_tokens(tokens, work)
         spaced = (_SPACED_REPEATED_RE if repeated else _SPACED_UNSQUEEZED_RE).search(" " + s) is not None
         # A short term disguised at the start of a longer word ("a$$assin") is a hit whatever the word is.
@@ -219,14 +219,17 @@ class WordList:
             return []
         # Candidates inside a token lie in the few dirty tokens: search those alone (their hits are cached).
         token_hits = {tok: hits for tok in dirty if (hits := self._token_hits(tok, work))}
-        # Where those tokens and the phrases' first words stand: one search each, or one pass for many.
-        starts_of = tokens_at(s, [*token_hits, *starters], work) if token_hits or starters else {}
+        # Where those tokens and the phrases' first words stand: one search each for a few (most comments
+        # have one), one pass over the tokens for more (tokens_at).
+        many = len(token_hits) + len(starters) > FEW_TOKENS
+        starts_of = tokens_at(s, [*token_hits, *starters], work) if many else None
         plain_benign = ix.vocabulary.plain_benign
-        benign_here = [tok for tok in token_hits if tok in plain_benign] if text.isascii() else []
-        plain = _plain_counts(text.lower(), benign_here, work) if benign_here else {}
+        plain: dict[str, int] = {}
+        if not plain_benign.isdisjoint(token_hits) and text.isascii():
+            plain = _plain_counts(text.lower(), [tok for tok in token_hits if tok in plain_benign], work)
         for tok, hits in token_hits.items():
-            starts = starts_of[tok]
-            if plain.get(tok, 0) >= len(starts):
+            starts = starts_of[tok] if starts_of is not None else token_starts(s, tok, work)
+            if plain and plain.get(tok, 0) >= len(starts):
                 continue  # each time, the benign word is written out as itself: no hit stands
             for at in starts:
                 found.extend(Hit(at + a, at + b, key, kind) for a, b, key, kind in hits)
@@ -235,7 +238,7 @@ class WordList:
         # in a window of the text squeezed on its own, so a long comment costs no more than its windows.
         windows: set[tuple[int, int, int]] = set()
         for tok in starters:
-            for at in starts_of[tok]:
+            for at in starts_of[tok] if starts_of is not None else token_starts(s, tok, work):
                 windows.add((at, _end_of_tokens(s, at, ix.forms.phrases.longest), PHRASE))
         if spaced:
             windows.update((m.start(), m.end(), SPACED) for m in _SPACED_RUN_RE.finditer(s))
@@ -261,7 +264,7 @@ class WordList:
         return self._finish(text, folded, s, found, work)
 
     # ------------------------------------------------------------------------------------------ tokens
-    def _unknown_tokens(self, tokens: list[str], work: Work) -> tuple[list[str], bool, list[str]]:
+    def _unknown_tokens(self, tokens: list[str], work: Work | None) -> tuple[list[str], bool, list[str]]:
         """For the tokens outside `clean_or_half`: those that may hold a candidate on their own ("dirty"),
         whether one is a single repeated letter, and the tokens that may begin a phrase whose other words
         are present too."""
@@ -284,36 +287,22 @@ class WordList:
         starters = [t for t in candidates if seen[t].first & possible]
         return dirty, repeated, starters
 
-    def _roles(self, tok: str, work: Work) -> TokenRoles:
-        """What one token of the match view may take part in: the vocabulary's answer, the cache's, or one
-        found now (and cached, for tokens up to MAX_CACHED_TOKEN long)."""
-        roles = self.index.vocabulary.roles.get(tok)
-        if roles is not None:
-            return roles
-        cache = self._token_cache
-        roles = cache.get(tok)
-        if roles is None:
-            roles = self.index.forms.token_roles(tok)
-            work.chars += len(tok)
-            if len(tok) <= MAX_CACHED_TOKEN:
-                # Each step is one dict operation (see the class's docstring on threads).
-                if len(cache) >= self._token_cache_size:
-                    cache.clear()
-                cache[tok] = roles
-        return roles
-
     def _roles_of(
-        self, tokens: set[str], seen: dict[str, TokenRoles], work: Work
+        self, tokens: set[str], seen: dict[str, TokenRoles], work: Work | None
     ) -> tuple[list[str], bool, int, int, int]:
         """The dirty tokens among `tokens`, whether one is a single repeated letter, and the phrases they
-        may begin, continue and end (bit masks). Each token's roles are noted in `seen`."""
+        may begin, continue and end (bit masks). Each token's roles are noted in `seen`: the vocabulary's
+        answer, the cache's, or one found now."""
+        vocabulary = self.index.vocabulary.roles
+        cache = self._token_cache
         first = middle = last = 0
         repeated = False
         dirty = []
         for tok in tokens:
             roles = seen.get(tok)
             if roles is None:
-                roles = seen[tok] = self._roles(tok, work)
+                # (A TokenRoles is a non-empty tuple: true whatever it holds.)
+                roles = seen[tok] = vocabulary.get(tok) or cache.get(tok) or self._new_roles(tok, work)
             first |= roles.first
             middle |= roles.middle
             last |= roles.last
@@ -321,6 +310,20 @@ class WordList:
             if roles.dirty:
                 dirty.append(tok)
         return dirty, repeated, first, middle, last
+
+    def _new_roles(self, tok: str, work: Work | None) -> TokenRoles:
+        """The roles of a token neither the vocabulary nor the cache knows, cached if at most
+        MAX_CACHED_TOKEN long."""
+        roles = self.index.forms.token_roles(tok)
+        if work is not None:
+            work.chars += len(tok)
+        if len(tok) <= MAX_CACHED_TOKEN:
+            # Each step is one dict operation (see the class's docstring on threads).
+            cache = self._token_cache
+            if len(cache) >= self._token_cache_size:
+                cache.clear()
+            cache[tok] = roles
+        return roles
 
     def _token_hits(self, tok: str, work: Work) -> tuple[Hit, ...]:
         """The candidates inside one token of the match view, spans within the token (cached)."""
@@ -427,10 +430,8 @@ class WordList:
         replaced by what the word says without it (`_unexclaimed`)."""
         best = self._best_per_span(text, folded, s, found, work)
         spans = self._resolve_overlaps(text, s, best, work) if len(best) > 1 else list(best)
-        terms = self.index.terms
-        spans.sort(key=lambda sp: (sp[0], sp[1], terms[best[sp].hit.key].term))
-        work.chars += sum(end - start for start, end in spans)
-        return self._unexclaimed(text, folded, s, [(span, best[span].hit) for span in spans], work)
+        spans.sort()  # by start, then end: one hit per span, so no two compare equal
+        return self._unexclaimed(text, folded, s, best, spans, work)
 
     def _best_per_span(
         self, text: str, folded: str, s: str, found: list[Hit], work: Work
@@ -446,7 +447,8 @@ class WordList:
             span_map = offsets.DeletionMap([m.start() for m in tables.ascii_deleted_re.finditer(folded)])
         else:
             span_map = offsets.SparseOffsetMap(folded, tables.match, tables.irregular_match)
-        work.chars += 2 * len(text) + len(found)  # the maps, the literal view; each hit once
+        examined = 2 * len(text) + len(found)  # the maps, the literal view; each hit once (added to `work`)
+        benign_margin = 2 * ix.benign.longest
         literal: str | None = None
         lmap: offsets.SparseOffsetMap | None = None
 
@@ -465,7 +467,7 @@ class WordList:
                 old.rank < rank or (old.rank == rank and (kind == "joined" or old.hit.kind != "joined"))
             ):
                 continue
-            work.chars += end - start
+            examined += end - start
             if kind == "spaced" and sum(c.isalpha() for c in text[start:end]) < 2:
                 continue  # "4 5 5" is a score, not a word
             if kind == "masked" and not any(c.isalpha() for c in text[start:end]):
@@ -479,12 +481,13 @@ class WordList:
                     if not ascii_text:
                         lmap = offsets.SparseOffsetMap(text, tables.literal, tables.irregular_literal)
                 ls, le = (lmap.start(start), lmap.start(end)) if lmap is not None else (start, end)
-                work.chars += le - ls + 2 * ix.benign.longest
+                examined += le - ls + benign_margin
                 if kind == "joined" and ix.benign.covers(literal, ls, le):
                     continue
                 if kind == "token" and literal[ls:le] in ix.common and literal[ls:le] not in ix.terms:
                     continue  # an ordinary word that only squeezing made look like a term
             best[(start, end)] = _Best(rank, hit)
+        work.chars += examined
         return best
 
     def _resolve_overlaps(self, text: str, s: str, best: dict[Span, _Best], work: Work) -> list[Span]:
@@ -531,11 +534,9 @@ class WordList:
         the rest is read as the longest dictionary word, and one character more: the answer is the same,
         and many hits in one long token ("fuckersfuckers…") no longer read it to its end each."""
         common = self.index.common
-        longest = self._longest_common
-        piece = s[se : se + longest + 1]
-        stop = piece.find(" ")
-        rest = piece if stop == -1 else piece[:stop]
-        work.chars += len(piece) + len(rest)
+        stop = s.find(" ", se, se + self._longest_common + 1)
+        rest = s[se : se + self._longest_common + 1] if stop == -1 else s[se:stop]
+        work.chars += len(rest)
         if not rest or rest in common:
             return True
         return any(rest[:k] in common for k in range(MIN_REST_WORD, len(rest)))
@@ -570,27 +571,32 @@ class WordList:
         )
 
     def _unexclaimed(
-        self, text: str, folded: str, s: str, chosen: list[tuple[Span, Hit]], work: Work
+        self, text: str, folded: str, s: str, best: dict[Span, _Best], spans: list[Span], work: Work
     ) -> list[WordMatch]:
-        """The matches of the `chosen` hits, less those that need a word's closing '!' as a letter: "Thanks
-        Anna!" is an exclamation, not "anal". '!' inside a word ("sh!t") still reads as a letter, and a hit
+        """The matches of the hits chosen on `spans`, less those that need a word's closing '!' as a letter:
+        "Thanks Anna!" is an exclamation, not "anal". '!' inside a word ("sh!t") still reads as a letter, and a hit
         that stands without the closing marks ("fuck!!") stays.
 
         Each distinct text without its marks is searched once, and those texts lie inside the matches, so
         this adds work linear in the matches' length (a set, not a scan of the matches kept, answers
         whether a match is already in). A dropped hit never becomes a match object."""
         kept: list[WordMatch] = []
-        seen: set[tuple[int, int, str]] = set()
+        seen: set[tuple[int, int, str]] | None = None  # the matches kept, from the first exclamation on
         said: dict[str, list[WordMatch]] = {}
-        for span, hit in chosen:
+        examined = 0
+        for span in spans:
             start, end = span
+            examined += end - start
             original = text[start:end]
             bare = original.rstrip("!")
             if bare == original or not (end == len(text) or not text[end].isalnum()):
-                match = self._match(text, folded, s, span, hit)
+                match = self._match(text, folded, s, span, best[span].hit)
                 kept.append(match)
-                seen.add((start, end, match.term))
+                if seen is not None:
+                    seen.add((start, end, match.term))
                 continue
+            if seen is None:
+                seen = {(m.start, m.end, m.term) for m in kept}
             # What the word says without its closing marks ("PUSS!" is "puss", not "pussi"), if anything.
             subs = said.get(bare)
             if subs is None:
@@ -603,6 +609,7 @@ class WordList:
                     kept.append(
                         sub.model_copy(update={"start": at, "end": to, "evidence": list(sub.evidence)})
                     )
+        work.chars += examined
         kept.sort(key=lambda m: m.start)
         return kept
 
