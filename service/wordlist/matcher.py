@@ -605,10 +605,17 @@ class WordList:
                 at, to = sub.start + start, sub.end + start
                 if (at, to, sub.term) not in seen:
                     seen.add((at, to, sub.term))
-                    # Its own evidence list: the same search's result may be moved to several places.
-                    kept.append(
-                        sub.model_copy(update={"start": at, "end": to, "evidence": list(sub.evidence)})
+                    # A match of its own (its own evidence list): one search's result may move to several places.
+                    moved = WordMatch(
+                        term=sub.term,
+                        tier=sub.tier,
+                        clause=sub.clause,
+                        start=at,
+                        end=to,
+                        text=sub.text,
+                        evidence=list(sub.evidence),
                     )
+                    kept.append(moved)
         work.chars += examined
         kept.sort(key=lambda m: m.start)
         return kept
