@@ -78,8 +78,16 @@ PHRASE: Final = 16
 _TIER_RANK: dict[Tier, int] = {"reject": 0, "review": 1}
 _SPACED_RE = re.compile(r"(?<![^ ])[a-zI](?: [a-zI](?![^ ])){2,}")
 _MASKED_TOKEN_RE = re.compile(r"(?<![^ ])[^ *]*\*[^ ]*")
-ENDS_AMBIGUOUS_RE = re.compile(r"I+(?![^ ])")
-"""Placeholders that end a token: usually a closing '!' ("cunt!" folds to "cuntI")."""
+_SQUEEZED = frozenset("abcdefghijklmnopqrstuvwxyz" + nz.AMBIGUOUS)
+"""The letters whose runs squeezing collapses (nz.SQUEEZE_RE); a repeated other character is no run."""
+ENDS_AMBIGUOUS_RE = re.compile(r"(?<!I)I+(?![^ ])")
+"""Placeholders that end a token: usually a closing '!' ("cunt!" folds to "cuntI"). A run is tried from its
+first placeholder only: without the look-behind, a run followed by a letter ("!!!!x") was retried from each
+of its placeholders, every try running to the run's end, which is quadratic in the run."""
+_TOKEN_RE = re.compile(r"[^ ]+")
+FEW_TOKENS = 8
+"""Up to this many tokens are looked for one by one with `str.find` (C speed, no pass over every token of
+the comment); more are collected in one pass, so the cost never grows with their number times the length."""
 
 HitKind = Literal["token", "joined", "masked", "spaced"]
 """How a candidate was found: as a whole token, inside a longer one, behind masks, across spaced letters."""
@@ -205,26 +213,74 @@ class Vocabulary:
     """Benign words whose every hit lies inside them ("cocktail"): written plainly, they need no search."""
 
 
-def token_starts(view: str, tok: str) -> list[int]:
-    """Where `tok` occurs in `view` as a whole space-separated token."""
+class Work:
+    """What the engine did for one comment beyond the prefilter, in characters: every step adds the length
+    of what it passes over (a C-level scan, a regex, an automaton, a Python loop) and one per candidate it
+    handles, so tests can check that a comment's cost grows linearly with its length (matcher.py states the
+    bound and why it holds). One per `find` call, never shared between threads."""
+
+    __slots__ = ("chars",)
+
+    def __init__(self) -> None:
+        self.chars = 0
+
+
+def token_starts(view: str, tok: str, work: Work | None = None) -> list[int]:
+    """Where `tok` (no spaces) occurs in `view` as a whole space-separated token."""
     out = []
     n = len(tok)
-    i = view.find(tok)
-    while i != -1:
-        if (i == 0 or view[i - 1] == " ") and (i + n == len(view) or view[i + n] == " "):
+    end = len(view)
+    at = scanned = 0
+    while at < end:
+        i = view.find(tok, at)
+        if i == -1:
+            scanned += end - at
+            break
+        j = i + n
+        scanned += j - at
+        if (i == 0 or view[i - 1] == " ") and (j == end or view[j] == " "):
             out.append(i)
-        i = view.find(tok, i + 1)
+            at = j + 1
+            continue
+        # No whole occurrence begins inside the token holding this one: go on after that token. (Searching
+        # on from i + 1 instead read the token again for each occurrence inside it: "fuckfuck…fuck".)
+        space = view.find(" ", j)
+        scanned += (end if space == -1 else space) - j
+        if space == -1:
+            break
+        at = space + 1
+    if work is not None:
+        work.chars += scanned
     return out
 
 
-def _short_hits(view: str, forms: frozenset[str]) -> set[str]:
+def tokens_at(view: str, toks: Iterable[str], work: Work) -> dict[str, list[int]]:
+    """Where each of `toks` (no spaces) occurs in `view` as a whole token: `token_starts` for a few, one
+    pass over the view's tokens for more (see FEW_TOKENS)."""
+    wanted = set(toks)
+    if len(wanted) <= FEW_TOKENS:
+        return {tok: token_starts(view, tok, work) for tok in wanted}
+    out: dict[str, list[int]] = {tok: [] for tok in wanted}
+    for m in _TOKEN_RE.finditer(view):
+        starts = out.get(m.group())
+        if starts is not None:
+            starts.append(m.start())
+    work.chars += len(view)
+    return out
+
+
+def _short_hits(view: str, forms: frozenset[str], work: Work) -> set[str]:
     """Tokens of `view` that are a short-term form, or one followed by placeholders ('assIIII')."""
     hits = set(forms.intersection(view.split()))
+    work.chars += len(view)
     if nz.AMBIGUOUS in view:
         for m in ENDS_AMBIGUOUS_RE.finditer(view):
-            tok = view[view.rfind(" ", 0, m.start()) + 1 : m.start()]
+            w0 = view.rfind(" ", 0, m.start()) + 1  # one run per token: each token is read back once
+            tok = view[w0 : m.start()]
+            work.chars += m.end() - w0
             if tok in forms:
                 hits.add(tok + m.group())
+        work.chars += len(view)
     return hits
 
 
@@ -251,7 +307,7 @@ class TermForms:
 
         `locate`'s questions are per token except two: a phrase spans tokens (hence the phrase roles), and
         a run of single letters spans tokens (the matcher asks that of the whole comment)."""
-        q = nz.SQUEEZE_RE.sub("", tok)
+        q = nz.squeeze(tok)
         repeated = len(q) == 1 and len(tok) > 1
         short_q, short_s, placeholder = self.short_q_set, self.short_s_set, nz.AMBIGUOUS
         dirty = (
@@ -277,24 +333,30 @@ class TermForms:
                 last |= 1 << number
         return TokenRoles(first, middle, last, repeated, dirty)
 
-    def token_hits(self, tok: str) -> tuple[Hit, ...]:
+    def token_hits(self, tok: str, work: Work | None = None) -> tuple[Hit, ...]:
         """The candidates inside one token of the match view, spans within the token: what `locate` finds
         there when the token stands alone."""
         todo = SHORT | MASKED | (LONG if self.has_long else 0)
-        return tuple(self.locate(tok, nz.SQUEEZE_RE.sub("", tok), todo))
+        return tuple(self.locate(tok, nz.squeeze(tok), todo, work))
 
-    def locate(self, s: str, q: str, todo: int) -> list[Hit]:
+    def locate(self, s: str, q: str, todo: int, work: Work | None = None) -> list[Hit]:
         """The candidates of the match view `s` (squeezed: `q`) that the searches in `todo` find; spans in
-        `s`."""
-        maps: list[offsets.DeletionMap] = []  # built at the first hit: most searches of long texts find none
+        `s`. Linear in len(s) and the candidates found (matcher.py)."""
+        work = Work() if work is None else work
+        # Built at the first hit: most searches of long texts find none.
+        maps: list[offsets.RunDeletionMap] = []
 
         def q_to_s(qs: int, qe: int) -> tuple[int, int]:
             if not maps:
-                maps.append(offsets.DeletionMap(offsets.squeezed_positions(s)))
+                maps.append(offsets.squeeze_map(s))
+                work.chars += len(s)
             squeezed = maps[0]
             start = squeezed.before(qs)
-            while start > 0 and s[start - 1] == s[start] and s[start] != " ":
-                start -= 1  # the kept character ends its run; the span starts with the run
+            if start > 0 and s[start] in _SQUEEZED:
+                # The kept character ends its run (the ones squeezed out before it repeat it), so the span
+                # starts after the character kept before it. (Walking back along the run instead cost the
+                # run's length for each candidate starting there.)
+                start = squeezed.before(qs - 1) + 1 if qs > 0 else 0
             return start, squeezed.before(qe - 1) + 1
 
         found: list[Hit] = []
@@ -304,24 +366,28 @@ class TermForms:
                 (True, q, self.short_q, self.short_q_set),
                 (False, s, self.short_s, self.short_s_set),
             ):
-                for tok in _short_hits(view, forms) if table else ():
+                hits = _short_hits(view, forms, work) if table else set()
+                for tok, starts in tokens_at(view, hits, work).items() if hits else ():
                     # Trailing placeholders are usually '!': the word without them first.
                     form = tok.rstrip(nz.AMBIGUOUS) or tok
                     if form not in table:
                         form = tok
-                    for at in token_starts(view, tok):
+                    for at in starts:
                         ss, se = q_to_s(at, at + len(form)) if squeezed_view else (at, at + len(form))
                         found.extend(Hit(ss, se, key, "token") for key in table[form])
         if todo & MASKED:
+            work.chars += len(s)
             for m in _MASKED_TOKEN_RE.finditer(s):
                 tok = m.group()
                 core = tok.strip(nz.MASK)
+                work.chars += len(tok)
                 if nz.MASK in core and (keys := self.masked.get(core)):
                     off = m.start() + tok.index(core)
                     found.append(Hit(off, off + len(core), min(keys, key=self.rank.__getitem__), "masked"))
 
         if todo & (LONG | PHRASE):
             automaton = self.terms_automaton if todo & LONG else self.phrase_automaton
+            work.chars += len(q)
             for end, (form, keys) in automaton.iter(q) if len(automaton) else ():
                 qs, qe = end - len(form) + 1, end + 1
                 # Closing placeholders ("cunt!" folds to "cuntI") end the word: it was exclaimed, not joined.
@@ -332,24 +398,28 @@ class TermForms:
                 for key in keys:
                     found.append(Hit(ss, se, key, "token" if whole else "joined"))
 
-        for m in _SPACED_RE.finditer(q) if todo & SPACED else ():
-            letters = [i for i in range(m.start(), m.end()) if q[i] != " "]
-            joined = "".join(q[i] for i in letters)
-            jq = nz.squeeze(joined)
-            j_origin = offsets.squeeze_origin(joined)
-            candidates: list[tuple[int, int, Keys]] = []
-            if keys := (self.short_q.get(jq) or self.short_s.get(joined)):
-                candidates.append((0, len(jq), keys))
-            if self.has_long:
-                for end, (form, keys2) in self.terms_automaton.iter(jq):
-                    candidates.append((end - len(form) + 1, end + 1, keys2))
-            for js, je, keys in candidates:
-                first = letters[j_origin[js]]
-                last = letters[(j_origin[je] if je < len(j_origin) else len(joined)) - 1]
-                ss, _ = q_to_s(first, first + 1)
-                _, se = q_to_s(last, last + 1)
-                for key in keys:
-                    found.append(Hit(ss, se, key, "spaced"))
+        if todo & SPACED:
+            work.chars += len(q)
+            for m in _SPACED_RE.finditer(q):
+                letters = [i for i in range(m.start(), m.end()) if q[i] != " "]
+                joined = "".join(q[i] for i in letters)
+                jq = nz.squeeze(joined)
+                j_origin = offsets.squeeze_origin(joined)
+                work.chars += m.end() - m.start() + 3 * len(joined)
+                candidates: list[tuple[int, int, Keys]] = []
+                if keys := (self.short_q.get(jq) or self.short_s.get(joined)):
+                    candidates.append((0, len(jq), keys))
+                if self.has_long:
+                    for end, (form, keys2) in self.terms_automaton.iter(jq):
+                        candidates.append((end - len(form) + 1, end + 1, keys2))
+                for js, je, keys in candidates:
+                    first = letters[j_origin[js]]
+                    last = letters[(j_origin[je] if je < len(j_origin) else len(joined)) - 1]
+                    ss, _ = q_to_s(first, first + 1)
+                    _, se = q_to_s(last, last + 1)
+                    for key in keys:
+                        found.append(Hit(ss, se, key, "spaced"))
+        work.chars += len(found)
         return found
 
 

@@ -25,6 +25,38 @@ ends there, or the rest of it is, or begins with, a dictionary word of at least 
 "shitstorm" reports "shit" (the rest is "storm"), not "shits" (the rest would be "torm"), and
 "youfuckingidiot" reports "fucking". A hit that starts inside another and adds only an inflection is dropped
 ("bullshits" reports "bullshit", not also "shits"). Otherwise the widest hit wins ("motherfucker").
+
+Cost: for a comment of n characters, `find` does O(n) work, and never more than a constant times n, whatever
+the comment holds (issue 10: "@a" * 500 took 26 s, cubic in the length). The constant depends on the word
+list (its longest spellings), not on the comment; `Work` counts the work (tests/wordlist/test_work.py checks
+at most 64 per character, and growth from n to 10 n). The only factor beyond that is a binary search per
+candidate when its span is mapped (offsets.py) and the sorting of the matches: O(log n) each, in C.
+
+Why it holds, step by step:
+
+- Prefilter: a fixed number of C-level passes (translate, split, one set question, one regular expression
+  whose backtracking stays within a token and the runs of spaces beside it).
+- Candidates: the automaton reports, at each position, only spellings ending there, which are suffixes of
+  one another, so their number is bounded by the longest spelling; a token or window gives a bounded
+  number of candidates per character, and m candidates cover O(n) characters in all (each spans a bounded
+  number of squeezed letters, and each gap between letters lies under a bounded number of candidates).
+- Tokens: each distinct unknown token is looked at once per call (`seen`), in time linear in its length;
+  tokens up to MAX_CACHED_TOKEN long are cached across calls.
+- Where tokens stand (`tokens_at`): `str.find` resumes after the token holding an occurrence, so each token
+  is read once per token looked for; more than FEW_TOKENS tokens are collected in one pass instead, as are
+  the plain writings of more than FEW_TOKENS benign words (`_plain_counts`).
+- Disguised prefixes: each word holding a leet symbol is read a fixed number of times (its other symbols
+  are skipped), its prefixes through at most one squeeze unit more than the longest short spelling, and
+  the prefix's written length comes from an offset map, not from folding every prefix.
+- Windows: a phrase window spans `phrases.longest` tokens, so a character lies in at most that many;
+  runs of single letters are disjoint matches of one regular expression.
+- Finishing: per candidate, a window of its span and the longest benign word on each side (benign words),
+  and at most the longest dictionary word after it (`_ends_word`); overlaps are grouped by start and end
+  in dicts.
+- Closing '!': each distinct word without its marks is searched once (in text inside a match, so the
+  total length is that of the matches), and a set says whether a match is already kept. A search inside
+  such a word can recurse only where a shorter match inside it ends with '!' too, at most once per letter
+  of the longest spelling.
 """
 
 from __future__ import annotations
@@ -33,13 +65,14 @@ import pathlib
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from service.moderation.types import WordMatch
 from service.wordlist import normalize as nz
 from service.wordlist import offsets
 from service.wordlist.index import (
+    FEW_TOKENS,
     INFLECTIONS,
     LONG,
     MASKED,
@@ -50,8 +83,10 @@ from service.wordlist.index import (
     Index,
     Rank,
     TokenRoles,
+    Work,
     build_index,
     token_starts,
+    tokens_at,
 )
 from service.wordlist.rules import Entry, entries_digest, load_entries
 
@@ -72,7 +107,11 @@ _SPACED_REPEATED_RE = re.compile(r" ([a-zI])\1* +([a-zI])\2* +([a-zI])\3*(?![^ ]
 _SPACED_RUN_RE = re.compile(r"(?<![^ ])([a-zI])\1*(?: +([a-zI])\2*(?![^ ])){2,}")
 # Leet symbols that, inside a word, show intent (digits are left out: "mp3s", "b2b"); find() tests for each.
 _DISGUISE_CHARS = "$@|+€§"
-_DISGUISE_RE = re.compile(r"(?<=[^\W\d_])[$@|+€§]+(?=[^\W\d_])")
+# A run of them between letters. The symbol comes first and the letter before it is looked behind from there,
+# so the regex scans for the symbols, as it cannot for a pattern that starts with a look-behind (7x faster).
+_DISGUISE_RE = re.compile(r"[$@|+€§](?<=[^\W\d_][$@|+€§])[$@|+€§]*(?=[^\W\d_])")
+# A run of one letter (or placeholder): what squeezing cuts to one character.
+_RUN_OF = {c: re.compile(f"{c}+") for c in "abcdefghijklmnopqrstuvwxyz" + nz.AMBIGUOUS}
 _LONGEST_INFLECTION = max(len(x) for x in INFLECTIONS)
 
 Span = tuple[int, int]
@@ -93,17 +132,36 @@ _BUILT_LOCK = threading.Lock()
 
 class WordList:
     """A loaded word list: its index (immutable) and what it learns about tokens outside the vocabulary.
-    Build with `WordList.load(rules_dir)`."""
+    Build with `WordList.load(rules_dir)`.
 
-    __slots__ = ("_hits_cache", "_token_cache", "index", "version")
+    Several threads may call `find` at once: the index is never written after it is built, each call keeps
+    its own state (its `Work`, its lists), and the two token caches are plain dicts changed only by single
+    dict operations (get, set, clear), which are atomic. Two threads may both find a token's answer, and one
+    may empty a cache the other has just filled; neither changes an answer, only what it costs."""
 
-    def __init__(self, index: Index) -> None:
+    __slots__ = (
+        "_hits_cache",
+        "_longest_common",
+        "_longest_short_q",
+        "_longest_short_s",
+        "_token_cache",
+        "_token_cache_size",
+        "index",
+        "version",
+    )
+
+    def __init__(self, index: Index, token_cache_size: int = TOKEN_CACHE_SIZE) -> None:
         self.index = index
         self.version: str = index.version
-        # Tokens outside the vocabulary (names, typos), answered once: bounded by TOKEN_CACHE_SIZE, and
-        # only tokens up to MAX_CACHED_TOKEN long.
+        # Tokens outside the vocabulary (names, typos), answered once: bounded by `token_cache_size`, and
+        # only tokens up to MAX_CACHED_TOKEN long. Shared by every thread calling find(): see `_roles`.
+        self._token_cache_size = token_cache_size
         self._token_cache: dict[str, TokenRoles] = {}
         self._hits_cache: dict[str, tuple[Hit, ...]] = {}
+        # How far the searches that look for a word at a position need to read (see their docstrings).
+        self._longest_short_s = max(map(len, index.forms.short_s), default=0)
+        self._longest_short_q = max(map(len, index.forms.short_q), default=0)
+        self._longest_common = max(map(len, index.common), default=0)
 
     @classmethod
     def from_entries(cls, entries: Mapping[str, Entry]) -> WordList:
@@ -133,8 +191,9 @@ class WordList:
         self._hits_cache.clear()
 
     # ----------------------------------------------------------------------------------------- finding
-    def find(self, text: str) -> list[WordMatch]:
-        """Every listed term in `text`, sorted by start; spans index the original text."""
+    def find(self, text: str, work: Work | None = None) -> list[WordMatch]:
+        """Every listed term in `text`, sorted by start; spans index the original text. Linear in the text's
+        length (the module's docstring); `work`, if given, counts what the search did (for tests)."""
         ix = self.index
         folded, s = ix.tables.match_view(text)
         # Most comments consist of words known to be clean, or that can play a part in a phrase only where
@@ -145,93 +204,105 @@ class WordList:
             starters: list[str] = []
             repeated = False
         else:
-            dirty, repeated, starters = self._unknown_tokens(tokens)
+            dirty, repeated, starters = self._unknown_tokens(tokens, work)
         spaced = (_SPACED_REPEATED_RE if repeated else _SPACED_UNSQUEEZED_RE).search(" " + s) is not None
         # A short term disguised at the start of a longer word ("a$$assin") is a hit whatever the word is.
         disguise = "$" in text or "@" in text or "|" in text or "+" in text or "€" in text or "§" in text
-        found = self._disguised_prefixes(text, s) if disguise else []
+        if not (dirty or starters or spaced or disguise):
+            if work is not None:
+                work.chars += len(text)
+            return []
+        work = Work() if work is None else work
+        work.chars += len(text)  # the prefilter: a fixed number of C-level passes
+        found = self._disguised_prefixes(text, s, work) if disguise else []
         if not (dirty or starters or spaced or found):
             return []
         # Candidates inside a token lie in the few dirty tokens: search those alone (their hits are cached).
+        token_hits = {tok: hits for tok in dirty if (hits := self._token_hits(tok, work))}
+        # Where those tokens and the phrases' first words stand: one search each for a few (most comments
+        # have one), one pass over the tokens for more (tokens_at).
+        many = len(token_hits) + len(starters) > FEW_TOKENS
+        starts_of = tokens_at(s, [*token_hits, *starters], work) if many else None
         plain_benign = ix.vocabulary.plain_benign
-        lowered: str | None = None
-        for tok in dirty:
-            hits = self._token_hits(tok)
-            if hits:
-                starts = token_starts(s, tok)
-                if tok in plain_benign and text.isascii():
-                    lowered = text.lower() if lowered is None else lowered
-                    if _plain_count(lowered, tok) >= len(starts):
-                        continue  # each time, the benign word is written out as itself: no hit stands
-                for at in starts:
-                    found.extend(Hit(at + a, at + b, key, kind) for a, b, key, kind in hits)
+        plain: dict[str, int] = {}
+        if not plain_benign.isdisjoint(token_hits) and text.isascii():
+            plain = _plain_counts(text.lower(), [tok for tok in token_hits if tok in plain_benign], work)
+        for tok, hits in token_hits.items():
+            starts = starts_of[tok] if starts_of is not None else token_starts(s, tok, work)
+            if plain and plain.get(tok, 0) >= len(starts):
+                continue  # each time, the benign word is written out as itself: no hit stands
+            for at in starts:
+                found.extend(Hit(at + a, at + b, key, kind) for a, b, key, kind in hits)
+            work.chars += len(starts) * len(hits)
         # A candidate spanning tokens (a phrase, a run of single letters) is searched for where it may begin,
         # in a window of the text squeezed on its own, so a long comment costs no more than its windows.
         windows: set[tuple[int, int, int]] = set()
         for tok in starters:
-            for at in token_starts(s, tok):
+            for at in starts_of[tok] if starts_of is not None else token_starts(s, tok, work):
                 windows.add((at, _end_of_tokens(s, at, ix.forms.phrases.longest), PHRASE))
         if spaced:
             windows.update((m.start(), m.end(), SPACED) for m in _SPACED_RUN_RE.finditer(s))
+            work.chars += len(s)
         for start, end, todo in windows:
             window = s[start:end]
-            hits_in_window = ix.forms.locate(window, nz.SQUEEZE_RE.sub("", window), todo)
+            work.chars += 2 * len(window)  # the window read by _end_of_tokens or its regex, and squeezed
+            hits_in_window = ix.forms.locate(window, nz.squeeze(window), todo, work)
             found.extend(Hit(start + a, start + b, key, kind) for a, b, key, kind in hits_in_window)
-        return self._unexclaimed(text, self._finish(text, folded, s, found)) if found else []
+        if not found:
+            return []
+        return self._finish(text, folded, s, found, work)
 
     def find_without_prefilter(self, text: str) -> list[WordMatch]:
         """What `find` returns, by searching the whole squeezed text for everything (slow; for tests)."""
+        work = Work()
         folded, s = self.index.tables.match_view(text)
-        q = nz.SQUEEZE_RE.sub("", s)
-        found = self.index.forms.locate(s, q, SHORT | MASKED | SPACED | LONG)
-        found += self._disguised_prefixes(text, s)
-        return self._unexclaimed(text, self._finish(text, folded, s, found)) if found else []
+        q = nz.squeeze(s)
+        found = self.index.forms.locate(s, q, SHORT | MASKED | SPACED | LONG, work)
+        found += self._disguised_prefixes(text, s, work)
+        if not found:
+            return []
+        return self._finish(text, folded, s, found, work)
 
     # ------------------------------------------------------------------------------------------ tokens
-    def _unknown_tokens(self, tokens: list[str]) -> tuple[list[str], bool, list[str]]:
+    def _unknown_tokens(self, tokens: list[str], work: Work | None) -> tuple[list[str], bool, list[str]]:
         """For the tokens outside `clean_or_half`: those that may hold a candidate on their own ("dirty"),
         whether one is a single repeated letter, and the tokens that may begin a phrase whose other words
         are present too."""
         vocabulary = self.index.vocabulary
         unique = set(tokens)
-        dirty, repeated, first, middle, last = self._roles_of(unique.difference(vocabulary.clean_or_half))
+        # The roles found in this call: a token too long for the cache is still looked at only once.
+        seen: dict[str, TokenRoles] = {}
+        dirty, repeated, first, middle, last = self._roles_of(
+            unique.difference(vocabulary.clean_or_half), seen, work
+        )
         if not first | middle | last:
             return dirty, repeated, []
         # A phrase word out of place: the ones left out above count too.
         candidates = unique.difference(vocabulary.clean)
-        dirty, repeated, first, middle, last = self._roles_of(candidates)
+        dirty, repeated, first, middle, last = self._roles_of(candidates, seen, work)
         # A phrase may be present only where tokens in all its roles are (their order is the slow path's job).
         possible = first & last & (middle | self.index.forms.phrases.two_word)
         if not possible:
             return dirty, repeated, []
-        roles = vocabulary.roles
-        token_roles = self.index.forms.token_roles
-        starters = [
-            t
-            for t in candidates
-            if (roles.get(t) or self._token_cache.get(t) or token_roles(t)).first & possible
-        ]
+        starters = [t for t in candidates if seen[t].first & possible]
         return dirty, repeated, starters
 
-    def _roles_of(self, tokens: set[str]) -> tuple[list[str], bool, int, int, int]:
+    def _roles_of(
+        self, tokens: set[str], seen: dict[str, TokenRoles], work: Work | None
+    ) -> tuple[list[str], bool, int, int, int]:
         """The dirty tokens among `tokens`, whether one is a single repeated letter, and the phrases they
-        may begin, continue and end (bit masks)."""
-        cache = self._token_cache
+        may begin, continue and end (bit masks). Each token's roles are noted in `seen`: the vocabulary's
+        answer, the cache's, or one found now."""
         vocabulary = self.index.vocabulary.roles
-        token_roles = self.index.forms.token_roles
+        cache = self._token_cache
         first = middle = last = 0
         repeated = False
         dirty = []
         for tok in tokens:
-            roles = vocabulary.get(tok)
+            roles = seen.get(tok)
             if roles is None:
-                roles = cache.get(tok)
-                if roles is None:
-                    roles = token_roles(tok)
-                    if len(tok) <= MAX_CACHED_TOKEN:
-                        if len(cache) >= TOKEN_CACHE_SIZE:
-                            cache.clear()
-                        cache[tok] = roles
+                # (A TokenRoles is a non-empty tuple: true whatever it holds.)
+                roles = seen[tok] = vocabulary.get(tok) or cache.get(tok) or self._new_roles(tok, work)
             first |= roles.first
             middle |= roles.middle
             last |= roles.last
@@ -240,65 +311,134 @@ class WordList:
                 dirty.append(tok)
         return dirty, repeated, first, middle, last
 
-    def _token_hits(self, tok: str) -> tuple[Hit, ...]:
+    def _new_roles(self, tok: str, work: Work | None) -> TokenRoles:
+        """The roles of a token neither the vocabulary nor the cache knows, cached if at most
+        MAX_CACHED_TOKEN long."""
+        roles = self.index.forms.token_roles(tok)
+        if work is not None:
+            work.chars += len(tok)
+        if len(tok) <= MAX_CACHED_TOKEN:
+            # Each step is one dict operation (see the class's docstring on threads).
+            cache = self._token_cache
+            if len(cache) >= self._token_cache_size:
+                cache.clear()
+            cache[tok] = roles
+        return roles
+
+    def _token_hits(self, tok: str, work: Work) -> tuple[Hit, ...]:
         """The candidates inside one token of the match view, spans within the token (cached)."""
         hits = self.index.vocabulary.hits.get(tok)
         if hits is None:
             hits = self._hits_cache.get(tok)
         if hits is None:
-            hits = self.index.forms.token_hits(tok)
+            hits = self.index.forms.token_hits(tok, work)
             if len(tok) <= MAX_CACHED_TOKEN:
-                if len(self._hits_cache) >= TOKEN_CACHE_SIZE:
+                if len(self._hits_cache) >= self._token_cache_size:
                     self._hits_cache.clear()
                 self._hits_cache[tok] = hits
         return hits
 
-    def _disguised_prefixes(self, text: str, s: str) -> list[Hit]:
+    def _disguised_prefixes(self, text: str, s: str, work: Work) -> list[Hit]:
         """Short terms (whole tokens otherwise) at the start of a longer word whose spelling of them has a
         leet symbol after its first letter: "a$$assin", "a$$ets". The symbol is the intent; a word merely
-        beginning with the letters ("assassin", "assets") or with a symbol ("@ssmith", a handle) is not."""
-        match_view = self.index.tables.match_view
+        beginning with the letters ("assassin", "assets") or with a symbol ("@ssmith", a handle) is not.
+
+        Each word holding a symbol is read a fixed number of times, whatever the number of symbols in it
+        (the other symbols of a word are not looked at again) or its length (see `_longest_short_prefix`)."""
+        tables = self.index.tables
+        match_view = tables.match_view
         forms = self.index.forms
         found: list[Hit] = []
-        last_w0 = last_at = 0
-        for m in _DISGUISE_RE.finditer(text):
-            w0 = text.rfind(" ", 0, m.start()) + 1
-            if w0 < last_w0 or (w0 == last_w0 and found and found[-1].start == last_at):
-                continue  # another symbol of a word already looked at
+        last_w0 = last_at = pos = 0
+        while (m := _DISGUISE_RE.search(text, pos)) is not None:
+            w0 = text.rfind(" ", pos, m.start()) + 1
+            w1 = text.find(" ", m.end())
+            if w1 == -1:
+                w1 = len(text)
+            pos = w1
             # Where the word begins in the match view: folding is local, and no fold spans a space.
             at = last_at + len(match_view(text[last_w0:w0])[1])
+            word = text[w0:w1]
+            work.chars += (m.start() - last_w0) + 3 * len(word)  # read back, folded, compared with s
             last_w0, last_at = w0, at
-            w1 = text.find(" ", m.end())
-            word = text[w0 : len(text) if w1 == -1 else w1]
-            _f, token = match_view(word)
-            if " " in token:
+            folded_word, token = match_view(word)
+            if " " in token or s[at : at + len(token)] != token:
                 continue
-            if s[at : at + len(token)] != token:
+            n = self._longest_short_prefix(token, work)
+            if not n:
                 continue
-            for n in range(len(token) - 1, 1, -1):  # the longest prefix that is a short term
-                prefix = token[:n]
-                keys = forms.short_s.get(prefix) or forms.short_q.get(nz.SQUEEZE_RE.sub("", prefix))
-                if not keys:
-                    continue
-                # The prefix's spelling in the word: its original characters, through the word's own fold.
-                written = next(i for i in range(1, len(word) + 1) if len(match_view(word[:i])[1]) == n)
-                if any(c in _DISGUISE_CHARS for c in word[1:written]):
-                    found.extend(Hit(at, at + n, key, "joined") for key in keys)
-                break
+            prefix = token[:n]
+            keys = forms.short_s.get(prefix) or forms.short_q[nz.squeeze(prefix)]
+            # The prefix's spelling in the word: up to the character that folds to its last letter (which may
+            # fold to more: "a$ﬅ" spells "ass" with the first letter of "ﬅ").
+            word_map: offsets.DeletionMap | offsets.SparseOffsetMap
+            if folded_word.isascii():
+                word_map = offsets.DeletionMap(
+                    [d.start() for d in tables.ascii_deleted_re.finditer(folded_word)]
+                )
+            else:
+                word_map = offsets.SparseOffsetMap(folded_word, tables.match, tables.irregular_match)
+            written = word_map.span_to_original(n - 1, n)[1]
+            work.chars += 2 * len(word)
+            if any(c in _DISGUISE_CHARS for c in word[1:written]):
+                # Placeholders ending the prefix are a closing '!' where the spelling without them stands for
+                # a term too ("a$$|" is "a$$"), as for a whole token (index.py): the span ends before them.
+                bare = prefix.rstrip(nz.AMBIGUOUS)
+                if len(bare) >= 2 and bare != prefix:
+                    bare_keys = forms.short_s.get(bare) or forms.short_q.get(nz.squeeze(bare))
+                    if bare_keys:
+                        n, keys = len(bare), bare_keys
+                found.extend(Hit(at, at + n, key, "joined") for key in keys)
+        work.chars += len(text) - last_w0
         return found
 
-    # ---------------------------------------------------------------------------------------- finishing
-    def _finish(self, text: str, folded: str, s: str, found: list[Hit]) -> list[WordMatch]:
-        best = self._best_per_span(text, folded, s, found)
-        spans = self._resolve_overlaps(text, s, best) if len(best) > 1 else list(best)
-        matches = [self._match(text, folded, s, span, best[span].hit) for span in spans]
-        matches.sort(key=lambda m: (m.start, m.end, m.term))
-        return matches
+    def _longest_short_prefix(self, token: str, work: Work) -> int:
+        """The length of the longest proper prefix of `token` (at least two characters) that is a short
+        term's spelling: as written (`short_s`) or once squeezed (`short_q`); 0 if none.
 
-    def _best_per_span(self, text: str, folded: str, s: str, found: list[Hit]) -> dict[Span, _Best]:
+        Only prefixes of at most the longest `short_s` spelling can be one of those, and a prefix's squeezed
+        form is the squeezed token cut after its first units (a unit: a run of one letter, or one other
+        character), so only the first units up to the longest `short_q` spelling are read, a run in one
+        C-level regex match: the token's length bounds the work, whatever the prefixes."""
+        forms = self.index.forms
+        limit = len(token) - 1
+        best = 0
+        for n in range(min(limit, self._longest_short_s), 1, -1):
+            if token[:n] in forms.short_s:
+                best = n
+                break
+        squeezed = ""
+        at = 0
+        while at < limit and len(squeezed) < self._longest_short_q:
+            # The next unit: a run of one letter, or any other character (squeezing keeps those as they are).
+            run = _RUN_OF.get(token[at])
+            unit = run.match(token, at) if run is not None else None
+            end = unit.end() if unit is not None else at + 1
+            squeezed += token[at]
+            work.chars += end - at
+            # Every prefix ending inside this unit squeezes to `squeezed`: the longest of them.
+            n = min(end, limit)
+            if n > best and n >= 2 and squeezed in forms.short_q:
+                best = n
+            at = end
+        work.chars += self._longest_short_s
+        return best
+
+    # ---------------------------------------------------------------------------------------- finishing
+    def _finish(self, text: str, folded: str, s: str, found: list[Hit], work: Work) -> list[WordMatch]:
+        """The matches the hits make, sorted by start; hits that need a word's closing '!' as a letter are
+        replaced by what the word says without it (`_unexclaimed`)."""
+        best = self._best_per_span(text, folded, s, found, work)
+        spans = self._resolve_overlaps(text, s, best, work) if len(best) > 1 else list(best)
+        spans.sort()  # by start, then end: one hit per span, so no two compare equal
+        return self._unexclaimed(text, folded, s, best, spans, work)
+
+    def _best_per_span(
+        self, text: str, folded: str, s: str, found: list[Hit], work: Work
+    ) -> dict[Span, _Best]:
         """Each hit mapped to the original text, and per span the most severe hit that stands: not a score
-        ("4 5 5"), not inside a benign word written out, not an ordinary word that only squeezing made look
-        like a term."""
+        ("4 5 5"), not a masked word that shows no letter ("7*7"), not inside a benign word written out, not
+        an ordinary word that only squeezing made look like a term."""
         ix = self.index
         tables = ix.tables
         ascii_text = folded.isascii()  # ASCII folds one character to at most one: no per-character loop
@@ -307,6 +447,8 @@ class WordList:
             span_map = offsets.DeletionMap([m.start() for m in tables.ascii_deleted_re.finditer(folded)])
         else:
             span_map = offsets.SparseOffsetMap(folded, tables.match, tables.irregular_match)
+        examined = 2 * len(text) + len(found)  # the maps, the literal view; each hit once (added to `work`)
+        benign_margin = 2 * ix.benign.longest
         literal: str | None = None
         lmap: offsets.SparseOffsetMap | None = None
 
@@ -318,10 +460,18 @@ class WordList:
                 end += 1  # the second character of a multi-character leet ("|<" → "k.")
             rank = ix.forms.rank[key]
             old = best.get((start, end))
-            if old is not None and old.rank <= rank:
+            # The most severe term; for the same term, the first hit, but a hit on the whole word before one
+            # "joined" to others (a disguised prefix can span the whole word: "a$$!", "aaaa$ß"), whichever
+            # search found it first.
+            if old is not None and (
+                old.rank < rank or (old.rank == rank and (kind == "joined" or old.hit.kind != "joined"))
+            ):
                 continue
+            examined += end - start
             if kind == "spaced" and sum(c.isalpha() for c in text[start:end]) < 2:
                 continue  # "4 5 5" is a score, not a word
+            if kind == "masked" and not any(c.isalpha() for c in text[start:end]):
+                continue  # "7*7" folds to "t*t", but a masked word shows some of its letters as letters
             if kind == "joined" or (kind == "token" and s[ss:se] != key):
                 if literal is None:
                     if ascii_text and tables.ascii_literal_is_lower:
@@ -331,14 +481,16 @@ class WordList:
                     if not ascii_text:
                         lmap = offsets.SparseOffsetMap(text, tables.literal, tables.irregular_literal)
                 ls, le = (lmap.start(start), lmap.start(end)) if lmap is not None else (start, end)
+                examined += le - ls + benign_margin
                 if kind == "joined" and ix.benign.covers(literal, ls, le):
                     continue
                 if kind == "token" and literal[ls:le] in ix.common and literal[ls:le] not in ix.terms:
                     continue  # an ordinary word that only squeezing made look like a term
             best[(start, end)] = _Best(rank, hit)
+        work.chars += examined
         return best
 
-    def _resolve_overlaps(self, text: str, s: str, best: dict[Span, _Best]) -> list[Span]:
+    def _resolve_overlaps(self, text: str, s: str, best: dict[Span, _Best], work: Work) -> list[Span]:
         """The spans that explain the comment best where hits overlap (the module's docstring)."""
         spans = list(best)
         # Hits that begin together inside a word ("shit", "shits" in "shitstorm"): the longest that ends a word
@@ -351,7 +503,7 @@ class WordList:
             if len(group) < 2:
                 continue
             group.sort(key=lambda sp: sp[1], reverse=True)
-            chosen = next((sp for sp in group if self._ends_word(s, best[sp].hit.end)), group[0])
+            chosen = next((sp for sp in group if self._ends_word(s, best[sp].hit.end, work)), group[0])
             dropped.update(sp for sp in group if sp[1] > chosen[1])
         spans = [sp for sp in spans if sp not in dropped]
         # A hit that starts inside another and only adds an inflection is that one's ending ("bullshit|s" does
@@ -376,12 +528,15 @@ class WordList:
             reach = max(reach, sp[1])
         return kept
 
-    def _ends_word(self, s: str, se: int) -> bool:
+    def _ends_word(self, s: str, se: int, work: Work) -> bool:
         """Whether a hit ending at s[se] ends a word: the token ends there, or the rest of the token is, or
-        begins with, a dictionary word ("shit|storm", "fucking|idiot"; not "shits|torm")."""
+        begins with, a dictionary word ("shit|storm", "fucking|idiot"; not "shits|torm"). Only as much of
+        the rest is read as the longest dictionary word, and one character more: the answer is the same,
+        and many hits in one long token ("fuckersfuckers…") no longer read it to its end each."""
         common = self.index.common
-        stop = s.find(" ", se)
-        rest = s[se:] if stop == -1 else s[se:stop]
+        stop = s.find(" ", se, se + self._longest_common + 1)
+        rest = s[se : se + self._longest_common + 1] if stop == -1 else s[se:stop]
+        work.chars += len(rest)
         if not rest or rest in common:
             return True
         return any(rest[:k] in common for k in range(MIN_REST_WORD, len(rest)))
@@ -415,24 +570,53 @@ class WordList:
             evidence=[st for st in nz.STEPS if st in extra or st in evidence] or ["literal"],
         )
 
-    def _unexclaimed(self, text: str, matches: Sequence[WordMatch]) -> list[WordMatch]:
-        """Drop hits that need a word's closing '!' as a letter: "Thanks Anna!" is an exclamation, not
-        "anal". '!' inside a word ("sh!t") still reads as a letter, and a hit that stands without the
-        closing marks ("fuck!!") stays."""
+    def _unexclaimed(
+        self, text: str, folded: str, s: str, best: dict[Span, _Best], spans: list[Span], work: Work
+    ) -> list[WordMatch]:
+        """The matches of the hits chosen on `spans`, less those that need a word's closing '!' as a letter:
+        "Thanks Anna!" is an exclamation, not "anal". '!' inside a word ("sh!t") still reads as a letter, and a hit
+        that stands without the closing marks ("fuck!!") stays.
+
+        Each distinct text without its marks is searched once, and those texts lie inside the matches, so
+        this adds work linear in the matches' length (a set, not a scan of the matches kept, answers
+        whether a match is already in). A dropped hit never becomes a match object."""
         kept: list[WordMatch] = []
-        for match in matches:
-            bare = match.text.rstrip("!")
-            at_word_end = match.end == len(text) or not text[match.end].isalnum()
-            if bare == match.text or not at_word_end:
+        seen: set[tuple[int, int, str]] | None = None  # the matches kept, from the first exclamation on
+        said: dict[str, list[WordMatch]] = {}
+        examined = 0
+        for span in spans:
+            start, end = span
+            examined += end - start
+            original = text[start:end]
+            bare = original.rstrip("!")
+            if bare == original or not (end == len(text) or not text[end].isalnum()):
+                match = self._match(text, folded, s, span, best[span].hit)
                 kept.append(match)
+                if seen is not None:
+                    seen.add((start, end, match.term))
                 continue
+            if seen is None:
+                seen = {(m.start, m.end, m.term) for m in kept}
             # What the word says without its closing marks ("PUSS!" is "puss", not "pussi"), if anything.
-            for sub in self.find(bare):
-                moved = sub.model_copy(
-                    update={"start": sub.start + match.start, "end": sub.end + match.start}
-                )
-                if not any((k.start, k.end, k.term) == (moved.start, moved.end, moved.term) for k in kept):
+            subs = said.get(bare)
+            if subs is None:
+                subs = said[bare] = self.find(bare, work)
+            for sub in subs:
+                at, to = sub.start + start, sub.end + start
+                if (at, to, sub.term) not in seen:
+                    seen.add((at, to, sub.term))
+                    # A match of its own (its own evidence list): one search's result may move to several places.
+                    moved = WordMatch(
+                        term=sub.term,
+                        tier=sub.tier,
+                        clause=sub.clause,
+                        start=at,
+                        end=to,
+                        text=sub.text,
+                        evidence=list(sub.evidence),
+                    )
                     kept.append(moved)
+        work.chars += examined
         kept.sort(key=lambda m: m.start)
         return kept
 
@@ -455,6 +639,22 @@ def _end_of_tokens(view: str, at: int, count: int) -> int:
             e += 1
         at = e
     return end
+
+
+def _plain_counts(lowered: str, words: list[str], work: Work) -> dict[str, int]:
+    """How often each of `words` (letters only) is written plainly in the lower-cased comment: `_plain_count`
+    for a few, or one pass over the comment's whitespace-separated pieces for more (see FEW_TOKENS)."""
+    if len(words) <= FEW_TOKENS:
+        work.chars += len(words) * len(lowered)
+        return {w: _plain_count(lowered, w) for w in words}
+    # A plain writing is a piece that is the word with only joiners around it: the same count in one pass.
+    wanted = dict.fromkeys(words, 0)
+    for piece in lowered.split():
+        core = piece.strip(nz.JOINERS)
+        if core in wanted:
+            wanted[core] += 1
+    work.chars += 2 * len(lowered)
+    return wanted
 
 
 def _plain_count(lowered: str, word: str) -> int:

@@ -136,9 +136,28 @@ _SCAN_LIMIT = 0x20000
 
 SQUEEZE_RE = re.compile(r"([a-zI ])(?=\1)")
 """Deletes a letter (or space) that the next character repeats: runs collapse to one."""
+SQUEEZE_RUN_RE = re.compile(r"([a-zI ])\1+")
+"""A run that squeezing collapses, found as one match however long it is (all but its last character go)."""
+
+
+LONG_RUN = 64
+"""Runs at least this long are cut to one character before SQUEEZE_RE runs (see `squeeze`). The probe for
+one is a C-level substring search that skips ahead by up to this many characters: a longer probe is
+cheaper, and shorter runs cost SQUEEZE_RE at most this many deletions each."""
+_SQUEEZED = "abcdefghijklmnopqrstuvwxyz" + AMBIGUOUS + " "
+_LONG_RUNS = tuple((c * LONG_RUN, re.compile(f"{re.escape(c)}{{{LONG_RUN},}}"), c) for c in _SQUEEZED)
 
 
 def squeeze(s: str) -> str:
+    """`s` with every run of one letter (or placeholder, or space) cut to one: "fuuuck" → "fuck".
+
+    SQUEEZE_RE pays for each character it deletes, several times what it pays for one it keeps, so in a
+    long string the long runs ("a" by the thousand, "!!!!…") are cut first: one C-level search per letter
+    finds whether it has such a run, and one regex cuts them. The result is the same."""
+    if len(s) >= 2 * LONG_RUN:
+        for probe, runs, c in _LONG_RUNS:
+            if probe in s:
+                s = runs.sub(c, s)
     return SQUEEZE_RE.sub("", s)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import re
 
-from service.wordlist.normalize import AMBIGUOUS, DELETED, SQUEEZE_RE
+from service.wordlist.normalize import AMBIGUOUS, DELETED, SQUEEZE_RE, SQUEEZE_RUN_RE
 
 
 class OffsetMap:
@@ -105,6 +105,40 @@ class DeletionMap:
     def span_to_original(self, start: int, end: int) -> tuple[int, int]:
         """[start, end) of the shorter string (end > start) → the span it came from, deletions inside kept."""
         return self.before(start), self.before(end - 1) + 1
+
+
+class RunDeletionMap:
+    """DeletionMap's answers where the deleted characters come in runs, as squeezing deletes them (all of a
+    run of one letter but its last): one entry per run, so that a run of 10,000 letters costs one entry and
+    one regex match, not 10,000 of each."""
+
+    __slots__ = ("deleted_until", "kept_at")
+
+    def __init__(self, runs: list[tuple[int, int]]) -> None:
+        """`runs`: [start, end) of each run in the longer string, in order."""
+        kept_at: list[int] = []
+        deleted_until: list[int] = []
+        deleted = 0
+        for start, end in runs:
+            # The run's kept character, in the shorter string: the characters before it keep their place
+            # less the deletions before the run; it and those after it move by this run's deletions too.
+            kept_at.append(start - deleted)
+            deleted += end - start - 1
+            deleted_until.append(deleted)
+        self.kept_at = kept_at
+        self.deleted_until = deleted_until
+
+    def before(self, i: int) -> int:
+        k = bisect.bisect_right(self.kept_at, i)
+        return i + self.deleted_until[k - 1] if k else i
+
+    def span_to_original(self, start: int, end: int) -> tuple[int, int]:
+        return self.before(start), self.before(end - 1) + 1
+
+
+def squeeze_map(s: str) -> RunDeletionMap:
+    """Maps indices of squeeze(s) back to s."""
+    return RunDeletionMap([m.span() for m in SQUEEZE_RUN_RE.finditer(s)])
 
 
 _DELETED_RE = re.compile(DELETED)

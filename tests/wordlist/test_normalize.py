@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from service.wordlist import normalize as nz
 
@@ -35,3 +37,11 @@ def test_folds(text: str, literal: str, match: str) -> None:
 @pytest.mark.parametrize(("text", "squeezed"), [("fuuuuck", "fuck"), ("a  b", "a b"), ("shIIt", "shIt")])
 def test_squeeze(text: str, squeezed: str) -> None:
     assert nz.squeeze(text) == squeezed
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(list("abI *.é")), st.integers(1, 3 * nz.LONG_RUN)), max_size=12))
+def test_squeeze_cuts_long_runs_first_with_the_same_result(runs: list[tuple[str, int]]) -> None:
+    # Long strings have their long runs cut before SQUEEZE_RE runs: the answer of SQUEEZE_RE alone.
+    text = "".join(c * n for c, n in runs)
+    assert nz.squeeze(text) == nz.SQUEEZE_RE.sub("", text)

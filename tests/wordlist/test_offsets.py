@@ -47,6 +47,17 @@ def test_deletion_map_matches_a_walk(deleted: list[int], length: int) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("aabI *.")), max_size=30))
+def test_squeeze_map_matches_the_map_of_each_deleted_position(s: str) -> None:
+    # One entry per run (a run of 10,000 letters is one entry), the same answers as one per deletion.
+    runs = offsets.squeeze_map(s)
+    positions = offsets.DeletionMap(offsets.squeezed_positions(s))
+    assert [runs.before(i) for i in range(len(nz.squeeze(s)))] == [
+        positions.before(i) for i in range(len(nz.squeeze(s)))
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aabI *.")), max_size=30))
 def test_squeeze_origin_points_at_each_run_start(s: str) -> None:
     squeezed = nz.squeeze(s)
     origin = offsets.squeeze_origin(s)
