@@ -179,9 +179,10 @@ class Settings(BaseSettings):
 
     # -- the comment's path: bounded work and storage per comment (issue 10) ----------------------------------
     #: Threads that run word-list matching, off the event loop, so that one slow comment never holds up health
-    #: checks or other requests. Matching holds the GIL, so more threads than cores buy nothing; two let a
-    #: second comment be matched while one long one is.
-    MATCH_THREADS: int = Field(default=2, ge=1)
+    #: checks or other requests. Matching holds the GIL, so a second thread matches no faster and only competes
+    #: with the event loop for it: measured with `python -m tests.benchmarks.bench_pipeline` during a 1 MB
+    #: batch, /healthz's median 9 ms with one thread against 92-102 ms with two, the batch as fast (2.9 s).
+    MATCH_THREADS: int = Field(default=1, ge=1)
     #: Word-list matches a verdict keeps (the verdict says how many it left out). One match of each
     #: (tier, clause) pair always stays, so the cap never changes a verdict: at least 6. A reader gets the
     #: point from a few highlighted words; each match costs about 120 bytes in the verdict, the cache and the log.

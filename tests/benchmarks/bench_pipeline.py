@@ -84,7 +84,7 @@ async def run() -> int:
     ]
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             idle = await _health_latencies(client, None)
             plain_s, during_plain = await _during(client, plain)
             hostile_s, during_hostile = await _during(client, HOSTILE)
