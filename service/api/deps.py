@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -13,46 +14,22 @@ from service.moderation.pipeline import Pipeline
 from service.review.log import DecisionLog
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+def _state(attribute: str) -> Callable[[Request], Any]:
+    """A dependency that reads one of the objects the app's lifespan put on `app.state`."""
+
+    def read(request: Request) -> Any:
+        return getattr(request.app.state, attribute)
+
+    read.__name__ = f"app_state_{attribute}"
+    return read
 
 
-def _pipeline(request: Request) -> Pipeline:
-    pipeline: Pipeline = request.app.state.pipeline
-    return pipeline
-
-
-SettingsDep = Annotated[Settings, Depends(_settings)]
-PipelineDep = Annotated[Pipeline, Depends(_pipeline)]
-
-
-def _decisions(request: Request) -> DecisionLog:
-    decisions: DecisionLog = request.app.state.decisions
-    return decisions
-
-
-def _auth(request: Request) -> AdminAuth:
-    auth: AdminAuth = request.app.state.auth
-    return auth
-
-
-DecisionsDep = Annotated[DecisionLog, Depends(_decisions)]
-AuthDep = Annotated[AdminAuth, Depends(_auth)]
-
-
-def _sessions(request: Request) -> Sessions:
-    sessions: Sessions = request.app.state.sessions
-    return sessions
-
-
-def _login_limiter(request: Request) -> LoginLimiter:
-    limiter: LoginLimiter = request.app.state.login_limiter
-    return limiter
-
-
-SessionsDep = Annotated[Sessions, Depends(_sessions)]
-LoginLimiterDep = Annotated[LoginLimiter, Depends(_login_limiter)]
+SettingsDep = Annotated[Settings, Depends(_state("settings"))]
+PipelineDep = Annotated[Pipeline, Depends(_state("pipeline"))]
+DecisionsDep = Annotated[DecisionLog, Depends(_state("decisions"))]
+AuthDep = Annotated[AdminAuth, Depends(_state("auth"))]
+SessionsDep = Annotated[Sessions, Depends(_state("sessions"))]
+LoginLimiterDep = Annotated[LoginLimiter, Depends(_state("login_limiter"))]
 
 
 async def _admin(request: Request, auth: AuthDep, sessions: SessionsDep) -> Session:
