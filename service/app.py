@@ -100,9 +100,7 @@ def create_app(
     dashboard.install(app)
     declare_error_responses(app)
     # The last added runs first: headers on every answer, then the Host, then the body.
-    app.add_middleware(
-        BodyGuard, json_max_bytes=settings.max_body_bytes, form_max_bytes=settings.FORM_MAX_BYTES
-    )
+    app.add_middleware(BodyGuard, rules=api.body_rules(settings), fallback=api.fallback_body_rule(settings))
     app.add_middleware(TrustedHosts, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(SecurityHeaders)
     return app

@@ -17,16 +17,24 @@ Two guards answer before FastAPI sees the request, as middlewares, so nothing re
 
 The 500 answer leaves through Starlette's outermost middleware, past SecurityHeaders (service/api/surface.py),
 so it carries BASE_HEADERS itself.
+
+Compatible doors (an API other services already speak) answer in their own error envelope: every exception
+above becomes an `ApiProblem` first (`problem_of`), and an `ErrorShape` writes it. Our shape is `our_shape`;
+a door's routes use `shaped_route(its_shape)` and its body limits a `BodyRule` with its shape.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import html
 import logging
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -79,26 +87,45 @@ def _field(loc: tuple[Any, ...]) -> str | None:
     return ".".join(parts) or None
 
 
-def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+@dataclasses.dataclass(frozen=True)
+class ApiProblem:
+    """What went wrong with a request, before any door's envelope is put around it."""
+
+    status: int
+    code: str
+    message: str
+    field: str | None = None
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+ErrorShape = Callable[[ApiProblem], Response]
+"""Writes an ApiProblem in one API's error envelope."""
+
+
+def our_shape(problem: ApiProblem) -> Response:
+    return error_response(
+        problem.status, problem.code, problem.message, problem.field, headers=problem.headers or None
+    )
+
+
+def _validation_problem(exc: RequestValidationError) -> ApiProblem:
     errors = exc.errors()
     first: dict[str, Any] = errors[0] if errors else {"type": "", "loc": (), "msg": "invalid request"}
-    field = _field(tuple(first.get("loc", ())))
+    where_field = _field(tuple(first.get("loc", ())))
     kind = first.get("type", "")
     if kind == "json_invalid":
         ctx = first.get("ctx") or {}
-        return error_response(400, "invalid_json", f"The body is not valid JSON: {ctx.get('error', kind)}.")
+        return ApiProblem(400, "invalid_json", f"The body is not valid JSON: {ctx.get('error', kind)}.")
     if kind == "missing":
-        if field is None:
-            return error_response(422, "missing_body", "The request needs a JSON body.")
-        return error_response(422, "missing_field", f"The field '{field}' is required.", field)
+        if where_field is None:
+            return ApiProblem(422, "missing_body", "The request needs a JSON body.")
+        return ApiProblem(422, "missing_field", f"The field '{where_field}' is required.", where_field)
     msg = first.get("msg", "invalid value")
-    where = f"The field '{field}'" if field else "The body"
-    return error_response(422, "invalid_field", f"{where} is invalid: {msg}.", field)
+    where = f"The field '{where_field}'" if where_field else "The body"
+    return ApiProblem(422, "invalid_field", f"{where} is invalid: {msg}.", where_field)
 
 
-def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
+def _http_problem(request: Request, exc: StarletteHTTPException) -> ApiProblem:
     code = _STATUS_CODES.get(exc.status_code, "error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     # /docs is off in production; the OpenAPI document is always there.
@@ -107,29 +134,63 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
         message = f"No such endpoint: {request.method} {request.url.path}. See {docs} for the API."
     elif exc.status_code == 405:
         message = f"{request.method} is not allowed on {request.url.path}. See {docs} for the API."
-    return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+    return ApiProblem(exc.status_code, code, message, headers=dict(getattr(exc, "headers", None) or {}))
 
 
-def _api_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.code, exc.message, exc.field)
+#: The exceptions that are a client's or an operator's problem, not a bug: each has an ApiProblem.
+PROBLEMS: tuple[type[Exception], ...] = (
+    RequestValidationError,
+    StarletteHTTPException,
+    ApiError,
+    StoreUnavailable,
+    Overloaded,
+)
 
 
-def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    # Moderation itself never gets here (the pipeline carries on without the store); reading the log, the
-    # queue or a status cannot.
-    log.warning("%s %s: store unavailable: %s", request.method, request.url.path, exc)
-    return error_response(
-        503,
-        "store_unavailable",
-        "The decision store (Redis) is not answering; try again shortly.",
-        headers={"Retry-After": "5"},
-    )
+def problem_of(request: Request, exc: Exception) -> ApiProblem:
+    """The ApiProblem of one of PROBLEMS."""
+    if isinstance(exc, RequestValidationError):
+        return _validation_problem(exc)
+    if isinstance(exc, StarletteHTTPException):
+        return _http_problem(request, exc)
+    if isinstance(exc, ApiError):
+        return ApiProblem(exc.status, exc.code, exc.message, exc.field)
+    if isinstance(exc, StoreUnavailable):
+        # Moderation itself never gets here (the pipeline carries on without the store); reading the log, the
+        # queue or a status cannot.
+        log.warning("%s %s: store unavailable: %s", request.method, request.url.path, exc)
+        return ApiProblem(
+            503,
+            "store_unavailable",
+            "The decision store (Redis) is not answering; try again shortly.",
+            headers={"Retry-After": "5"},
+        )
+    if isinstance(exc, Overloaded):
+        return ApiProblem(503, "overloaded", str(exc), headers={"Retry-After": str(exc.retry_after_s)})
+    raise TypeError(f"{type(exc).__name__} is not one of PROBLEMS")
 
 
-def _overloaded(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, Overloaded)
-    return error_response(503, "overloaded", str(exc), headers={"Retry-After": str(exc.retry_after_s)})
+def _in_our_shape(request: Request, exc: Exception) -> Response:
+    return our_shape(problem_of(request, exc))
+
+
+def shaped_route(shape: ErrorShape) -> type[APIRoute]:
+    """An APIRoute class whose routes answer every one of PROBLEMS in `shape` (a compatible door's routes:
+    `APIRouter(route_class=shaped_route(its_shape))`). Routing's own 404 and 405 stay in our shape."""
+
+    class ShapedRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def shaped(request: Request) -> Response:
+                try:
+                    return await handler(request)
+                except PROBLEMS as exc:
+                    return shape(problem_of(request, exc))
+
+            return shaped
+
+    return ShapedRoute
 
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -143,11 +204,8 @@ def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(StoreUnavailable, _store_unavailable)
-    app.add_exception_handler(Overloaded, _overloaded)
+    for problem in PROBLEMS:
+        app.add_exception_handler(problem, _in_our_shape)
     app.add_exception_handler(Exception, _unexpected)
 
 
@@ -201,57 +259,67 @@ class _BodyTooLarge(Exception):
     """Raised out of `receive` when a body grows past its limit; BodyGuard answers 413 in its place."""
 
 
-class BodyGuard:
-    """Bounds every request body, whatever its method, by the kind of route it goes to, before anything
-    reads it:
+@dataclasses.dataclass(frozen=True)
+class BodyRule:
+    """How large a body the routes under `prefix` take, whether it must be JSON, and the envelope of the 413
+    and 415 answers. BodyGuard applies the first rule whose prefix the path starts with."""
 
-        /v1/...        the JSON API: a body must be JSON (else 415) and at most `json_max_bytes` (no valid
-                       request is larger; else 413 in the error shape)
-        /dashboard...  the moderators' forms: at most `form_max_bytes` (else 413, as a short page)
-        anything else  reads no body: at most `form_max_bytes` too (else 413 in the error shape)
+    prefix: str
+    max_bytes: int
+    json_only: bool = False
+    shape: ErrorShape = our_shape
+
+
+def page_too_large(problem: ApiProblem) -> Response:
+    """The dashboard's 413: a short page (its forms are HTML, not JSON clients)."""
+    return HTMLResponse(
+        "<!doctype html><title>Too large</title><p>This form sent more than the dashboard accepts "
+        f'({html.escape(problem.message)}) <a href="/dashboard">Back to the dashboard</a>.</p>',
+        status_code=problem.status,
+    )
+
+
+class BodyGuard:
+    """Bounds every request body, whatever its method, by the rule of the route it goes to (BodyRule: the
+    JSON API, the dashboard's forms, each compatible door; a last rule for everything else), before
+    anything reads it: a body that must be JSON and is not gets 415, one over the limit 413, each in the
+    rule's envelope.
 
     A Content-Length over the limit is refused before the app runs; a body without one (chunked) is counted
     as it arrives and cut off at the limit: whatever the app made of the cut (FastAPI answers 400 for a body
     it could not read) is replaced by the 413.
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        json_max_bytes: int,
-        form_max_bytes: int,
-        json_prefix: str = "/v1/",
-        page_prefix: str = "/dashboard",
-    ) -> None:
-        self.app, self.json_max_bytes, self.form_max_bytes = app, json_max_bytes, form_max_bytes
-        self.json_prefix, self.page_prefix = json_prefix, page_prefix
+    def __init__(self, app: ASGIApp, *, rules: Sequence[BodyRule], fallback: BodyRule) -> None:
+        self.app, self.rules, self.fallback = app, tuple(rules), fallback
+
+    def rule_for(self, path: str) -> BodyRule:
+        return next((rule for rule in self.rules if path.startswith(rule.prefix)), self.fallback)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        is_json = path.startswith(self.json_prefix)
-        limit = self.json_max_bytes if is_json else self.form_max_bytes
+        rule = self.rule_for(scope["path"])
+        limit = rule.max_bytes
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         length = headers.get("content-length", "").strip()
         # ASCII digits only: "²".isdigit() is true and int() refuses it.
         declared = int(length) if length.isascii() and length.isdigit() else None
         has_body = bool(declared) or "transfer-encoding" in headers
-        if is_json and has_body and scope["method"] in ("POST", "PUT", "PATCH"):
+        if rule.json_only and has_body and scope["method"] in ("POST", "PUT", "PATCH"):
             media_type = headers.get("content-type", "").split(";")[0].strip().lower()
             if media_type != "application/json" and not media_type.endswith("+json"):
                 shown = media_type or "none"
-                response = error_response(
+                problem = ApiProblem(
                     415,
                     "unsupported_media_type",
                     f"Send the body as JSON with 'Content-Type: application/json' (got {shown}).",
                 )
-                await response(scope, receive, send)
+                await rule.shape(problem)(scope, receive, send)
                 return
         if declared is not None and declared > limit:
-            await self._too_large(path, limit, declared)(scope, receive, send)
+            await rule.shape(_too_large(limit, declared))(scope, receive, send)
             return
 
         seen = 0
@@ -281,18 +349,13 @@ class BodyGuard:
             if not over or started:
                 raise
         if over and not started:
-            await self._too_large(path, limit, None)(scope, receive, send)
+            await rule.shape(_too_large(limit, None))(scope, receive, send)
 
-    def _too_large(self, path: str, limit: int, declared: int | None) -> Response:
-        if path.startswith(self.page_prefix):
-            return HTMLResponse(
-                "<!doctype html><title>Too large</title><p>This form sent more than the dashboard accepts "
-                f'({limit} bytes). <a href="/dashboard">Back to the dashboard</a>.</p>',
-                status_code=413,
-            )
-        message = (
-            f"The body is {declared} bytes; this route accepts at most {limit}."
-            if declared is not None
-            else f"The body exceeds {limit} bytes, the most this route accepts."
-        )
-        return error_response(413, "payload_too_large", message)
+
+def _too_large(limit: int, declared: int | None) -> ApiProblem:
+    message = (
+        f"The body is {declared} bytes; this route accepts at most {limit} bytes."
+        if declared is not None
+        else f"The body exceeds {limit} bytes, the most this route accepts."
+    )
+    return ApiProblem(413, "payload_too_large", message)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from service.api.errors import BodyGuard
+from service.api.errors import BodyGuard, BodyRule
 
 
 def _error(r, status: int, code: str, field: str | None = None) -> dict:
@@ -194,7 +194,7 @@ def test_a_malformed_content_length_is_not_a_500():
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    guard = BodyGuard(app, json_max_bytes=10, form_max_bytes=10)
+    guard = BodyGuard(app, rules=[BodyRule("/v1/", 10, json_only=True)], fallback=BodyRule("", 10))
 
     async def status_for(length: bytes) -> int:
         scope = {
