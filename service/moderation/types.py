@@ -65,6 +65,8 @@ class Comment(BaseModel):
     article_id: str | None = None
     author_id: str | None = None
     lang: str | None = None
+    site: str | None = None
+    """The site whose API key the comment came with (None: anonymous, where keys are not required)."""
 
 
 class WordMatch(BaseModel):
