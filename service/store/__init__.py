@@ -1,5 +1,6 @@
-"""Storage: the `VerdictCache`, `DecisionStore` and `SessionStore` protocols (one `Store` is all three), Redis
-and memory; login rate limits beside them (ratelimits.py).
+"""Storage: the `VerdictCache`, `DecisionStore`, `SessionStore` and `ApiKeyStore` protocols (one `Store` is all
+four), Redis and memory; login rate limits beside them (ratelimits.py); the sites' API keys also in a file
+(keyfile.py, for embedded runs without Redis).
 
 Callers open one store at startup with `open_store(REDIS_URL, prefix=REDIS_PREFIX)`, name a verdict by
 `verdict_digest(text, policy_version, rules_version, model_id)`, a log position by a `LogCursor`, and treat
@@ -11,6 +12,8 @@ from __future__ import annotations
 import logging
 
 from service.store.base import (
+    ApiKeyRecord,
+    ApiKeyStore,
     CounterName,
     DecisionStore,
     LogCursor,
@@ -19,13 +22,18 @@ from service.store.base import (
     StoreUnavailable,
     VerdictCache,
 )
+from service.store.keyfile import KeyFile, KeyFileError
 from service.store.keys import DEFAULT_PREFIX, Keys, verdict_digest
 from service.store.memory import MemoryStore
 from service.store.redis import RedisStore
 
 __all__ = [
+    "ApiKeyRecord",
+    "ApiKeyStore",
     "CounterName",
     "DecisionStore",
+    "KeyFile",
+    "KeyFileError",
     "Keys",
     "LogCursor",
     "LogEntry",

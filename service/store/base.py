@@ -1,10 +1,11 @@
-"""What the service stores, in its own terms: two protocols, the values they trade in, and their one error.
+"""What the service stores, in its own terms: its protocols, the values they trade in, and their one error.
 
     VerdictCache    the pipeline's: a verdict by its digest, for a TTL
     DecisionStore   the moderators' log's: the decision log, each comment's status, the review queue and
                     the dashboard's counters
     SessionStore    the login's: moderators' sessions, kept server side so that a logout ends them
-    Store           all three in one object (what `open_store` returns and the runtime wires to each),
+    ApiKeyStore     the scoring doors': each site's API keys, as digests (also kept in a file: keyfile.py)
+    Store           all four in one object (what `open_store` returns and the runtime wires to each),
                     which can be re-aimed at another deployment's prefix
 
 Callers name things (a digest, a comment id, a `CounterName`, a `LogCursor`); where a name lives is the
@@ -384,7 +385,93 @@ class SessionStore(Protocol):
         ...
 
 
+# -- API keys per site (issue 13) ----------------------------------------------------------------------------
+
+#: The stored format of key ids: they become part of a Redis key, so no whitespace and no ':'.
+_API_KEY_ID = re.compile(r"[^\s:]+")
+
+
+def check_api_key_id(key_id: str) -> str:
+    if not isinstance(key_id, str) or not _API_KEY_ID.fullmatch(key_id):
+        raise ValueError(f"an API key id must be non-empty, without whitespace or ':', got {key_id!r}")
+    return key_id
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """One site's API key as stored: its id (public, part of the key), the site it speaks for, and the SHA-256
+    (hex) of the whole key. Never the key itself: a copy of the store lets nobody call the service."""
+
+    id: str
+    site: str
+    digest: str
+    created_ms: int
+    revoked_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        check_api_key_id(self.id)
+        if not self.site or not self.digest:
+            raise ValueError("an API key record needs its site and its digest")
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_ms is not None
+
+    def fields(self) -> dict[str, str]:
+        """The record as flat string fields (a Redis hash; the key file writes the same names)."""
+        return {
+            "site": self.site,
+            "sha256": self.digest,
+            "created_ms": str(self.created_ms),
+            "revoked_ms": "" if self.revoked_ms is None else str(self.revoked_ms),
+        }
+
+    @classmethod
+    def from_fields(cls, key_id: str, fields: Mapping[str, str]) -> ApiKeyRecord:
+        """The record `fields` (as `fields()` wrote them) describe; ValueError when they do not."""
+        revoked = fields.get("revoked_ms") or ""
+        return cls(
+            id=key_id,
+            site=fields.get("site", ""),
+            digest=fields.get("sha256", ""),
+            created_ms=int(fields.get("created_ms") or 0),
+            revoked_ms=int(revoked) if revoked else None,
+        )
+
+
 @runtime_checkable
-class Store(VerdictCache, DecisionStore, SessionStore, Protocol):
-    """The protocols in one object: one connection (or one process's memory) serves the cache, the log and
-    the sessions."""
+class ApiKeyStore(Protocol):
+    """The sites' API keys by id, kept until deleted by hand (a revoked key stays listed, revoked). Every async
+    method but `aclose` raises StoreUnavailable when the store cannot be reached or read."""
+
+    async def add_api_key(self, record: ApiKeyRecord) -> bool:
+        """Store a new key's record in one step; False, and nothing written, when its id is already taken."""
+        ...
+
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        """The key's record as stored now (no cache: a revocation shows at once), or None for an unknown id."""
+        ...
+
+    async def list_api_keys(self) -> list[ApiKeyRecord]:
+        """Every key's record, oldest first, the revoked ones included."""
+        ...
+
+    async def revoke_api_key(self, key_id: str, at_ms: int) -> ApiKeyRecord | None:
+        """Mark the key revoked at `at_ms` (a key revoked before keeps its first time), in one step; the record
+        as it is afterwards, or None for an unknown id."""
+        ...
+
+    def describe(self) -> str:
+        """Where the keys are, for the CLI and logs: the Redis URL with any password masked, a file, memory."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+# -- all in one -------------------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Store(VerdictCache, DecisionStore, SessionStore, ApiKeyStore, Protocol):
+    """The protocols in one object: one connection (or one process's memory) serves the cache, the log, the
+    sessions and the sites' API keys."""

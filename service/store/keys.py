@@ -23,6 +23,9 @@ hand, and only the Redis store asks for them (everyone else names a digest, a co
     {prefix}login-limit:LIMITER/{who}/...         login attempts per client address and per user name (the
                                                   `limits` package's moving windows; they expire by
                                                   themselves)
+    {prefix}api-key:{key id}                      a site's API key (hash: site, sha256 of the whole key,
+                                                  created_ms, revoked_ms; never the key; kept, revoked too)
+    {prefix}api-keys                              every API key's id (set), for `moderation keys list`
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import hashlib
 import json
 
 from service.store.base import (
+    check_api_key_id,
     check_comment_id,
     check_counter_name,
     check_digest,
@@ -103,6 +107,17 @@ class Keys:
     def login_limits(self) -> str:
         """The prefix the `limits` package puts (with its own ":") before its login-attempt keys."""
         return f"{self.prefix}login-limit"
+
+    # -- API keys per site (issue 13) -----------------------------------------------------------------------
+
+    def api_key(self, key_id: str) -> str:
+        """A hash describing one API key by its id (the public part of the key): its site and digest."""
+        check_api_key_id(key_id)
+        return f"{self.prefix}api-key:{key_id}"
+
+    def api_key_ids(self) -> str:
+        """The set of every API key's id, so that listing them needs no SCAN."""
+        return f"{self.prefix}api-keys"
 
     def __repr__(self) -> str:
         return f"Keys(prefix={self.prefix!r})"

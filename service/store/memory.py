@@ -18,22 +18,27 @@ Memory is bounded where Redis would only be bounded by its own memory, never at 
   is counted, and its status is the caller's business);
 - moderators' sessions: they expire as in Redis, and expired ones are swept out once there are
   `max_entries`; past that the oldest go first (a moderator logs in again). Only a right password makes
-  one, and logins are rate limited, so the bound is a backstop. Session epochs: one number per user.
+  one, and logins are rate limited, so the bound is a backstop. Session epochs: one number per user;
+- the sites' API keys: unbounded, as only an operator makes them (tests, and a single process that makes
+  its own keys: `moderation keys` cannot reach another process's memory).
 """
 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
 from service.store.base import (
+    ApiKeyRecord,
     CounterName,
     LogCursor,
     LogEntry,
     Spill,
+    check_api_key_id,
     check_comment_id,
     check_digest,
     check_fields,
@@ -85,6 +90,8 @@ class MemoryStore:
         # Moderators' sessions: key -> (expires_at, fields), oldest first; and each user's session epoch.
         self._sessions: OrderedDict[str, tuple[float, dict[str, str]]] = OrderedDict()
         self._session_epochs: dict[str, int] = {}
+        # The sites' API keys by id. Only an operator makes them (few, and never evicted).
+        self._api_keys: dict[str, ApiKeyRecord] = {}
 
     def __len__(self) -> int:
         """Cached verdicts held, expired ones not yet noticed included."""
@@ -326,6 +333,27 @@ class MemoryStore:
         return epoch
 
     # -- the rest of the protocol ----------------------------------------------------------------------------
+
+    # -- API keys per site (issue 13) -----------------------------------------------------------------------
+
+    async def add_api_key(self, record: ApiKeyRecord) -> bool:
+        if record.id in self._api_keys:
+            return False
+        self._api_keys[record.id] = record
+        return True
+
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        return self._api_keys.get(check_api_key_id(key_id))
+
+    async def list_api_keys(self) -> list[ApiKeyRecord]:
+        return sorted(self._api_keys.values(), key=lambda r: (r.created_ms, r.id))
+
+    async def revoke_api_key(self, key_id: str, at_ms: int) -> ApiKeyRecord | None:
+        record = self._api_keys.get(check_api_key_id(key_id))
+        if record is None or record.revoked:
+            return record
+        self._api_keys[key_id] = revoked = dataclasses.replace(record, revoked_ms=at_ms)
+        return revoked
 
     async def ping(self) -> bool:
         return True

@@ -28,11 +28,13 @@ from redis.backoff import NoBackoff
 from redis.typing import EncodableT, FieldT
 
 from service.store.base import (
+    ApiKeyRecord,
     CounterName,
     LogCursor,
     LogEntry,
     Spill,
     StoreUnavailable,
+    check_api_key_id,
     check_comment_id,
     check_fields,
     check_session_key,
@@ -135,11 +137,44 @@ return result
 """
 
 
+# KEYS[1] the key's hash, KEYS[2] the set of ids. ARGV[1] the id, then field, value, field, value...
+# Returns 1 when it stored the key, 0 when the id was taken.
+_ADD_API_KEY = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1
+"""
+
+# KEYS[1] the key's hash. ARGV[1] the ms it is revoked at. Returns the hash afterwards (HGETALL's flat list),
+# nothing when there is no such key.
+_REVOKE_API_KEY = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if (redis.call('HGET', KEYS[1], 'revoked_ms') or '') == '' then
+  redis.call('HSET', KEYS[1], 'revoked_ms', ARGV[1])
+end
+return redis.call('HGETALL', KEYS[1])
+"""
+
+
 def _pairs(flat: Any) -> dict[str, str] | None:
     """A hash as a script returns HGETALL (a flat list), decoded; None for nothing."""
     if not flat:
         return None
     return {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat) - 1, 2)}
+
+
+def _api_key(key_id: str, fields: dict[str, str] | None) -> ApiKeyRecord | None:
+    """The record a key's hash holds; None for none, and for one that no longer parses (logged): a key that
+    cannot be read is refused like an unknown one."""
+    check_api_key_id(key_id)
+    if fields is None:
+        return None
+    try:
+        return ApiKeyRecord.from_fields(key_id, fields)
+    except ValueError as exc:
+        log.warning("API key %s: the stored record does not parse (%s); treated as unknown", key_id, exc)
+        return None
 
 
 @dataclass
@@ -179,6 +214,8 @@ class RedisStore:
         self._claim_status = client.register_script(_CLAIM_STATUS)
         self._set_status_if = client.register_script(_SET_STATUS_IF)
         self._enqueue_review = client.register_script(_ENQUEUE_REVIEW)
+        self._add_api_key = client.register_script(_ADD_API_KEY)
+        self._revoke_api_key = client.register_script(_REVOKE_API_KEY)
 
     @classmethod
     def from_url(
@@ -455,6 +492,39 @@ class RedisStore:
     async def next_session_epoch(self, user: str) -> int:
         name = self._keys.session_epoch(user)
         return int(await self._call("INCR", lambda: self._client.incr(name)))
+
+    # -- API keys per site (issue 13): a hash per key, a set of their ids -------------------------------------
+
+    async def add_api_key(self, record: ApiKeyRecord) -> bool:
+        keys = [self._keys.api_key(record.id), self._keys.api_key_ids()]
+        args: list[EncodableT] = [record.id, *_flat(record.fields())]
+        added = await self._call("EVALSHA", lambda: self._add_api_key(keys=keys, args=args))
+        return bool(added)
+
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        name = self._keys.api_key(key_id)
+        fields = _fields(await self._call("HGETALL", lambda: self._client.hgetall(name)))
+        return _api_key(key_id, fields)
+
+    async def list_api_keys(self) -> list[ApiKeyRecord]:
+        ids_key = self._keys.api_key_ids()
+        ids = sorted(_text(i) for i in await self._call("SMEMBERS", lambda: self._client.smembers(ids_key)))
+        names = [self._keys.api_key(i) for i in ids]
+
+        async def send() -> Any:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for name in names:
+                    pipe.hgetall(name)
+                return await pipe.execute()
+
+        values = await self._call("HGETALL", send) if names else []
+        records = [_api_key(i, _fields(v)) for i, v in zip(ids, values, strict=True)]
+        return sorted((r for r in records if r is not None), key=lambda r: (r.created_ms, r.id))
+
+    async def revoke_api_key(self, key_id: str, at_ms: int) -> ApiKeyRecord | None:
+        keys = [self._keys.api_key(key_id)]
+        found = await self._call("EVALSHA", lambda: self._revoke_api_key(keys=keys, args=[at_ms]))
+        return _api_key(key_id, _pairs(found))
 
     # -- the connection --------------------------------------------------------------------------------------
 
