@@ -74,6 +74,8 @@ def create_app(
         # Login hardening (issue 10): sessions on the same store, login attempts counted beside it.
         app.state.sessions = runtime.sessions(loaded.auth, store)
         app.state.login_limiter = login_limiter = runtime.login_limiter(settings, loaded.auth)
+        # API keys per site (issue 13): what every scoring door checks (service/api/keys.py).
+        app.state.site_keys = runtime.site_keys(settings, store)
         try:
             yield
         finally:

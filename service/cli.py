@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     from service.rescore import cli as rescore_cli
 
     rescore_cli.register(subparsers)
+    from service.sites import cli as keys_cli
+
+    keys_cli.register(subparsers)
     return parser
 
 

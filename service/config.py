@@ -200,6 +200,23 @@ class Settings(BaseSettings):
     #: storage: about 30,000 x 20 KB at most.
     REVIEW_OVERFLOW_MAX: int = Field(default=20_000, ge=0)
 
+    # -- API keys per site (issue 13) ---------------------------------------------------------------------------
+    #: Whether every scoring door (our /v1/moderate, Perspective's, Coral's, OpenAI's) refuses a request without
+    #: a live API key, each in its own error shape. Unset: on in production, off in development, where an
+    #: embedded run needs no keys (a key of ours that is sent is still checked, and the site recorded).
+    REQUIRE_API_KEY: bool | None = None
+    #: Keep the sites' API keys in this JSON file (mode 0600; service/store/keyfile.py) instead of Redis:
+    #: for runs without Redis, where `moderation keys` and every service process share the file. Unset: in
+    #: Redis at REDIS_URL (without Redis, in process memory, which no command can reach).
+    KEYS_FILE: Path | None = None
+
+    @property
+    def require_api_key(self) -> bool:
+        """REQUIRE_API_KEY, defaulting by ENVIRONMENT: on in production, off in development."""
+        if self.REQUIRE_API_KEY is None:
+            return self.ENVIRONMENT == "production"
+        return self.REQUIRE_API_KEY
+
 
 @lru_cache
 def get_settings() -> Settings:

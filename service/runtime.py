@@ -6,7 +6,8 @@ RULES_DIR gets the same verdict whichever door it came in by. No web framework h
 
 Whatever keeps the service from starting as configured (a broken policy or word list, model weights that do
 not load; outside development a guessable admin password, a missing or short session secret, a webhook that
-is not https or whose secret is short; a webhook without its secret) becomes `StartupError`,
+is not https or whose secret is short; a webhook without its secret; an API key file that cannot be read or
+that others may write) becomes `StartupError`,
 whose message is one paragraph naming the cause and its remedies: `moderation serve` prints it and exits
 without a traceback (the traceback goes to the DEBUG log).
 """
@@ -29,8 +30,10 @@ from service.moderation.pipeline import Pipeline
 from service.moderation.policy import Policy, PolicyError, load_policy
 from service.review.log import DecisionLog
 from service.review.webhook import WebhookConfigError, WebhookSender
+from service.sites.registry import SiteKeys, key_storage
 from service.store import open_store as _open_store
 from service.store.base import Store
+from service.store.keyfile import KeyFile, KeyFileError
 from service.store.redis import mask_url
 from service.wordlist.rules import WordListError
 from service.wordlist.watcher import WordListWatcher
@@ -45,6 +48,7 @@ CONFIGURATION_ERRORS: tuple[type[Exception], ...] = (
     AuthConfigError,
     WebhookConfigError,
     ExposureConfigError,
+    KeyFileError,
 )
 
 
@@ -74,6 +78,8 @@ def load_components(settings: Settings, *, scorer: Scorer | None = None) -> Comp
         auth = AdminAuth.from_settings(settings)
         webhook = webhook_sender(settings)
         settings.check_exposure()
+        if settings.KEYS_FILE is not None:
+            KeyFile(settings.KEYS_FILE).check()
         policy, wordlists = load_rules(settings)
         scorer = scorer or load_model(settings)
     except CONFIGURATION_ERRORS as exc:
@@ -240,3 +246,26 @@ def pipeline(
         max_reasons=settings.MAX_REASONS,
         cache=cache,
     )
+
+
+# -- API keys per site (issue 13) ---------------------------------------------------------------------------
+
+
+def site_keys(settings: Settings, store: Store) -> SiteKeys:
+    """The sites' API keys the scoring doors check: in MODERATION_KEYS_FILE when it is set, else on `store`
+    (open it with `open_store(settings)`: Redis, where `moderation keys` makes them, or process memory)."""
+    storage = key_storage(settings, store) or store
+    if settings.require_api_key and settings.KEYS_FILE is None and not settings.REDIS_URL:
+        log.warning(
+            "API keys are required (MODERATION_REQUIRE_API_KEY, on in production) but kept in process memory, "
+            "where `moderation keys` cannot make any: every scoring request will be refused. Set REDIS_URL or "
+            "MODERATION_KEYS_FILE"
+        )
+    log.info(
+        "API keys: %s, kept in %s",
+        "required at every scoring door"
+        if settings.require_api_key
+        else "optional (anonymous requests allowed)",
+        storage.describe(),
+    )
+    return SiteKeys(storage)
