@@ -1,14 +1,20 @@
-"""POST /v1/moderate and /v1/moderate/batch."""
+"""POST /v1/moderate and /v1/moderate/batch.
+
+The site's API key comes in the X-API-Key header (service/api/keys.py says when one is needed); a refused
+key is 401 `missing_api_key` or `invalid_api_key`, checked before the body, and every comment carries the
+key's site into its verdict's log entry and status.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Header, Request
 
 from service.api.deps import PipelineDep, SettingsDep
 from service.api.disconnect import unless_disconnected
 from service.api.errors import ERROR_RESPONSES, ApiError, ErrorResponse
+from service.api.keys import KeyRefused, site_for_key
 from service.api.schemas import BatchIn, BatchOut, CommentIn
 from service.config import Settings
 from service.moderation.pipeline import Pipeline
@@ -39,8 +45,32 @@ def _check_text(text: str, settings: Settings, field: str) -> None:
         ) from None
 
 
-def _comment(body: CommentIn) -> Comment:
-    return Comment(**body.model_dump())
+API_KEY_HEADER = "X-API-Key"
+
+
+async def _site(
+    request: Request,
+    api_key: str | None = Header(
+        default=None,
+        alias=API_KEY_HEADER,
+        description="The site's API key (`moderation keys create SITE`); required where "
+        "MODERATION_REQUIRE_API_KEY is on, as in production.",
+    ),
+) -> str | None:
+    """The site of the request's API key (None: anonymous); 401 in our shape when it is refused."""
+    try:
+        return await site_for_key(request, api_key)
+    except KeyRefused as exc:
+        code = "missing_api_key" if exc.reason == "missing" else "invalid_api_key"
+        message = f"{exc} Send the site's key in the {API_KEY_HEADER} header."
+        raise ApiError(401, code, message, API_KEY_HEADER) from None
+
+
+SiteDep = Annotated[str | None, Depends(_site)]
+
+
+def _comment(body: CommentIn, site: str | None) -> Comment:
+    return Comment(**body.model_dump(), site=site)
 
 
 async def _moderate(
@@ -57,19 +87,26 @@ async def _moderate(
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorResponse, "description": "The comment id already has a status, for another text."}
 }
+KEY_REFUSED: dict[int | str, dict[str, Any]] = {
+    401: {
+        "model": ErrorResponse,
+        "description": f"missing_api_key or invalid_api_key: no {API_KEY_HEADER} where one is required, or one "
+        "that is unknown or revoked.",
+    }
+}
 
 
 @router.post(
     "",
     response_model=Verdict,
     summary="Moderate one comment",
-    responses={**ERROR_RESPONSES, **CONFLICT},
+    responses={**ERROR_RESPONSES, **CONFLICT, **KEY_REFUSED},
 )
 async def moderate_one(
-    request: Request, body: CommentIn, pipeline: PipelineDep, settings: SettingsDep
+    request: Request, body: CommentIn, pipeline: PipelineDep, settings: SettingsDep, site: SiteDep
 ) -> Verdict:
     _check_text(body.text, settings, "text")
-    (verdict,) = await _moderate(request, pipeline, [_comment(body)], "id")
+    (verdict,) = await _moderate(request, pipeline, [_comment(body, site)], "id")
     return verdict
 
 
@@ -77,10 +114,10 @@ async def moderate_one(
     "/batch",
     response_model=BatchOut,
     summary="Moderate up to MODERATION_MAX_BATCH comments in one call",
-    responses={**ERROR_RESPONSES, **CONFLICT},
+    responses={**ERROR_RESPONSES, **CONFLICT, **KEY_REFUSED},
 )
 async def moderate_batch(
-    request: Request, body: BatchIn, pipeline: PipelineDep, settings: SettingsDep
+    request: Request, body: BatchIn, pipeline: PipelineDep, settings: SettingsDep, site: SiteDep
 ) -> BatchOut:
     if not body.comments:
         raise ApiError(422, "empty_batch", "Send at least one comment in 'comments'.", "comments")
@@ -93,5 +130,7 @@ async def moderate_batch(
         )
     for i, c in enumerate(body.comments):
         _check_text(c.text, settings, f"comments.{i}.text")
-    verdicts = await _moderate(request, pipeline, [_comment(c) for c in body.comments], "comments.{i}.id")
+    verdicts = await _moderate(
+        request, pipeline, [_comment(c, site) for c in body.comments], "comments.{i}.id"
+    )
     return BatchOut(results=verdicts)
