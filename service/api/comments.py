@@ -37,6 +37,7 @@ class ModeratedStatusOut(StatusOut):
     verdict: str = Field(description="The service's own verdict: accept | review | reject.")
     decided_by: str | None = None
     note: str | None = None
+    site: str | None = Field(default=None, description="The site whose API key the comment came with.")
 
 
 class NoteIn(BaseModel):
@@ -51,7 +52,7 @@ def status_out(s: CommentStatus) -> StatusOut:
 
 def moderated_out(s: CommentStatus) -> ModeratedStatusOut:
     return ModeratedStatusOut(
-        **status_out(s).model_dump(), verdict=s.verdict, decided_by=s.decided_by, note=s.note
+        **status_out(s).model_dump(), verdict=s.verdict, decided_by=s.decided_by, note=s.note, site=s.site
     )
 
 

@@ -31,6 +31,9 @@ class LogEntryOut(BaseModel):
     )
     article_id: str | None = None
     author_id: str | None = None
+    site: str | None = Field(
+        default=None, description="The site whose API key the comment came with; null: anonymous."
+    )
     reasons: list[Reason] = Field(default_factory=list)
     matches: list[WordMatch] = Field(default_factory=list)
     scores: dict[str, float] = Field(default_factory=dict)
@@ -115,6 +118,7 @@ async def decision_log(
     verdict: Action | None = None,
     clause: str | None = None,
     article_id: str | None = None,
+    site: str | None = Query(default=None, description="Only the entries of this site (its API keys')."),
     limit: int = Query(default=50, ge=1, le=500),
 ) -> LogPageOut:
     try:
@@ -124,7 +128,13 @@ async def decision_log(
             422, "invalid_field", "`before` must be a log_id such as 1717000000000-0.", "before"
         ) from None
     page = await decisions.entries(
-        before=cursor, kind=kind, verdict=verdict, clause=clause, article_id=article_id, page_size=limit
+        before=cursor,
+        kind=kind,
+        verdict=verdict,
+        clause=clause,
+        article_id=article_id,
+        site=site,
+        page_size=limit,
     )
     next_before = str(page.next_before) if page.next_before is not None else None
     return LogPageOut(entries=[entry_out(r) for r in page.records], next_before=next_before)

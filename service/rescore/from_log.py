@@ -44,7 +44,13 @@ async def _apply(
             summary.skipped_unknown += 1
         else:
             comments.append(
-                Comment(id=row.id, text=row.text, article_id=record.article_id, author_id=record.author_id)
+                Comment(
+                    id=row.id,
+                    text=row.text,
+                    article_id=record.article_id,
+                    author_id=record.author_id,
+                    site=record.site,
+                )
             )
             new.append(Verdict.model_validate(verdict))
     if comments:

@@ -321,6 +321,7 @@ class DecisionLog(LogReader):
                     "delivery_id": uuid.uuid4().hex,
                     "comment_id": comment_id,
                     "article_id": fields.get("article_id") or None,
+                    "site": fields.get("site") or None,
                     "status": new,
                     "publish": PUBLISH[new],
                     "previous_status": fields["status"],

@@ -11,6 +11,10 @@ and rejected_by_moderator (a moderator decided, by review or overturn).
 A status belongs to its first writer: it is created once, with the digest of the comment's text, the verdict
 as answered and a random status token (the only key to reading it through the public API); later writes
 are the moderators' and, for the service's own statuses only, a rescoring run's.
+
+The site whose API key a comment came with (issue 13) is kept in its verdict's log entry (`site`, empty for
+an anonymous one), in its status (absent for an anonymous one, and never changed once set) and in the log
+entries of moderators' decisions on it, so that the log can be read site by site.
 """
 
 from __future__ import annotations
@@ -111,6 +115,7 @@ class CommentStatus:
     article_id: str | None = None
     decided_by: str | None = None
     note: str | None = None
+    site: str | None = None
 
     @property
     def publish(self) -> bool | None:
@@ -130,6 +135,7 @@ class LogRecord:
     text_omitted: int = 0  # characters cut off the end of `text` before it was logged
     article_id: str | None = None
     author_id: str | None = None
+    site: str | None = None  # the site whose API key the comment came with; None: anonymous
     reasons: list[Reason] = field(default_factory=list)
     matches: list[WordMatch] = field(default_factory=list)
     scores: dict[str, float] = field(default_factory=dict)
@@ -211,6 +217,7 @@ def comment_status(comment_id: str, fields: dict[str, str]) -> CommentStatus:
         article_id=fields.get("article_id") or None,
         decided_by=fields.get("decided_by") or None,
         note=fields.get("note") or None,
+        site=fields.get("site") or None,
     )
 
 
@@ -240,6 +247,7 @@ def parse_record(entry_id: str, fields: dict[str, str]) -> LogRecord:
         text_omitted=_count(fields.get("text_omitted")),
         article_id=fields.get("article_id") or None,
         author_id=fields.get("author_id") or None,
+        site=fields.get("site") or None,
         reasons=loads("reasons", _reasons, []),
         matches=loads("matches", _matches, []),
         scores=scores,
@@ -281,6 +289,7 @@ def verdict_entry(
         **cut,
         "article_id": comment.article_id or "",
         "author_id": comment.author_id or "",
+        "site": comment.site or "",
         "clauses": ",".join(sorted({r.clause for r in verdict.reasons if r.clause})),
         "reasons": _json([r.model_dump(mode="json") for r in verdict.reasons]),
         "matches": _json([m.model_dump(mode="json") for m in verdict.profanity.matches]),
@@ -315,6 +324,7 @@ def moderator_entry(
         "moderator": moderator,
         "note": note,
         "article_id": status_fields.get("article_id", ""),
+        "site": status_fields.get("site", ""),
         "verdict": status_fields.get("verdict", ""),
         "at_ms": str(at_ms),
     }
@@ -323,8 +333,11 @@ def moderator_entry(
 def verdict_status(comment: Comment, verdict: Verdict, at_ms: int) -> dict[str, str]:
     """A comment's status fields after the service's verdict. A fresh verdict clears what a moderator left
     (`decided_by`, `note`); `log_id` (and, for a pending review, `entry`) are filled in once it is logged.
-    `verdict_json` is the verdict as answered (without its status token), for a repeat of the same text."""
+    `verdict_json` is the verdict as answered (without its status token), for a repeat of the same text.
+    `site` only when the comment has one: a rescoring run that knows none leaves the first writer's."""
+    site = {"site": comment.site} if comment.site else {}
     return {
+        **site,
         "status": STATUS_OF_VERDICT[verdict.verdict],
         "verdict": verdict.verdict,
         "updated_ms": str(at_ms),

@@ -63,6 +63,7 @@ class LogReader:
         verdict: str | None = None,
         clause: str | None = None,
         article_id: str | None = None,
+        site: str | None = None,
         since_ms: int | None = None,
         until_ms: int | None = None,
         page_size: int = 50,
@@ -88,6 +89,7 @@ class LogReader:
                     or (verdict and fields.get("verdict") != verdict)
                     or (clause and clause not in fields.get("clauses", "").split(","))
                     or (article_id and fields.get("article_id") != article_id)
+                    or (site and fields.get("site") != site)
                 ):
                     continue
                 records.append(parse_record(str(row.id), fields))

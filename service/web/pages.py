@@ -15,9 +15,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from service.api.deps import DecisionsDep, PipelineDep
+from service.api.keys import SiteKeysDep
 from service.moderation.types import ACTIONS, CLAUSES, VERDICTS
 from service.review.models import COUNTED, CommentNotFound, DecisionConflict, ModeratorAction
-from service.store.base import LogCursor
+from service.store.base import LogCursor, StoreUnavailable
 from service.web.charts import stacked_bars
 from service.web.deps import CheckedForm, PageSession
 from service.web.responses import flash_redirect, local_path, render
@@ -99,9 +100,11 @@ async def rejections(
     request: Request,
     session: PageSession,
     decisions: DecisionsDep,
+    site_keys: SiteKeysDep,
     verdict: str = "reject",
     clause: str | None = None,
     article: str | None = None,
+    site: str | None = None,
     since: str | None = None,
     until: str | None = None,
     before: str | None = None,
@@ -121,11 +124,19 @@ async def rejections(
         verdict=verdict,
         clause=clause,
         article_id=article or None,
+        site=site or None,
         since_ms=_parse_local(since),
         until_ms=_parse_local(until),
         page_size=_REJECTIONS_PAGE_SIZE,
     )
-    filters = {"verdict": verdict, "clause": clause, "article": article, "since": since, "until": until}
+    filters = {
+        "verdict": verdict,
+        "clause": clause,
+        "article": article,
+        "site": site,
+        "since": since,
+        "until": until,
+    }
     query = {k: v for k, v in filters.items() if v}
     older_url = "/dashboard/rejections?" + urlencode({**query, "before": page.next_before or ""})
     back = "/dashboard/rejections?" + urlencode({**query, **({"before": before} if before else {})})
@@ -135,12 +146,22 @@ async def rejections(
         "pending": await decisions.queue_size(),
         "filters": filters,
         "clauses": CLAUSES,
+        "sites": await _known_sites(site_keys),
         "log_page": page,
         "statuses": await decisions.statuses([r.comment_id for r in page.records]),
         "older_url": older_url,
         "back": back,
     }
     return render(request, "rejections.html", context)
+
+
+async def _known_sites(site_keys: SiteKeysDep) -> list[str]:
+    """The sites with keys, offered in the site filter; none when the keys cannot be read (the filter still
+    takes a typed name)."""
+    try:
+        return await site_keys.sites()
+    except StoreUnavailable:
+        return []
 
 
 @router.get("/review")
