@@ -111,7 +111,7 @@ def _list(args: argparse.Namespace) -> int:
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + row[3])
+        print("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[3]]))
     if not records:
         print("(no keys yet: `moderation keys create SITE` makes one)", file=sys.stderr)
     return 0

@@ -93,12 +93,15 @@ class SiteKeys:
         key_id = key_id_of(key_or_id) or key_or_id
         if not is_key_id(key_id):
             raise UnknownKey(f"{key_or_id!r} is neither a key id nor a key of this service")
-        at_ms = self._now_ms()
-        record = await self.store.revoke_api_key(key_id, at_ms)
+        found = await self.store.get_api_key(key_id)
+        if found is not None and found.revoked:
+            return found, False
+        # The store revokes in one step and keeps a first revocation's time, so two commands at once agree.
+        record = await self.store.revoke_api_key(key_id, self._now_ms()) if found is not None else None
         if record is None:
             raise UnknownKey(f"no API key has the id {key_id}")
         log.info("API key %s of site %s revoked (%s)", key_id, record.site, self.describe())
-        return record, record.revoked_ms == at_ms
+        return record, True
 
     async def site_of(self, presented: str) -> str | None:
         """The site of `presented` when it is a live key of this service; None when it is not one (another

@@ -55,7 +55,9 @@ async def _populate(settings, store) -> None:
     try:
         verdicts = await pipeline.moderate(
             [
-                Comment(id="a", text="Borderline [[insult=0.6]] remark", article_id="art-1"),
+                Comment(
+                    id="a", text="Borderline [[insult=0.6]] remark", article_id="art-1", site="news.example"
+                ),
                 Comment(id="b", text="Another [[insult=0.62]] jab"),
                 Comment(id="c", text="Clearly [[insult=0.9]] abusive"),
                 Comment(id="d", text="Fine words"),
@@ -109,6 +111,7 @@ def test_from_log_reports_changes_and_writes_nothing_then_applies(
             newest = (await decisions.entries(page_size=1)).records[0]
             assert (newest.comment_id, newest.verdict, newest.policy_version) == ("a", "reject", "stricter")
             assert newest.article_id == "art-1"
+            assert newest.site == "news.example"  # the site of the key it came with stays with it
 
             # Under the new rules, the log now agrees with itself (b stays approved by the moderator).
             again = await rescore_log(
