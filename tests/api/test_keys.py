@@ -215,3 +215,13 @@ def test_a_batch_records_the_keys_site_on_every_comment(redis_app):
     login(redis_app)
     page = redis_app.get("/v1/review/log", params={"site": "news.example"}).json()
     assert sorted(e["comment_id"] for e in page["entries"]) == ["bb0", "bb1", "bb2"]
+
+
+def test_a_client_cannot_name_its_own_site(redis_app):
+    # Only a key says which site a comment is from: a "site" in the body is not read.
+    key = issue_key(redis_app, "news.example")
+    assert _moderate(redis_app, None, id="s1", site="news.example").status_code == 200
+    assert _moderate(redis_app, key, id="s2", site="blog.example").status_code == 200
+    login(redis_app)
+    entries = redis_app.get("/v1/review/log").json()["entries"]
+    assert [(e["comment_id"], e["site"]) for e in entries] == [("s2", "news.example"), ("s1", None)]
