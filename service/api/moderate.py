@@ -1,8 +1,9 @@
 """POST /v1/moderate and /v1/moderate/batch.
 
 The site's API key comes in the X-API-Key header (service/api/keys.py says when one is needed); a refused
-key is 401 `missing_api_key` or `invalid_api_key`, checked before the body, and every comment carries the
-key's site into its verdict's log entry and status.
+key is 401 `missing_api_key` or `invalid_api_key`, answered before anything is said about the body's fields,
+and every comment carries the key's site into its verdict's log entry and status (never a site the body
+names: only a key says which site a request is from).
 """
 
 from __future__ import annotations
