@@ -74,9 +74,12 @@ def create_app(
         # Login hardening (issue 10): sessions on the same store, login attempts counted beside it.
         app.state.sessions = runtime.sessions(loaded.auth, store)
         app.state.login_limiter = login_limiter = runtime.login_limiter(settings, loaded.auth)
+        # Perspective's suggested scores (issue 13), in a capped store of their own.
+        app.state.suggestions, suggestions_store = runtime.suggestion_log(settings)
         try:
             yield
         finally:
+            await suggestions_store.aclose()
             await login_limiter.aclose()
             pipeline.close()
             if webhook is not None:
