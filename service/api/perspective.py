@@ -365,8 +365,9 @@ async def analyze(
     verdict, part_scores = await unless_disconnected(
         request, pipeline.moderate_with_parts(comment, parts, do_not_store=body.do_not_store)
     )
-    if pipeline.model_enabled and not verdict.model_consulted:
-        # Scores are what this door answers: a verdict without the model's would be a made-up 0.
+    if pipeline.model_enabled and (not verdict.model_consulted or (parts and part_scores is None)):
+        # Scores are what this door answers: a verdict without the model's would be a made-up 0. (The parts
+        # alone fail when the comment's verdict came from the cache.)
         return perspective_shape(
             ApiProblem(
                 503,

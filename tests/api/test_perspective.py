@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -509,6 +509,30 @@ def test_a_model_failure_is_unavailable_not_a_made_up_score(make_client: Callabl
     response = post_coral(client, "A perfectly nice comment.")
     problem(response, 503, "UNAVAILABLE", "MODEL_UNAVAILABLE")
     assert response.headers["retry-after"] == "2"
+
+
+class BreaksAfterFirstCall(MarkerScorer):
+    """Scores its first call, then fails every later one: a model that broke after a verdict was cached."""
+
+    def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        if self.calls:
+            super().score(texts)
+            raise RuntimeError("simulated inference failure")
+        return super().score(texts)
+
+
+def test_spans_the_model_failed_on_are_unavailable_even_for_a_cached_comment(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(BreaksAfterFirstCall())
+    body: dict[str, Any] = {
+        "comment": {"text": "One [[insult=0.9]]. Two."},
+        "requestedAttributes": {"INSULT": {}},
+    }
+    assert summary(ok(client, body), "INSULT") == 0.9  # scored, and cached
+    assert summary(ok(client, body), "INSULT") == 0.9  # from the cache: the model is not asked
+    # The sentences need the model, which now fails: no span may pretend to be the comment's score.
+    problem(analyze(client, {**body, "spanAnnotations": True}), 503, "UNAVAILABLE", "MODEL_UNAVAILABLE")
 
 
 def test_routing_errors_stay_in_our_shape(client: TestClient) -> None:
