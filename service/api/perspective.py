@@ -62,6 +62,7 @@ from service.api.disconnect import unless_disconnected
 from service.api.errors import ApiError, ApiProblem, shaped_route
 from service.api.keys import KeyRefused, site_for_key
 from service.config import Settings
+from service.moderation.pipeline import Pipeline
 from service.moderation.types import Comment, Verdict, WordMatch
 from service.review.suggestions import SuggestedSpan, Suggestion
 
@@ -325,30 +326,8 @@ async def analyze(
 ) -> Any:
     site = await _site(request, key)
     text = _comment_text(body.comment, settings)
-    attributes = _requested(body.requested_attributes)
     languages = body.languages or [DEFAULT_LANGUAGE]
-    supported = model_languages(pipeline.scorer.model_id)
-    unsupported = [tag for tag in languages if _primary(tag) not in supported]
-    available = {a for a in attributes if a == PROFANITY or ATTRIBUTES[a] in pipeline.scorer.categories}
-    if body.drop_unsupported_attributes:
-        attributes = {} if unsupported else {a: p for a, p in attributes.items() if a in available}
-    elif unsupported:
-        first = next(iter(attributes))
-        raise ApiError(
-            400,
-            "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE",
-            f"Attribute {first} does not support request languages: {', '.join(unsupported)}. "
-            f"This service's model scores {', '.join(supported)}.",
-            "languages",
-        )
-    elif missing := [a for a in attributes if a not in available]:
-        raise ApiError(
-            400,
-            "ATTRIBUTE_NOT_AVAILABLE",
-            f"Attribute {missing[0]} is not available: the model running here "
-            f"({pipeline.scorer.model_id}) does not score {ATTRIBUTES[missing[0]]}.",
-            f"requestedAttributes.{missing[0]}",
-        )
+    attributes = _scorable(body, languages, pipeline)
     answer = AnalyzeResponse(
         attribute_scores={},
         languages=languages,
@@ -492,6 +471,37 @@ def _comment_text(comment: TextEntry | None, settings: Settings) -> str:
             "comment.text",
         )
     return text
+
+
+def _scorable(
+    body: AnalyzeRequest, languages: Sequence[str], pipeline: Pipeline
+) -> dict[str, AttributeParameters | None]:
+    """The requested attributes this model can score in `languages`: a request for one it cannot is refused,
+    or the attribute dropped with dropUnsupportedAttributes (all of them for a language it does not score)."""
+    attributes = _requested(body.requested_attributes)
+    supported = model_languages(pipeline.scorer.model_id)
+    unsupported = [tag for tag in languages if _primary(tag) not in supported]
+    available = {a for a in attributes if a == PROFANITY or ATTRIBUTES[a] in pipeline.scorer.categories}
+    if body.drop_unsupported_attributes:
+        return {} if unsupported else {a: p for a, p in attributes.items() if a in available}
+    if unsupported:
+        first = next(iter(attributes))
+        raise ApiError(
+            400,
+            "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE",
+            f"Attribute {first} does not support request languages: {', '.join(unsupported)}. "
+            f"This service's model scores {', '.join(supported)}.",
+            "languages",
+        )
+    if missing := [a for a in attributes if a not in available]:
+        raise ApiError(
+            400,
+            "ATTRIBUTE_NOT_AVAILABLE",
+            f"Attribute {missing[0]} is not available: the model running here "
+            f"({pipeline.scorer.model_id}) does not score {ATTRIBUTES[missing[0]]}.",
+            f"requestedAttributes.{missing[0]}",
+        )
+    return attributes
 
 
 def _known(attribute: str, field: str) -> None:
