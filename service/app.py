@@ -76,9 +76,12 @@ def create_app(
         app.state.login_limiter = login_limiter = runtime.login_limiter(settings, loaded.auth)
         # API keys per site (issue 13): what every scoring door checks (service/api/keys.py).
         app.state.site_keys = runtime.site_keys(settings, store)
+        # Perspective's suggested scores (issue 13), in a capped store of their own.
+        app.state.suggestions, suggestions_store = runtime.suggestion_log(settings)
         try:
             yield
         finally:
+            await suggestions_store.aclose()
             await login_limiter.aclose()
             pipeline.close()
             if webhook is not None:

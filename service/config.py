@@ -217,6 +217,28 @@ class Settings(BaseSettings):
             return self.ENVIRONMENT == "production"
         return self.REQUIRE_API_KEY
 
+    # -- Perspective's API and Coral Talk's Perspective integration (issue 13) -----------------------------
+    #: The most UTF-8 bytes of a comment's text that comments:analyze and comments:suggestscore take:
+    #: Perspective's own limit (20 KB), so that a client sees the same refusal it saw from Perspective.
+    PERSPECTIVE_MAX_COMMENT_BYTES: int = Field(default=20_480, ge=1)
+    #: PROFANITY's score for a comment with a listed word of the review tier (one of the reject tier scores
+    #: 1.0); the model's obscene score when higher. Above Coral Talk's default threshold (0.8, which a score must
+    #: exceed), so that Coral holds such a comment for its moderators, as our own API sends it to review.
+    PERSPECTIVE_PROFANITY_REVIEW_SCORE: float = Field(default=0.85, ge=0, le=1)
+    #: Span scores per attribute with spanAnnotations: one per sentence, and past this many, neighbouring
+    #: sentences share one, so that a comment at the size limit costs at most this many more model inputs.
+    PERSPECTIVE_MAX_SPANS: int = Field(default=32, ge=1)
+    #: Suggested scores kept (comments:suggestscore, shown on the dashboard); past it the oldest go. They are
+    #: also dropped after LOG_RETENTION_DAYS. Each holds at most LOG_TEXT_MAX_CHARS of its comment.
+    SUGGESTIONS_MAX: int = Field(default=100_000, ge=100)
+
+    @property
+    def perspective_max_body_bytes(self) -> int:
+        # A comment at its limit with every byte escaped in JSON (a control character is one UTF-8 byte and
+        # six escaped, the most any byte grows), plus room for the other fields: attributes, languages,
+        # tokens, and a context of a few comments. Anything larger cannot be a valid request.
+        return self.PERSPECTIVE_MAX_COMMENT_BYTES * 6 + 64 * 1024
+
 
 @lru_cache
 def get_settings() -> Settings:

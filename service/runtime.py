@@ -29,12 +29,14 @@ from service.model.loader import load_scorer
 from service.moderation.pipeline import Pipeline
 from service.moderation.policy import Policy, PolicyError, load_policy
 from service.review.log import DecisionLog
+from service.review.suggestions import SuggestionLog
 from service.review.webhook import WebhookConfigError, WebhookSender
 from service.sites.registry import SiteKeys, key_storage
 from service.store import open_store as _open_store
 from service.store.base import Store
 from service.store.keyfile import KeyFile, KeyFileError
-from service.store.redis import mask_url
+from service.store.memory import MemoryStore
+from service.store.redis import RedisStore, mask_url
 from service.wordlist.rules import WordListError
 from service.wordlist.watcher import WordListWatcher
 
@@ -207,6 +209,25 @@ def decision_log(
         queue_limit=settings.REVIEW_QUEUE_MAX,
         overflow_limit=settings.REVIEW_OVERFLOW_MAX,
     )
+
+
+def suggestion_log(settings: Settings) -> tuple[SuggestionLog, Store]:
+    """Suggested scores (Perspective's comments:suggestscore) in a capped log of their own: a store under the
+    deployment's prefix plus "suggestions:" (Redis at REDIS_URL, or process memory), whose log is theirs
+    alone. Returns the log and its store, which the caller closes. Connects lazily."""
+    # Not through open_store, whose log lines speak of the verdict cache.
+    store: Store = (
+        RedisStore.from_url(settings.REDIS_URL, prefix=f"{settings.REDIS_PREFIX}suggestions:")
+        if settings.REDIS_URL
+        else MemoryStore(max_entries=settings.SUGGESTIONS_MAX)
+    )
+    suggestions = SuggestionLog(
+        store,
+        max_entries=settings.SUGGESTIONS_MAX,
+        retention_s=settings.LOG_RETENTION_DAYS * 86_400,
+        max_text_chars=settings.LOG_TEXT_MAX_CHARS,
+    )
+    return suggestions, store
 
 
 def batcher(settings: Settings, scorer: Scorer, *, observer: BatchObserver | None = None) -> MicroBatcher:

@@ -12,6 +12,7 @@ from service.auth import CSRF_HEADER, AdminAuth, LoginLimiter, Session, Sessions
 from service.config import Settings
 from service.moderation.pipeline import Pipeline
 from service.review.log import DecisionLog
+from service.review.suggestions import SuggestionLog
 
 
 def _state(attribute: str) -> Callable[[Request], Any]:
@@ -27,6 +28,7 @@ def _state(attribute: str) -> Callable[[Request], Any]:
 SettingsDep = Annotated[Settings, Depends(_state("settings"))]
 PipelineDep = Annotated[Pipeline, Depends(_state("pipeline"))]
 DecisionsDep = Annotated[DecisionLog, Depends(_state("decisions"))]
+SuggestionsDep = Annotated[SuggestionLog, Depends(_state("suggestions"))]
 AuthDep = Annotated[AdminAuth, Depends(_state("auth"))]
 SessionsDep = Annotated[Sessions, Depends(_state("sessions"))]
 LoginLimiterDep = Annotated[LoginLimiter, Depends(_state("login_limiter"))]

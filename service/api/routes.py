@@ -5,18 +5,27 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.api import comments, health, metrics, moderate, review, session
+from service.api import comments, health, metrics, moderate, perspective, review, session
 from service.api.errors import BodyRule, page_too_large
 from service.config import Settings
 
 router = APIRouter()
 for resource in (moderate, health, metrics, comments, review, session):
     router.include_router(resource.router)
+# Compatible doors (issue 13): other services' APIs, each in its own error envelope.
+router.include_router(perspective.router)
 
 
 def body_rules(settings: Settings) -> list[BodyRule]:
     """Each kind of route's body limit, the most specific prefix first (a compatible door's before /v1/)."""
     return [
+        # Perspective's API: a comment of at most 20 KB (Settings.perspective_max_body_bytes says why).
+        BodyRule(
+            "/v1alpha1/",
+            settings.perspective_max_body_bytes,
+            json_only=True,
+            shape=perspective.perspective_shape,
+        ),
         # No valid request to our JSON API is larger (Settings.max_body_bytes says why).
         BodyRule("/v1/", settings.max_body_bytes, json_only=True),
         BodyRule("/dashboard", settings.FORM_MAX_BYTES, shape=page_too_large),

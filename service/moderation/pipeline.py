@@ -11,6 +11,15 @@ keeps at most `max_matches` matches and `max_reasons` reasons (the most severe; 
 
 A comment's status belongs to its first writer: recording creates it once and hands back a status token;
 a repeat of the same text under the same id gets the verdict recorded first, another text `IdConflict`.
+
+"Do not store" (Perspective's doNotStore, which Coral Talk sends by default): the comment is judged the same
+way, the verdict cache may answer it (a read stores nothing), but nothing of its text is kept anywhere: no
+cache entry, no status, no log entry, no place in the review queue; only the counters the dashboard charts
+(verdict, clause, cache hit or miss), which hold no text.
+
+A door may have parts of a comment's text scored with it (`moderate_with_parts`: Perspective's span scores,
+one per sentence): the parts go to the model in the same submission as the comment, so they share its
+batches instead of queueing behind other requests' work.
 """
 
 from __future__ import annotations
@@ -116,12 +125,28 @@ class Pipeline:
         # Matching still running for a cancelled request is left to finish in its thread, unwaited.
         self.matching.shutdown(wait=False, cancel_futures=True)
 
-    async def moderate(self, comments: Sequence[Comment]) -> list[Verdict]:
+    async def moderate(self, comments: Sequence[Comment], *, do_not_store: bool = False) -> list[Verdict]:
         """Verdicts for `comments`, in the same order. Never raises for model or store trouble.
 
         Raises `Overloaded` when the model's queue cannot take the comments (backpressure: no verdict), and
         `IdConflict` when a comment's id already holds another text's status (the others are recorded).
+        With `do_not_store`, nothing of the comments is kept (see the module's docstring): only counted.
         """
+        verdicts, _ = await self._moderate(comments, (), do_not_store=do_not_store)
+        return verdicts
+
+    async def moderate_with_parts(
+        self, comment: Comment, parts: Sequence[str], *, do_not_store: bool = False
+    ) -> tuple[Verdict, list[dict[str, float]] | None]:
+        """`moderate([comment])`, plus the model's scores of `parts` (pieces of the comment's text, such as
+        its sentences), submitted to the model together with the comment. The part scores are None when no
+        model runs or the model failed (the verdict then says model_consulted=false)."""
+        (verdict,), part_scores = await self._moderate([comment], parts, do_not_store=do_not_store)
+        return verdict, part_scores
+
+    async def _moderate(
+        self, comments: Sequence[Comment], parts: Sequence[str], *, do_not_store: bool
+    ) -> tuple[list[Verdict], list[dict[str, float]] | None]:
         wordlist = self.wordlists.current()
         identity = self.identity(wordlist)
         ids = [c.id or uuid.uuid4().hex for c in comments]
@@ -145,11 +170,14 @@ class Pipeline:
         matches = dict(zip(todo, found, strict=True))
 
         scores: dict[int, dict[str, float]] = {}
+        part_scores: list[dict[str, float]] | None = None
         model_failed = False
-        if todo and self.model_enabled:
+        if (todo or parts) and self.model_enabled:
             try:
-                batch_scores = await self._score([comments[i].text for i in todo])
-                scores = dict(zip(todo, batch_scores, strict=True))
+                # One submission: the parts share the comments' batches.
+                batch_scores = await self._score([comments[i].text for i in todo] + list(parts))
+                scores = dict(zip(todo, batch_scores[: len(todo)], strict=True))
+                part_scores = batch_scores[len(todo) :]
             except Overloaded:  # backpressure, not a model failure: the API answers 503 + Retry-After
                 raise
             except Exception:  # any inference failure: the comments go to review, the service stays up
@@ -166,8 +194,10 @@ class Pipeline:
             self.stats.verdicts[v.verdict] += 1
         # Once verdicts exist they are cached and recorded in full even if the caller is cancelled now (a
         # client that hung up): a half-recorded comment (logged but without a status) would be worse.
+        if do_not_store:
+            return await asyncio.shield(self._count_only(final)), part_scores
         fresh = [(digests[i], results[i]) for i in todo] if self.cache and not model_failed else []
-        return await asyncio.shield(self._conclude(comments, final, fresh))
+        return await asyncio.shield(self._conclude(comments, final, fresh)), part_scores
 
     async def _conclude(
         self, comments: Sequence[Comment], final: list[Verdict], fresh: list[tuple[str, Verdict | None]]
@@ -176,6 +206,20 @@ class Pipeline:
             if verdict is not None:
                 await self._cache_set(digest, verdict)
         return await self._record(comments, final)
+
+    async def _count_only(self, verdicts: list[Verdict]) -> list[Verdict]:
+        """Step 6 for comments that must leave nothing behind: counted, not recorded (no status token)."""
+        if self.decisions is None:
+            return verdicts
+        try:
+            await self.decisions.count(verdicts)
+        except StoreUnavailable as exc:
+            self.stats.record_errors += 1
+            log.warning("decision store unavailable, %d verdict(s) not counted: %s", len(verdicts), exc)
+        except Exception:  # a bug in counting must not cost the commenter their verdict
+            self.stats.record_errors += 1
+            log.exception("counting %d verdict(s) failed", len(verdicts))
+        return verdicts
 
     async def _record(self, comments: Sequence[Comment], verdicts: list[Verdict]) -> list[Verdict]:
         """Step 6: statuses, the decision log, counters, review queue. Returns the verdicts to answer: with

@@ -4,6 +4,8 @@
                                    first writer's); then per verdict recorded, counters (per minute and per
                                    hour, by verdict, clause and cache hit); for review and reject an entry in
                                    the log; for review a place in the queue
+    count(verdicts)                step 6 for comments sent with "do not store": the same counters, and
+                                   nothing else (no status, no log entry, no queue: nothing of the text)
     rerecord(comments, verdicts)   rescoring's (trusted): new verdicts over the service's own statuses only
     decide(id, approve|reject)     a moderator clears a pending review
     overturn(id)                   a moderator reverses a final status (accepted <-> rejected)
@@ -126,6 +128,11 @@ class DecisionLog(LogReader):
         for comment, verdict in created:
             await self._log_and_queue(comment, verdict, now_ms)
         return outcomes
+
+    async def count(self, verdicts: Sequence[Verdict]) -> None:
+        """Count verdicts whose comments must leave nothing behind (Perspective's doNotStore): the counters
+        `record` adds (verdict, cache hit or miss, clauses), which hold no text, and nothing else."""
+        await self._count(_verdict_counts(verdicts), self._now_ms())
 
     async def rerecord(self, comments: Sequence[Comment], verdicts: Sequence[Verdict]) -> int:
         """Record new verdicts for comments already judged (rescoring's `--apply`: trusted, internal). Only

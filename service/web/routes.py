@@ -9,13 +9,14 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from service.web import login, pages
+from service.web import login, pages, suggestions
 from service.web.errors import install_error_handlers
 from service.web.responses import WEB_DIR
 
 router = APIRouter()
 router.include_router(login.router)
 router.include_router(pages.router)
+router.include_router(suggestions.router)
 
 
 def install(app: FastAPI) -> None:

@@ -1,0 +1,44 @@
+"""/dashboard/suggestions: the scores sites suggested through Perspective's comments:suggestscore, newest
+first, each with the comment as the site sent it (service/review/suggestions.py keeps them)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from service.api.deps import DecisionsDep, SuggestionsDep
+from service.store.base import LogCursor
+from service.web.deps import PageSession
+from service.web.responses import render
+
+router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
+
+_PAGE_SIZE = 25
+
+
+@router.get("/suggestions")
+async def suggestions_page(
+    request: Request,
+    session: PageSession,
+    decisions: DecisionsDep,
+    suggestions: SuggestionsDep,
+    before: str | None = None,
+) -> Response:
+    cursor: LogCursor | None = None
+    if before is not None:
+        try:
+            cursor = LogCursor.parse(before)
+        except ValueError:
+            cursor = None  # a stale or hand-edited link: start from the newest
+    page = await suggestions.page(cursor, _PAGE_SIZE)
+    context = {
+        "session": session,
+        "page": "suggestions",
+        "pending": await decisions.queue_size(),
+        "kept": await suggestions.length(),
+        "suggestion_page": page,
+        "older_url": "/dashboard/suggestions?" + urlencode({"before": str(page.next_before or "")}),
+    }
+    return render(request, "suggestions.html", context)
