@@ -12,8 +12,11 @@ So `SafeFormatter` escapes, in the message and in its arguments as formatted:
     line separators    \\u2028 \\u2029
 
 and masks the password of every URL in the line with `service.store.redis.mask_url` (the one masking
-function: the webhook URL, a Redis URL, whatever a message quotes). A traceback keeps its line breaks, every
-line of it indented, so that only a record's first line starts at column 0.
+function: the webhook URL, a Redis URL, whatever a message quotes), and the value of every secret-bearing
+query parameter (`?key=`: Perspective's clients send their API key there, and uvicorn's access line quotes the
+request's path and query; `?token=`: a comment's status token), with or without a scheme in front. A
+traceback keeps its line breaks, every line of it indented, so that only a record's first line starts at
+column 0.
 
 `configure_logging` installs the formatter on the root logger's handler when the service sets up logging
 itself (`moderation serve`, or an app created where nothing has configured logging yet). uvicorn's loggers
@@ -37,6 +40,8 @@ _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-
 # A scheme, "://", then everything up to a character a URL in a log line does not hold; mask_url decides what
 # in it is a password.
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>`]+")
+# The query parameters that carry a credential, wherever a line quotes a query.
+_SECRET_PARAM = re.compile(r"(?i)([?&](?:key|api[_-]?key|token|access_token|password|secret)=)[^&#\s\"'<>`]*")
 
 
 def _escape_one(match: re.Match[str]) -> str:
@@ -59,9 +64,16 @@ def mask_urls(text: str) -> str:
     return _URL.sub(lambda m: mask_url(m.group()), text)
 
 
+def mask_secret_params(text: str) -> str:
+    """`text` with the value of every credential query parameter (`?key=`, `&token=`, ...) replaced by ***."""
+    if "=" not in text:
+        return text
+    return _SECRET_PARAM.sub(r"\1***", text)
+
+
 def safe_text(text: str) -> str:
-    """One log line's worth of `text`: URLs masked, control characters escaped."""
-    return escape_controls(mask_urls(text))
+    """One log line's worth of `text`: URLs and credential parameters masked, control characters escaped."""
+    return escape_controls(mask_secret_params(mask_urls(text)))
 
 
 class SafeFormatter(logging.Formatter):

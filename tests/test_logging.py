@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from service.logs import LOG_FORMAT, SafeFormatter, escape_controls, mask_urls
+from service.logs import LOG_FORMAT, SafeFormatter, escape_controls, mask_secret_params, mask_urls
 
 
 @pytest.fixture
@@ -89,6 +89,20 @@ def test_url_passwords_are_masked_in_messages_and_arguments(log_lines):
     assert "s3cret" not in out
     assert "webhook https://site:***@hooks.example/moderation refused delivery d-1" in out
     assert "redis://:***@10.0.0.5:6379/0?password=***&db=1" in out
+
+
+def test_credentials_in_a_query_are_masked_with_or_without_a_scheme(log_lines):
+    # Before: uvicorn's access line quoted a Perspective client's ?key= as sent.
+    logger, buffer = log_lines
+    key = "mod_k3f9q0c2m7xa_" + "Q" * 43
+    logger.info('127.0.0.1:5000 - "POST /v1alpha1/comments:analyze?key=%s HTTP/1.1" 200', key)
+    logger.info("GET /v1/comments/c-1?token=wlgc33ZIsngT-83APKmPQQ&x=1")
+    logger.info("https://svc.example/v1alpha1/comments:analyze?alt=json&KEY=%s", key)
+    out = buffer.getvalue()
+    assert "Q" * 10 not in out and "wlgc33ZIsngT" not in out
+    assert '"POST /v1alpha1/comments:analyze?key=*** HTTP/1.1" 200' in out
+    assert "/v1/comments/c-1?token=***&x=1" in out and "?alt=json&KEY=***" in out
+    assert "?monkey=1" in mask_secret_params("?monkey=1")  # a name ending in "key" is not a key
 
 
 def test_mask_urls_leaves_urls_without_a_password_alone():
