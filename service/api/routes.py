@@ -5,18 +5,26 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.api import comments, health, metrics, moderate, review, session
+from service.api import comments, health, metrics, moderate, openai_moderation, review, session
 from service.api.errors import BodyRule, page_too_large
 from service.config import Settings
 
 router = APIRouter()
-for resource in (moderate, health, metrics, comments, review, session):
+for resource in (moderate, health, metrics, comments, review, session, openai_moderation):
     router.include_router(resource.router)
 
 
 def body_rules(settings: Settings) -> list[BodyRule]:
     """Each kind of route's body limit, the most specific prefix first (a compatible door's before /v1/)."""
     return [
+        # OpenAI's moderation endpoint, with and without the SDK's /v1: as large as our own batch (MAX_BATCH
+        # inputs of MAX_CHARS), and its 413 and non-JSON answers in OpenAI's envelope.
+        BodyRule(
+            "/v1/moderations", settings.max_body_bytes, json_only=True, shape=openai_moderation.openai_shape
+        ),
+        BodyRule(
+            "/moderations", settings.max_body_bytes, json_only=True, shape=openai_moderation.openai_shape
+        ),
         # No valid request to our JSON API is larger (Settings.max_body_bytes says why).
         BodyRule("/v1/", settings.max_body_bytes, json_only=True),
         BodyRule("/dashboard", settings.FORM_MAX_BYTES, shape=page_too_large),
