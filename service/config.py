@@ -221,10 +221,12 @@ class Settings(BaseSettings):
     #: The phase's "Format" in Coral: HTML (the default), whose text is scored and whose spans map back into
     #: the HTML, or PLAIN_TEXT, scored as sent ("<b>" in plain text is what the commenter typed).
     CORAL_BODY_FORMAT: Literal["HTML", "PLAIN_TEXT"] = "HTML"
-    #: The largest body POST /v1/coral/moderate reads (and hashes, before it knows the request is Coral's).
-    #: A MAX_CHARS-character comment is at most ~120 KB of JSON-escaped text; 1 MiB leaves room for heavy
-    #: formatting markup and Coral's other fields.
-    CORAL_MAX_BODY_BYTES: int = Field(default=1024 * 1024, ge=64 * 1024)
+    #: The largest body POST /v1/coral/moderate reads (and hashes, before it knows the request is Coral's);
+    #: a larger one is held for a person (SYSTEM_WITHHELD), not refused, since Coral publishes what an error
+    #: answers. Coral stores a comment as sanitised HTML: a MAX_CHARS (10,000) character comment is ~10-60 KB
+    #: even with every character an entity ("&nbsp;"), so 256 KB leaves room for formatting and links while
+    #: bounding what reading costs: ~0.3 s of one thread for the most hostile markup (bench_coral).
+    CORAL_MAX_BODY_BYTES: int = Field(default=256 * 1024, ge=64 * 1024)
 
     @field_validator("CORAL_SECRETS", "CORAL_SKIP_ROLES", mode="before")
     @classmethod

@@ -36,18 +36,20 @@ The body is read as HTML, or as it is where the phase sends plain text (MODERATI
 
 Errors, in our short JSON shape (Coral reads only the status): 404 coral_off without
 MODERATION_CORAL_SECRETS; 401 missing_signature / invalid_signature, checked before the body is parsed;
-400 for a body that is not Coral's JSON; 413 and 415 from BodyGuard; 503 overloaded.
+400 for a body that is not Coral's JSON; 415 from BodyGuard; 503 overloaded. A body over
+MODERATION_CORAL_MAX_BODY_BYTES is not an error but held (see `coral_shape`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.api.deps import PipelineDep, SettingsDep
@@ -79,7 +81,14 @@ CORAL_REJECTION_CODES: dict[Clause, RejectionCode] = {
 
 
 def coral_shape(problem: ApiProblem) -> Response:
-    """Our error shape, with every malformed request a 400 (Coral reads only the status)."""
+    """Our error shape, with every malformed request a 400 (Coral reads only the status), except a body over
+    MODERATION_CORAL_MAX_BODY_BYTES: Coral would publish a comment answered 413, so a commenter could carry
+    one past moderation on enough markup (a link's href is not counted by Coral's length limit). It is held
+    instead, for a person, as a text over MODERATION_MAX_CHARS is. Nothing is read, scored or recorded, so
+    the answer tells whoever sent it (Coral or not: the signature is in the unread body) nothing."""
+    if problem.status == 413:
+        log.warning("Coral phase request held unread: %s", problem.message)
+        return JSONResponse(_held("body_too_large").model_dump(mode="json"))
     if problem.status == 422:
         return our_shape(ApiProblem(400, problem.code, problem.message, problem.field, problem.headers))
     return our_shape(problem)
@@ -156,7 +165,9 @@ class CoralModeration(BaseModel):
 
     id: str | None = Field(description="The decision's id in the decision log and the dashboard.")
     verdict: VerdictKind | None = Field(description="Our verdict; null when the comment was not scored.")
-    skipped: Literal["text_too_long"] | None = Field(default=None, description="Why it was not scored.")
+    skipped: Literal["text_too_long", "body_too_large"] | None = Field(
+        default=None, description="Why it was held unscored."
+    )
     spans: list[CoralSpan] = Field(default_factory=list, description="Word-list matches in the HTML body.")
 
 
@@ -240,6 +251,12 @@ def _answer(verdict: Verdict, body: HtmlText) -> CoralAnswer:
     )
 
 
+def _held(why: Literal["text_too_long", "body_too_large"]) -> CoralAnswer:
+    return CoralAnswer(
+        status="SYSTEM_WITHHELD", moderation=CoralModeration(id=None, verdict=None, skipped=why)
+    )
+
+
 def _rejection_code(verdict: Verdict) -> RejectionCode | None:
     rejecting = [r for r in verdict.reasons if r.action == "reject"]
     if any(r.source == "wordlist" for r in rejecting):
@@ -319,17 +336,17 @@ async def coral_moderate(
     if role and role in settings.CORAL_SKIP_ROLES:
         return Response(status_code=204)
     read = html_text if settings.CORAL_BODY_FORMAT == "HTML" else plain_text
-    body = read(phase.comment.body)
+    # Off the event loop, where word-list matching runs (one thread): hostile markup costs up to ~1.2 ms a
+    # KB to read (tests/benchmarks/bench_coral.py), which the loop's other requests should not wait out.
+    loop = asyncio.get_running_loop()
+    body = await loop.run_in_executor(pipeline.matching, read, phase.comment.body)
     text = body.text
     if not text.strip():
         return Response(status_code=204)
     if len(text) > settings.MAX_CHARS:
         # Coral publishes what an error answers: hold it for a person instead.
         log.warning("Coral comment of %d characters held unscored (MODERATION_MAX_CHARS)", len(text))
-        return CoralAnswer(
-            status="SYSTEM_WITHHELD",
-            moderation=CoralModeration(id=None, verdict=None, skipped="text_too_long"),
-        )
+        return _held("text_too_long")
     comment = Comment(
         text=text,
         article_id=phase.story.id if phase.story else None,

@@ -87,10 +87,16 @@ def html_text(source: str) -> HtmlText:
 
     def literal(start: int, end: int) -> None:
         nonlocal length
-        if end > start:
+        if end <= start:
+            return
+        last = runs[-1] if runs else None
+        if last is not None and last.literal and last.html_end == start:
+            # One run for text interrupted only by "<" or "&" that are text themselves ("a < b").
+            runs[-1] = _Run(last.text_start, last.html_start, end, True)
+        else:
             runs.append(_Run(length, start, end, True))
-            pieces.append(source[start:end])
-            length += end - start
+        pieces.append(source[start:end])
+        length += end - start
 
     def replaced(text: str, start: int, end: int) -> None:
         nonlocal length

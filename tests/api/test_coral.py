@@ -163,15 +163,30 @@ def test_malformed_bodies_are_400(coral, raw, code, field):
     _error(post(coral, None, SECRET, raw=raw), 400, code, field)
 
 
-def test_content_type_and_size_are_bounded(make_client):
-    coral = make_client(CORAL_SECRETS=[SECRET], CORAL_MAX_BODY_BYTES=64 * 1024)
+def test_a_body_that_is_not_json_is_415(coral):
     body = coral_bytes(coral_request("<p>fine</p>"))
-    r = coral.post(
-        PATH, content=body, headers={"Content-Type": "text/plain", "X-Coral-Signature": coral_signature(body)}
-    )
+    headers = {"Content-Type": "text/plain", "X-Coral-Signature": coral_signature(body, SECRET)}
+    r = coral.post(PATH, content=body, headers=headers)
     _error(r, 415, "unsupported_media_type")
-    big = coral_bytes(coral_request("<p>" + "a" * 70_000 + "</p>"))
-    _error(post(coral, None, SECRET, raw=big), 413, "payload_too_large")
+
+
+def test_a_body_over_the_limit_is_held_unread_not_refused(make_client, scorer):
+    # Coral would publish a comment answered 413: markup (a link's href) that Coral's length limit does not
+    # count must not carry a comment past moderation.
+    coral = make_client(scorer, CORAL_SECRETS=[SECRET], CORAL_MAX_BODY_BYTES=64 * 1024)
+    links = '<a href="https://example.org/' + "x" * 1000 + '">fucking link</a>'
+    big = coral_bytes(coral_request("<p>" + links * 70 + "</p>"))
+    held = {
+        "status": "SYSTEM_WITHHELD",
+        "actions": [],
+        "moderation": {"id": None, "verdict": None, "skipped": "body_too_large", "spans": []},
+    }
+    for headers in ({"X-Coral-Signature": coral_signature(big, SECRET)}, {}):
+        r = post(coral, None, raw=big, **headers)
+        assert r.status_code == 200 and r.json() == held
+    chunked = coral.post(PATH, content=iter([big]), headers={"Content-Type": "application/json"})
+    assert chunked.status_code == 200 and chunked.json() == held
+    assert scorer.texts_scored == 0
 
 
 json_values = st.recursive(
