@@ -46,6 +46,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import re
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -62,6 +63,7 @@ log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Coral-Signature"
 _SIGNATURE_PREFIX = "sha256="
+_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 
 CoralStatus = Literal["APPROVED", "REJECTED", "SYSTEM_WITHHELD"]
 RejectionCode = Literal["OFFENSIVE", "ABUSIVE", "BANNED_WORD"]
@@ -185,9 +187,13 @@ class CoralAnswer(BaseModel):
 def signature_ok(body: bytes, header: str, secrets: list[str]) -> bool:
     """Whether `header` holds an HMAC-SHA256 of `body` under one of `secrets`. Every candidate is compared
     in constant time; which secret matched is all a failure could time, never how much of one."""
-    presented = [part.strip() for part in header.split(",")]
+    presented = (part.strip() for part in header.split(","))
+    # Only well-formed ones: compare_digest refuses str with non-ASCII characters (a header may carry any
+    # byte), and nothing else could match.
     candidates = [
-        part[len(_SIGNATURE_PREFIX) :].lower() for part in presented if part.startswith(_SIGNATURE_PREFIX)
+        part[len(_SIGNATURE_PREFIX) :].lower()
+        for part in presented
+        if part.startswith(_SIGNATURE_PREFIX) and _HEX_DIGEST.fullmatch(part[len(_SIGNATURE_PREFIX) :])
     ]
     ok = False
     for secret in secrets:

@@ -103,6 +103,9 @@ def test_wrong_secret_missing_or_malformed_signature_is_401(coral, scorer):
     good = coral_signature(body, SECRET)
     for header in (good.removeprefix("sha256="), "sha1=" + good[7:], good[:-2], "sha256=", " , "):
         _error(post(coral, data, **{"X-Coral-Signature": header}), 401, "invalid_signature")
+    # Any byte may come in a header: one that is not ASCII is a wrong signature, not a server error.
+    odd = good[:-1].encode() + b"\xe9"
+    _error(post(coral, data, **{"X-Coral-Signature": odd}), 401, "invalid_signature")  # type: ignore[arg-type]
     # The signature is of the bytes: the same JSON spaced otherwise, or changed at all, is not signed.
     compact = json.dumps(data).encode()
     _error(post(coral, data, raw=compact, **{"X-Coral-Signature": good}), 401, "invalid_signature")
