@@ -1,6 +1,6 @@
 """POST /v1/coral/moderate: Coral Talk's External Moderation Phase, answered by our pipeline.
 
-Coral (v6 and later) POSTs each new or edited comment to an external phase's URL as JSON,
+Coral POSTs each new or edited comment to an external phase's URL as JSON,
 
     {"action": "NEW" | "EDIT", "comment": {"body": <HTML>, "parentID"}, "author": {"id", "role"},
      "story": {"id", "url"}, "site": {"id"}, "tenantID", "tenantDomain"}
@@ -23,10 +23,12 @@ What we answer, from the pipeline's verdict on the comment's text (service/moder
 The rejection reason: BANNED_WORD when a word-list match asks for the reject; otherwise the first clause of
 the notice (in its order: derogatory, personal, obscene) that a model score rejected: derogatory
 (identity_attack) and obscene (obscene, sexual_explicit) are OFFENSIVE, personal (insult, threat, and
-toxicity or severe_toxicity where a policy lets them reject) is ABUSIVE (CORAL_REJECTION_CODES).
+toxicity or severe_toxicity where a policy lets them reject) is ABUSIVE (CORAL_REJECTION_CODES). It is for a
+Coral that takes a rejection reason from a phase: the phase validation in the Coral source we read
+(phases/external.ts) keeps only status, actions and tags, so there the status alone counts.
 
 Beside those, `moderation` is ours (Coral drops it): the decision's id in our log and dashboard, our verdict,
-why a comment was not scored, and the word-list spans in the body Coral sent, in UTF-16 code units as
+why a comment was held unscored, and the word-list spans in the body Coral sent, in UTF-16 code units as
 JavaScript counts them.
 
 Not scored: an author whose role is in MODERATION_CORAL_SKIP_ROLES, and a comment with no text, get 204 and
