@@ -225,7 +225,7 @@ class Settings(BaseSettings):
     #: a larger one is held for a person (SYSTEM_WITHHELD), not refused, since Coral publishes what an error
     #: answers. Coral stores a comment as sanitised HTML: a MAX_CHARS (10,000) character comment is ~10-60 KB
     #: even with every character an entity ("&nbsp;"), so 256 KB leaves room for formatting and links while
-    #: bounding what reading costs: ~0.3 s of one thread for the most hostile markup (bench_coral).
+    #: bounding what reading costs: ~0.25 s of one thread for the most hostile markup (bench_coral).
     CORAL_MAX_BODY_BYTES: int = Field(default=256 * 1024, ge=64 * 1024)
 
     @field_validator("CORAL_SECRETS", "CORAL_SKIP_ROLES", mode="before")

@@ -344,8 +344,8 @@ async def coral_moderate(
     if role and role in settings.CORAL_SKIP_ROLES:
         return Response(status_code=204)
     read = html_text if settings.CORAL_BODY_FORMAT == "HTML" else plain_text
-    # Off the event loop, where word-list matching runs (one thread): hostile markup costs up to ~1.2 ms a
-    # KB to read (tests/benchmarks/bench_coral.py), which the loop's other requests should not wait out.
+    # Off the event loop, where word-list matching runs (one thread): hostile markup costs up to ~1 ms a KB
+    # to read (tests/benchmarks/bench_coral.py), which the loop's other requests should not wait out.
     loop = asyncio.get_running_loop()
     body = await loop.run_in_executor(pipeline.matching, read, phase.comment.body)
     text = body.text
