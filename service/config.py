@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: The rules shipped with the code (policy and word lists). A deployment points MODERATION_RULES_DIR elsewhere.
@@ -238,6 +238,62 @@ class Settings(BaseSettings):
         # six escaped, the most any byte grows), plus room for the other fields: attributes, languages,
         # tokens, and a context of a few comments. Anything larger cannot be a valid request.
         return self.PERSPECTIVE_MAX_COMMENT_BYTES * 6 + 64 * 1024
+
+    # -- Coral Talk's external moderation phase (issue 13) -------------------------------------------------
+    #: The signing secrets of Coral's external moderation phase (Coral's admin, Configure > Moderation >
+    #: External moderation phases, shows each), comma-separated. A request is Coral's when its
+    #: X-Coral-Signature holds an HMAC-SHA256 of the body under any of them, so a rotation is: add Coral's new
+    #: secret, and drop the old one once Coral no longer signs with it. Unset: POST /v1/coral/moderate is off
+    #: and answers 404 coral_off. Outside development each must be at least SECRET_MIN_BYTES bytes (Coral's
+    #: own are longer).
+    CORAL_SECRETS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: Coral author roles whose comments are not moderated (comma-separated; "none" scores everyone): the
+    #: door answers 204, Coral's "do not moderate". Coral's own approveStaff phase approves these roles before
+    #: it calls an external phase; this keeps their comments out of our log should one reach us anyway.
+    CORAL_SKIP_ROLES: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["ADMIN", "MODERATOR", "STAFF"]
+    )
+    #: The site Coral's decisions are recorded under (the dashboard's site filter). A Coral phase proves
+    #: itself by its signature, not an API key, and the tenant it names is its own say: the site comes from
+    #: here, where the operator sets it.
+    CORAL_SITE: str = Field(default="coral", min_length=1, max_length=100)
+    #: The phase's "Format" in Coral: HTML (the default), whose text is scored and whose spans map back into
+    #: the HTML, or PLAIN_TEXT, scored as sent ("<b>" in plain text is what the commenter typed).
+    CORAL_BODY_FORMAT: Literal["HTML", "PLAIN_TEXT"] = "HTML"
+    #: The largest body POST /v1/coral/moderate reads (and hashes, before it knows the request is Coral's);
+    #: a larger one is held for a person (SYSTEM_WITHHELD), not refused, since Coral publishes what an error
+    #: answers. Coral stores a comment as sanitised HTML: a MAX_CHARS (10,000) character comment is ~10-60 KB
+    #: even with every character an entity ("&nbsp;"), so 256 KB leaves room for formatting and links while
+    #: bounding what reading costs: ~0.25 s of one thread for the most hostile markup (bench_coral).
+    CORAL_MAX_BODY_BYTES: int = Field(default=256 * 1024, ge=64 * 1024)
+
+    @field_validator("CORAL_SECRETS", "CORAL_SKIP_ROLES", mode="before")
+    @classmethod
+    def _split_coral_lists(cls, value: object) -> object:
+        items = value.split(",") if isinstance(value, str) else value
+        if isinstance(items, list | tuple):
+            return [str(item).strip() for item in items if str(item).strip()]
+        return value
+
+    @field_validator("CORAL_SKIP_ROLES")
+    @classmethod
+    def _coral_roles(cls, value: list[str]) -> list[str]:
+        roles = [role.upper() for role in value]
+        return [] if roles == ["NONE"] else roles
+
+    @field_validator("CORAL_SECRETS")
+    @classmethod
+    def _coral_secrets_long(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        # ENVIRONMENT and SECRET_MIN_BYTES are declared above, so validated before this field.
+        if info.data.get("ENVIRONMENT", "development") != "development":
+            least = info.data.get("SECRET_MIN_BYTES", 32)
+            for index, secret in enumerate(value):
+                if len(secret.encode()) < least:
+                    raise ValueError(
+                        f"MODERATION_CORAL_SECRETS: secret {index + 1} is {len(secret.encode())} bytes; "
+                        f"outside development each must be at least {least} (paste the one Coral shows)"
+                    )
+        return value
 
 
 @lru_cache

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.api import comments, health, metrics, moderate, openai_moderation, perspective, review, session
+from service.api import (
+    comments,
+    coral,
+    health,
+    metrics,
+    moderate,
+    openai_moderation,
+    perspective,
+    review,
+    session,
+)
 from service.api.errors import BodyRule, page_too_large
 from service.config import Settings
 
@@ -14,7 +24,7 @@ router = APIRouter()
 # order (measured: routing to /v1/moderations behind every other router took 30-70 us more a request than
 # right after /v1/moderate, a few percent of a word-list-only request).
 # The compatible doors (issue 13: other services' APIs) answer in their own error envelopes.
-for resource in (moderate, openai_moderation, perspective, health, metrics, comments, review, session):
+for resource in (moderate, openai_moderation, perspective, coral, health, metrics, comments, review, session):
     router.include_router(resource.router)
 
 
@@ -36,6 +46,8 @@ def body_rules(settings: Settings) -> list[BodyRule]:
         BodyRule(
             "/moderations", settings.max_body_bytes, json_only=True, shape=openai_moderation.openai_shape
         ),
+        # Coral's phase request: its comment's HTML and fields, answered in Coral's shape (issue 13).
+        BodyRule("/v1/coral/", settings.CORAL_MAX_BODY_BYTES, json_only=True, shape=coral.coral_shape),
         # No valid request to our JSON API is larger (Settings.max_body_bytes says why).
         BodyRule("/v1/", settings.max_body_bytes, json_only=True),
         BodyRule("/dashboard", settings.FORM_MAX_BYTES, shape=page_too_large),
