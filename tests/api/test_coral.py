@@ -385,6 +385,11 @@ def test_the_decision_is_recorded_with_the_text_story_and_author(make_client, re
     assert entry["comment_id"] == held["moderation"]["id"]
     assert entry["text"] == "\nwhat a jackass & a fool\n"
     assert (entry["article_id"], entry["author_id"]) == ("story-2026-11-29-budget", "user-7f3a")
+    # Recorded under MODERATION_CORAL_SITE (default "coral"), never a site the request names.
+    assert entry["site"] == "coral"
+    assert [
+        e["comment_id"] for e in coral.get("/v1/review/log", params={"site": "coral"}).json()["entries"]
+    ] == [held["moderation"]["id"]]
     (match,) = entry["matches"]
     assert entry["text"][match["start"] : match["end"]] == "jackass"  # the log's spans index its text
     queue = coral.get("/v1/review").json()["items"]
