@@ -86,6 +86,8 @@ class Door:
     """The raw JSON body (and any headers over it) the door's own clients send for one comment."""
     answered: Callable[[dict[str, Any]], bool]
     """Whether a 200 answer holds a verdict for the comment."""
+    needs_model: bool = False
+    """Whether its clients' body asks for something only the model scores (then the word-list-only run skips it)."""
 
 
 DOORS: tuple[Door, ...] = (
@@ -110,6 +112,7 @@ DOORS: tuple[Door, ...] = (
             }
         ),
         lambda a: "TOXICITY" in a.get("attributeScores", {}),
+        needs_model=True,
     ),
     # Coral's External Moderation Phase, signed as Coral signs it (issue 13, point 4).
     Door(
@@ -321,14 +324,18 @@ def main() -> int:
         try:
             server.wait_ready()
             paths = server.paths()
-            doors = [d for d in DOORS if d.path in paths]
+            with_model = "MODERATION_MODEL_PATH" in env
+            doors = [d for d in DOORS if d.path in paths and (with_model or not d.needs_model)]
             absent = [d.name for d in DOORS if d.path not in paths]
+            unscorable = [d.name for d in DOORS if d.needs_model and not with_model]
             measured = measure(server, doors, requests)
         finally:
             server.stop()
         cpu, rate = report(title, measured, requests)
         if absent:
             print(f"  not served by this build (skipped): {', '.join(absent)}")
+        if unscorable:
+            print(f"  asks for model scores, none here (skipped): {', '.join(unscorable)}")
         results[title] = {str(c): r for c, r in measured.items()}
         if "MODERATION_MODEL_PATH" in env:
             worst_cpu, worst_rate = cpu, rate
