@@ -85,6 +85,11 @@ class Keys:
         check_comment_id(comment_id)
         return f"{self.prefix}comment:{comment_id}"
 
+    def comment_prefix(self) -> str:
+        """What `comment` puts before the id: for a script that names the statuses of ids it finds itself
+        (those the full review overflow drops)."""
+        return f"{self.prefix}comment:"
+
     def counter(self, period: str, bucket: int, dimension: str, value: str) -> str:
         """A counter of one bucket: `period` is "m" (per minute) or "h" (per hour), `bucket` the minute or
         hour since the epoch, `dimension` what is counted (verdict, clause, cache, decision), `value` which."""

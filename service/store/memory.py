@@ -34,9 +34,14 @@ from typing import Any, Literal, NamedTuple
 
 from service.store.base import (
     ApiKeyRecord,
+    Count,
     CounterName,
+    DecisionResult,
+    DecisionWrite,
     LogCursor,
     LogEntry,
+    RecordResult,
+    RecordWrite,
     Spill,
     check_api_key_id,
     check_comment_id,
@@ -120,10 +125,26 @@ class MemoryStore:
         while len(self._verdicts) > self.max_entries:
             self._verdicts.popitem(last=False)
 
+    async def get_verdicts(self, digests: Sequence[str]) -> list[dict[str, Any] | None]:
+        return [await self.get_verdict(d) for d in digests]
+
+    async def set_verdicts(self, verdicts: Sequence[tuple[str, dict[str, Any]]], ttl_s: int) -> None:
+        check_ttl(ttl_s)
+        # Every value checked before any is stored: a bad one refuses the batch, as Redis' client would.
+        raws = [(check_digest(d), dump_verdict(v)) for d, v in verdicts]
+        for digest, raw in raws:
+            self._verdicts.pop(digest, None)
+            self._verdicts[digest] = (self._clock() + ttl_s, raw)
+        while len(self._verdicts) > self.max_entries:
+            self._verdicts.popitem(last=False)
+
     # -- the decision log ------------------------------------------------------------------------------------
 
     async def append_log(self, fields: Mapping[str, str], *, max_len: int, min_ms: int) -> LogCursor:
         check_fields(fields)
+        return self._append(fields, max_len, min_ms)
+
+    def _append(self, fields: Mapping[str, str], max_len: int, min_ms: int) -> LogCursor:
         position = LogCursor(max(int(self._wall_clock() * 1000), 0), 0)
         if self._log and position <= self._log[-1].id:  # positions only grow, even when the clock steps back
             last = self._log[-1].id
@@ -171,7 +192,7 @@ class MemoryStore:
         if ttl_s is not None:
             check_ttl(ttl_s)
         # No await between reading and writing: the test and the set are one step, as in Redis' script.
-        current = await self.get_status(comment_id)
+        current = self._current_status(comment_id)
         if if_status_in is not None and (current or {}).get("status") not in if_status_in:
             return False
         self._put_status(comment_id, {**(current or {}), **fields}, ttl_s, evictable)
@@ -184,7 +205,7 @@ class MemoryStore:
         check_fields(fields)
         if ttl_s is not None:
             check_ttl(ttl_s)
-        current = await self.get_status(comment_id)
+        current = self._current_status(comment_id)
         if current is not None:
             return current
         self._put_status(comment_id, dict(fields), ttl_s, evictable)
@@ -206,6 +227,9 @@ class MemoryStore:
             self._sweep_expired_statuses()
 
     async def get_status(self, comment_id: str) -> dict[str, str] | None:
+        return self._current_status(comment_id)
+
+    def _current_status(self, comment_id: str) -> dict[str, str] | None:
         check_comment_id(comment_id)
         status = self._statuses.get(comment_id)
         if status is None:
@@ -237,6 +261,9 @@ class MemoryStore:
         self, comment_id: str, entered_ms: int, *, limit: int | None = None, overflow_limit: int = 0
     ) -> Spill:
         check_comment_id(comment_id)
+        return self._enqueue(comment_id, entered_ms, limit, overflow_limit)
+
+    def _enqueue(self, comment_id: str, entered_ms: int, limit: int | None, overflow_limit: int) -> Spill:
         self._overflow.pop(comment_id, None)
         self._queue[comment_id] = float(entered_ms)
         moved = 0
@@ -278,6 +305,9 @@ class MemoryStore:
 
     async def add_counts(self, counters: Sequence[CounterName], ttl_s: int) -> None:
         check_ttl(ttl_s)
+        self._add_counts(counters, ttl_s)
+
+    def _add_counts(self, counters: Sequence[CounterName], ttl_s: int) -> None:
         now = self._clock()
         for counter in counters:
             expires_at, value = self._counters.get(counter, (0.0, 0))
@@ -294,6 +324,85 @@ class MemoryStore:
             expires_at, value = self._counters.get(counter, (0.0, 0))
             values.append(value if now < expires_at else 0)
         return values
+
+    # -- whole records and decisions: no await between the first test and the last write, so each is one step
+
+    async def write_records(self, writes: Sequence[RecordWrite]) -> list[RecordResult]:
+        for write in writes:  # everything a write could refuse, before anything of the batch is written
+            self._check_record(write)
+        return [self._write_record(w) for w in writes]
+
+    def _check_record(self, write: RecordWrite) -> None:
+        check_comment_id(write.comment_id)
+        check_fields(write.status)
+        if write.ttl_s is not None:
+            check_ttl(write.ttl_s)
+        if write.log_entry is not None:
+            check_fields(write.log_entry)
+        if write.queue is not None:
+            check_ttl(write.queue.lost_ttl_s)
+        for _, ttl_s in (*write.counts, *(write.queue.overflowed if write.queue else ())):
+            check_ttl(ttl_s)
+
+    def _write_record(self, write: RecordWrite) -> RecordResult:
+        current = self._current_status(write.comment_id)
+        if write.if_status_in is None:
+            if current is not None:
+                return RecordResult(False, found=current)
+            fields = dict(write.status)
+        else:
+            if (current or {}).get("status") not in write.if_status_in:
+                return RecordResult(False)
+            fields = {**(current or {}), **write.status}
+        log_id = None
+        if write.log_entry is not None:
+            log_id = self._append(write.log_entry, write.log_max_len, write.log_min_ms)
+            fields["log_id"] = str(log_id)
+            if write.entry_json is not None:
+                fields["entry"] = write.entry_json
+        self._put_status(write.comment_id, fields, write.ttl_s, write.evictable)
+        if write.unqueue:
+            self._queue.pop(write.comment_id, None)
+            self._overflow.pop(write.comment_id, None)
+        self._add(write.counts)
+        spill = Spill()
+        if write.queue is not None:
+            place = write.queue
+            spill = self._enqueue(write.comment_id, place.entered_ms, place.limit, place.overflow_limit)
+            for lost_id in spill.lost:
+                lost = self._current_status(lost_id)
+                if lost is not None and lost.get("status") == "pending_review":
+                    self._put_status(lost_id, {**lost, "queue": "lost", "entry": ""}, place.lost_ttl_s, True)
+            self._add(place.overflowed * spill.moved + place.lost * len(spill.lost))
+        return RecordResult(True, log_id=log_id, spill=spill)
+
+    async def apply_decision(self, decision: DecisionWrite) -> DecisionResult:
+        check_comment_id(decision.comment_id)
+        check_fields(decision.update)
+        check_fields(decision.log_entry)
+        check_ttl(decision.ttl_s)
+        for _, ttl_s in decision.counts:
+            check_ttl(ttl_s)
+        comment_id = decision.comment_id
+        current = self._current_status(comment_id)
+        status = (current or {}).get("status")
+        if current is None or status != decision.expected_status:
+            return DecisionResult("changed", status)
+        if decision.claim_review:
+            waiting = comment_id in self._queue or comment_id in self._overflow
+            if not waiting and current.get("queue") != "lost":
+                return DecisionResult("taken", status)
+            self._queue.pop(comment_id, None)
+            self._overflow.pop(comment_id, None)
+        log_id = self._append(decision.log_entry, decision.log_max_len, decision.log_min_ms)
+        # A moderator's decision is never evicted: it expires with its TTL only.
+        self._put_status(comment_id, {**current, **decision.update}, decision.ttl_s, False)
+        self._add(decision.counts)
+        return DecisionResult("applied", status, log_id)
+
+    def _add(self, counts: Sequence[Count]) -> None:
+        for counter, ttl_s in counts:
+            self._add_counts([counter], ttl_s)
 
     # -- moderators' sessions (login hardening, issue 10) ---------------------------------------------------
 
