@@ -19,6 +19,8 @@ from service.moderation.types import Comment
 from service.review.models import IdConflict
 from service.store.keys import verdict_digest
 from service.store.memory import MemoryStore
+from service.store.redis import RedisStore
+from tests.support.failing import CountingStore
 from tests.support.scorers import FailingScorer, GatedScorer, MarkerScorer, NaNScorer
 from tests.support.settings import make_settings
 
@@ -190,3 +192,37 @@ async def test_closing_the_pipeline_stops_its_matching_threads(store: MemoryStor
     pipeline.close()
     with pytest.raises(RuntimeError, match="shutdown"):
         pipeline.matching.submit(len, "no more")
+
+
+async def test_a_batch_costs_three_store_round_trips_not_two_per_comment(redis_store: RedisStore) -> None:
+    counting = CountingStore(redis_store)
+    settings = make_settings()
+    policy, wordlists = runtime.load_rules(settings)
+    decisions = runtime.decision_log(settings, counting)  # type: ignore[arg-type]
+    pipeline = runtime.pipeline(
+        settings,
+        policy=policy,
+        wordlists=wordlists,
+        scorer=MarkerScorer(),
+        store=counting,
+        decisions=decisions,
+    )
+    comments = [
+        Comment(id=f"c{i}", text=f"Comment number {i} [[insult={0.1 + 0.4 * (i % 3):.1f}]]")
+        for i in range(100)
+    ]
+    try:
+        first = await pipeline.moderate(comments)
+        assert counting.calls == ["get_verdicts", "set_verdicts", "write_records"]
+        counting.calls.clear()
+        again = await pipeline.moderate(comments)  # all cached, and repeats of what is recorded
+        assert counting.calls == ["get_verdicts", "write_records"]
+    finally:
+        pipeline.close()
+    assert all(v.status_token for v in first) and [v.status_token for v in again] == [
+        v.status_token for v in first
+    ]
+    # A repeat is answered with the verdict recorded first.
+    assert [v.verdict for v in again] == [v.verdict for v in first] and {v.verdict for v in first} != {
+        "accept"
+    }
