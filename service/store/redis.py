@@ -167,10 +167,6 @@ _WRITE_RECORD = (
     + """
 local h = cjson.decode(ARGV[1])
 local id = ARGV[2]
-for i, wanted in ipairs({'hash', 'stream', 'zset', 'zset', 'string'}) do
-  local err = check_type(KEYS[i], wanted)
-  if err then return err end
-end
 if h.claim then
   if redis.call('EXISTS', KEYS[1]) == 1 then return {0, redis.call('HGETALL', KEYS[1])} end
 else
@@ -178,6 +174,10 @@ else
   local allowed = false
   for _, s in ipairs(h.allowed) do if current == s then allowed = true end end
   if not allowed then return {0, {}} end
+end
+for i, wanted in ipairs({'hash', 'stream', 'zset', 'zset', 'string'}) do
+  local err = check_type(KEYS[i], wanted)
+  if err then return err end
 end
 local pos = 3 + 2 * h.nstatus
 local log_id = ''
