@@ -42,6 +42,12 @@ class StoreUnavailable(Exception):
     """The store could not answer; the request goes on without the cache."""
 
 
+class StoreFull(StoreUnavailable):
+    """The memory store is at one of its documented limits on what it must never drop on its own (pending
+    reviews and moderators' decisions, the sites' API keys): it refuses a new one rather than forget an old
+    one. A StoreUnavailable, so callers degrade as they do when Redis cannot answer."""
+
+
 # -- values --------------------------------------------------------------------------------------------------
 
 # ASCII digits only: `\d` would also take other scripts' digits, which int() reads but Redis refuses.

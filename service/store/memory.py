@@ -6,21 +6,26 @@ cache, and a value Redis would refuse is refused here too), TTLs are honoured, l
 numbers them, names Redis could not key on are refused alike. It is per process: workers don't share it and
 a restart empties it.
 
-Memory is bounded where Redis would only be bounded by its own memory, never at the cost of a moderator:
-- cached verdicts: at most `max_entries`; the least recently set goes first (a cache may forget);
-- statuses the service decided (`evictable=True`: accepted, rejected): at most `max_entries`, the least
-  recently set going first, so `status()` can answer "unknown" for an old accepted comment here before its
-  retention is over. Pending reviews and moderators' decisions are never evicted: they expire as in Redis
-  (pending reviews never), and expired ones are swept out as the table grows;
-- the decision log: capped by the caller's `max_len` and `min_ms`, exactly (Redis trims in blocks);
-- counters: they expire as in Redis; expired ones are swept out once there are 4 x `max_entries`;
+Memory is bounded where Redis would only be bounded by its own memory, never at the cost of a moderator. Each
+collection, its bound, and what happens past it:
+- cached verdicts: at most `max_entries`; past it the least recently set goes first (a cache may forget);
+- statuses the service decided (`evictable=True` with an expiry: accepted, rejected, reviews lost from the
+  overflow): at most `max_entries`, the least recently set going first, so `status()` can answer "unknown"
+  for an old accepted comment here before its retention is over;
+- statuses held (pending reviews, moderators' decisions: anything without an expiry or not evictable): never
+  evicted, whatever the traffic; they expire as in Redis (pending reviews never) and expired ones are swept
+  out as the table grows. At most `max_held`: past it a new held status is refused with StoreFull (nothing of
+  that record or decision is written), until reviews are decided or decisions expire;
 - the review queue and its overflow: bounded by the caller's caps, as in Redis (what falls out of the overflow
-  is counted, and its status is the caller's business);
+  is counted, and its status left to expire); with no cap given, by `max_held`;
+- the decision log: capped by the caller's `max_len` and `min_ms`, exactly (Redis trims in blocks);
+- counters: they expire as in Redis; expired ones are swept out once there are 4 x `max_entries` (their names
+  are a fixed vocabulary per minute and hour bucket, a few thousand live at once);
 - moderators' sessions: they expire as in Redis, and expired ones are swept out once there are
   `max_entries`; past that the oldest go first (a moderator logs in again). Only a right password makes
   one, and logins are rate limited, so the bound is a backstop. Session epochs: one number per user;
-- the sites' API keys: unbounded, as only an operator makes them (tests, and a single process that makes
-  its own keys: `moderation keys` cannot reach another process's memory).
+- the sites' API keys: at most MAX_API_KEYS (only an operator makes them; past it StoreFull). Tests, and a
+  single process that makes its own keys: `moderation keys` cannot reach another process's memory.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from service.store.base import (
     RecordResult,
     RecordWrite,
     Spill,
+    StoreFull,
     check_api_key_id,
     check_comment_id,
     check_digest,
@@ -54,6 +60,9 @@ from service.store.base import (
     load_verdict,
     log_bounds,
 )
+
+#: The sites' API keys the memory store keeps at most (an operator's, one per site: far more than any).
+MAX_API_KEYS = 10_000
 
 
 class _Status(NamedTuple):
@@ -73,12 +82,16 @@ class MemoryStore:
         self,
         max_entries: int = 100_000,
         *,
+        max_held: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         if max_entries < 1:
             raise ValueError(f"max_entries must be >= 1, got {max_entries!r}")
+        if max_held < 1:
+            raise ValueError(f"max_held must be >= 1, got {max_held!r}")
         self.max_entries = max_entries
+        self.max_held = max_held
         self._clock = clock
         self._wall_clock = wall_clock  # log positions are wall-clock milliseconds, as Redis makes them
         # digest -> (expires_at, stored JSON); insertion order is age order, so the first entry is the oldest.
@@ -195,6 +208,7 @@ class MemoryStore:
         current = self._current_status(comment_id)
         if if_status_in is not None and (current or {}).get("status") not in if_status_in:
             return False
+        self._make_room(comment_id, ttl_s, evictable)
         self._put_status(comment_id, {**(current or {}), **fields}, ttl_s, evictable)
         return True
 
@@ -208,6 +222,7 @@ class MemoryStore:
         current = self._current_status(comment_id)
         if current is not None:
             return current
+        self._make_room(comment_id, ttl_s, evictable)
         self._put_status(comment_id, dict(fields), ttl_s, evictable)
         return None
 
@@ -225,6 +240,21 @@ class MemoryStore:
                 del self._statuses[oldest]
         if len(self._statuses) > self._sweep_statuses_at:
             self._sweep_expired_statuses()
+
+    def _make_room(self, comment_id: str, ttl_s: int | None, evictable: bool) -> None:
+        """Raise StoreFull, before anything is written, when the status would join the held ones (pending
+        reviews, moderators' decisions) and `max_held` of them are kept already."""
+        if evictable and ttl_s is not None:
+            return
+        if comment_id in self._statuses and comment_id not in self._evictable:
+            return  # held already: it takes no new room
+        if len(self._statuses) - len(self._evictable) >= self.max_held:
+            self._sweep_expired_statuses()
+        if len(self._statuses) - len(self._evictable) >= self.max_held:
+            raise StoreFull(
+                f"the memory store holds {self.max_held} pending reviews and moderators' decisions, its limit "
+                "(MODERATION_MEMORY_MAX_HELD): decide reviews, or run with Redis (REDIS_URL)"
+            )
 
     async def get_status(self, comment_id: str) -> dict[str, str] | None:
         return self._current_status(comment_id)
@@ -264,15 +294,19 @@ class MemoryStore:
         return self._enqueue(comment_id, entered_ms, limit, overflow_limit)
 
     def _enqueue(self, comment_id: str, entered_ms: int, limit: int | None, overflow_limit: int) -> Spill:
+        # Uncapped by the caller, or capped beyond what it may hold: the store's own cap, on both.
+        if limit is None:
+            limit, overflow_limit = self.max_held, self.max_held
+        limit, overflow_limit = min(limit, self.max_held), min(overflow_limit, self.max_held)
         self._overflow.pop(comment_id, None)
         self._queue[comment_id] = float(entered_ms)
         moved = 0
-        while limit is not None and len(self._queue) > limit:
+        while len(self._queue) > limit:
             oldest = _oldest(self._queue)
             self._overflow[oldest] = self._queue.pop(oldest)
             moved += 1
         lost: list[str] = []
-        while limit is not None and len(self._overflow) > max(overflow_limit, 0):
+        while len(self._overflow) > max(overflow_limit, 0):
             oldest = _oldest(self._overflow)
             del self._overflow[oldest]
             lost.append(oldest)
@@ -354,6 +388,7 @@ class MemoryStore:
             if (current or {}).get("status") not in write.if_status_in:
                 return RecordResult(False)
             fields = {**(current or {}), **write.status}
+        self._make_room(write.comment_id, write.ttl_s, write.evictable)
         log_id = None
         if write.log_entry is not None:
             log_id = self._append(write.log_entry, write.log_max_len, write.log_min_ms)
@@ -392,6 +427,8 @@ class MemoryStore:
             waiting = comment_id in self._queue or comment_id in self._overflow
             if not waiting and current.get("queue") != "lost":
                 return DecisionResult("taken", status)
+        self._make_room(comment_id, decision.ttl_s, False)
+        if decision.claim_review:
             self._queue.pop(comment_id, None)
             self._overflow.pop(comment_id, None)
         log_id = self._append(decision.log_entry, decision.log_max_len, decision.log_min_ms)
@@ -448,6 +485,8 @@ class MemoryStore:
     async def add_api_key(self, record: ApiKeyRecord) -> bool:
         if record.id in self._api_keys:
             return False
+        if len(self._api_keys) >= MAX_API_KEYS:
+            raise StoreFull(f"the memory store keeps at most {MAX_API_KEYS} API keys; delete unused ones")
         self._api_keys[record.id] = record
         return True
 
