@@ -24,11 +24,16 @@ Pending reviews don't expire while they wait in the queue or its overflow, and m
 never dropped early; the service's own accepts and rejects may be (a memory store bounds them), as they can
 be judged again.
 
-A status belongs to its first writer. `record` creates it in one store step (`claim_status`) and never
-writes over one: a repeat of the same text gets the verdict recorded first, another text under the same id
-is a conflict (the API answers 409). Every later change is conditional on the status read before it (one
-step in the store too), so a moderator's decision is never overwritten: not by the API, not by a rescoring
-run, not by another moderator deciding at the same moment.
+A status belongs to its first writer. `write` creates it and never writes over one: a repeat of the same text
+gets the verdict recorded first, another text under the same id is a conflict (the API answers 409). Every
+later change is conditional on the status read before it, so a moderator's decision is never overwritten: not
+by the API, not by a rescoring run, not by another moderator deciding at the same moment.
+
+One step each (issue 12): a comment's whole record (status, log entry, queue place with what the full queue
+spills, counters) is one store step (`write_records`: a Lua script per record in Redis, the batch's scripts
+in one round trip), and so is a moderator's decision (`apply_decision`: queue claim, status test and update,
+log entry, counters). No failure between two writes can leave a pending_review status outside the queue, or a
+decided comment without its log entry: a record or a decision is written whole or not at all.
 
 Bounds: a log entry keeps the first `max_text_chars` characters of the text; the review queue holds
 `queue_limit` comments, its oldest moving to the overflow, which holds `overflow_limit`; those that fall out

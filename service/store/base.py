@@ -333,8 +333,9 @@ class VerdictCache(Protocol):
 @runtime_checkable
 class DecisionStore(Protocol):
     """The decision log, comment statuses, the review queue and counters. Every method raises
-    StoreUnavailable when the store cannot be reached. Each call is one step: nothing here makes several
-    calls atomic together."""
+    StoreUnavailable when the store cannot be reached. Each call is one step; several calls are not atomic
+    together, which is why a comment's whole record and a moderator's whole decision are one call each
+    (`write_records`, `apply_decision`)."""
 
     # The decision log: entries of string fields, newest last, capped by length and by age.
 

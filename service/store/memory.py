@@ -241,16 +241,16 @@ class MemoryStore:
         if len(self._statuses) > self._sweep_statuses_at:
             self._sweep_expired_statuses()
 
-    def _make_room(self, comment_id: str, ttl_s: int | None, evictable: bool) -> None:
-        """Raise StoreFull, before anything is written, when the status would join the held ones (pending
-        reviews, moderators' decisions) and `max_held` of them are kept already."""
+    def _make_room(self, comment_id: str, ttl_s: int | None, evictable: bool, *, needed: int = 1) -> None:
+        """Raise StoreFull, before anything is written, when the status (or `needed` of them) would join the
+        held ones (pending reviews, moderators' decisions) and `max_held` of them are kept already."""
         if evictable and ttl_s is not None:
             return
-        if comment_id in self._statuses and comment_id not in self._evictable:
+        if needed == 1 and comment_id in self._statuses and comment_id not in self._evictable:
             return  # held already: it takes no new room
-        if len(self._statuses) - len(self._evictable) >= self.max_held:
+        if len(self._statuses) - len(self._evictable) + needed > self.max_held:
             self._sweep_expired_statuses()
-        if len(self._statuses) - len(self._evictable) >= self.max_held:
+        if len(self._statuses) - len(self._evictable) + needed > self.max_held:
             raise StoreFull(
                 f"the memory store holds {self.max_held} pending reviews and moderators' decisions, its limit "
                 "(MODERATION_MEMORY_MAX_HELD): decide reviews, or run with Redis (REDIS_URL)"
@@ -364,6 +364,15 @@ class MemoryStore:
     async def write_records(self, writes: Sequence[RecordWrite]) -> list[RecordResult]:
         for write in writes:  # everything a write could refuse, before anything of the batch is written
             self._check_record(write)
+        # Room for the batch's new held statuses, or none of it is written (a batch is answered as one).
+        new_held = {
+            w.comment_id
+            for w in writes
+            if not (w.evictable and w.ttl_s is not None)
+            and (w.comment_id not in self._statuses or w.comment_id in self._evictable)
+        }
+        if new_held:
+            self._make_room(next(iter(new_held)), None, False, needed=len(new_held))
         return [self._write_record(w) for w in writes]
 
     def _check_record(self, write: RecordWrite) -> None:

@@ -226,3 +226,20 @@ async def test_a_batch_costs_three_store_round_trips_not_two_per_comment(redis_s
     assert [v.verdict for v in again] == [v.verdict for v in first] and {v.verdict for v in first} != {
         "accept"
     }
+
+
+async def test_a_memory_store_full_of_held_reviews_answers_verdicts_unrecorded_never_accepted() -> None:
+    store = MemoryStore(max_held=1)
+    pipeline = _recording(MarkerScorer(), store)
+    try:
+        (first,) = await pipeline.moderate([Comment(id="a", text="You fool [[insult=0.6]]")])
+        second, third = await pipeline.moderate(
+            [Comment(id="b", text="You idiot [[insult=0.6]]"), Comment(id="c", text="Nice piece.")]
+        )
+    finally:
+        pipeline.close()
+    assert (first.verdict, second.verdict, third.verdict) == ("review", "review", "accept")
+    assert first.status_token and second.status_token is None and third.status_token is None
+    assert pipeline.stats.record_errors == 1
+    # The whole batch was refused before anything of it was written.
+    assert await store.get_statuses(["b", "c"]) == [None, None] and await store.review_page(0, 5) == ["a"]
