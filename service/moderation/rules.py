@@ -173,7 +173,8 @@ class RulesWatcher:
         if self.poll_s <= 0:
             return
         loop = asyncio.get_running_loop()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rules-reload") as thread:
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rules-reload")
+        try:
             while True:
                 await asyncio.sleep(self.poll_s)
                 seen = await loop.run_in_executor(thread, self.signature)
@@ -187,6 +188,9 @@ class RulesWatcher:
                         break
                     seen = again
                 await loop.run_in_executor(thread, self.rebuild, seen)
+        finally:
+            # Not waited for: a shutdown must not sit out a build under way (it ends in its thread, unused).
+            thread.shutdown(wait=False, cancel_futures=True)
 
     def rebuild(self, signature: Signature | None = None) -> bool:
         """Build the rules as the files are now and swap them in; on failure keep the old ones. Blocking:
