@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 #: While a rebuild runs, how often the interpreter hands its lock from one thread to another (its default is
 #: 5 ms). The event loop gives the lock up at every network wait and then waits for the build's thread to
 #: hand it back: up to this long each time, several times per request. Shorter while building keeps requests
-#: closer to their usual latency (tests/benchmarks/bench_reload.py measures both).
+#: closer to their usual latency: in bench_reload.py on a busy 2-core machine, p99 during rebuilds was 934 ms
+#: with the default interval and 270 ms with this one (one run each: the machine's noise is as large).
 BUILD_SWITCH_INTERVAL_S = 0.0005
 
 _switching = threading.Lock()
