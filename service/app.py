@@ -7,6 +7,8 @@ Around the routes, outermost first: SecurityHeaders (service/api/surface.py), Tr
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -58,8 +60,7 @@ def create_app(
         decisions = runtime.decision_log(settings, store, on_final=webhook.send if webhook else None)
         pipeline = runtime.pipeline(
             settings,
-            policy=loaded.policy,
-            wordlists=loaded.wordlists,
+            rules=loaded.rules,
             scorer=loaded.scorer,
             store=store,
             decisions=decisions,
@@ -68,6 +69,10 @@ def create_app(
         app.state.settings = settings
         app.state.pipeline = pipeline
         app.state.metrics.watch(pipeline)
+        # Rules edits are rebuilt by this task in a thread of its own and swapped in when built (issue 12).
+        app.state.rules = loaded.rules
+        app.state.metrics.watch_rules(loaded.rules)
+        reloading = asyncio.create_task(loaded.rules.watch(), name="rules-reload")
         app.state.decisions = decisions
         app.state.auth = loaded.auth
         app.state.webhook = webhook
@@ -81,6 +86,9 @@ def create_app(
         try:
             yield
         finally:
+            reloading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reloading
             await suggestions_store.aclose()
             await login_limiter.aclose()
             pipeline.close()

@@ -319,6 +319,15 @@ class Settings(BaseSettings):
             "MODERATION_ALLOW_MEMORY_STORE=true"
         )
 
+    # -- Rules reload off the request path (issue 12) ------------------------------------------------------
+    #: Seconds between looks at the rules files (the policy and the word lists) for an edit, which is then
+    #: rebuilt in a background thread and swapped in when built; requests never wait for it. 0 turns hot
+    #: reloading off (edits then need a restart).
+    RULES_RELOAD_POLL_S: float = Field(default=1.0, ge=0, le=3600)
+    #: How long the files must hold still before an edit is rebuilt: a burst of writes (an editor's save, a
+    #: deploy copying several files) is one rebuild, not one per write.
+    RULES_RELOAD_DEBOUNCE_S: float = Field(default=0.5, ge=0, le=60)
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -28,7 +28,8 @@ from service.model.base import NO_MODEL, ModelLoadError, Scorer
 from service.model.batcher import BatchObserver, MicroBatcher
 from service.model.loader import load_scorer
 from service.moderation.pipeline import Pipeline
-from service.moderation.policy import Policy, PolicyError, load_policy
+from service.moderation.policy import Policy, PolicyError
+from service.moderation.rules import RulesWatcher
 from service.review.log import DecisionLog
 from service.review.suggestions import SuggestionLog
 from service.review.webhook import WebhookConfigError, WebhookSender
@@ -39,7 +40,6 @@ from service.store.keyfile import KeyFile, KeyFileError
 from service.store.memory import MemoryStore
 from service.store.redis import RedisStore, mask_url
 from service.wordlist.rules import WordListError
-from service.wordlist.watcher import WordListWatcher
 
 log = logging.getLogger("service")
 
@@ -69,8 +69,7 @@ class Components:
 
     auth: AdminAuth
     webhook: WebhookSender | None
-    policy: Policy
-    wordlists: WordListWatcher
+    rules: RulesWatcher
     scorer: Scorer
 
 
@@ -85,12 +84,12 @@ def load_components(settings: Settings, *, scorer: Scorer | None = None) -> Comp
         settings.check_store()
         if settings.KEYS_FILE is not None:
             KeyFile(settings.KEYS_FILE).check()
-        policy, wordlists = load_rules(settings)
+        rules = load_rules(settings)
         scorer = scorer or load_model(settings)
     except CONFIGURATION_ERRORS as exc:
         raise StartupError(str(exc)) from exc
-    warn_missing_categories(policy, scorer)
-    return Components(auth=auth, webhook=webhook, policy=policy, wordlists=wordlists, scorer=scorer)
+    warn_missing_categories(rules.current().policy, scorer)
+    return Components(auth=auth, webhook=webhook, rules=rules, scorer=scorer)
 
 
 def webhook_sender(settings: Settings) -> WebhookSender | None:
@@ -142,16 +141,22 @@ def webhook_sender(settings: Settings) -> WebhookSender | None:
     )
 
 
-def load_rules(settings: Settings, *, watch: bool = True) -> tuple[Policy, WordListWatcher]:
-    """The policy and the word lists. `watch=False` pins the word lists as loaded now (a batch run must not
-    change rules halfway through). Raises PolicyError or WordListError."""
-    policy = load_policy(settings.policy_file)
-    log.info("policy %s loaded from %s", policy.version, settings.policy_file)
-    wordlists = WordListWatcher(settings.RULES_DIR, **({} if watch else {"min_interval_s": float("inf")}))
-    log.info(
-        "word lists loaded from %s (version %s)", settings.RULES_DIR / "wordlist", wordlists.current().version
+def load_rules(settings: Settings) -> RulesWatcher:
+    """The policy and the word lists, loaded now (blocking). They stay as loaded unless the watcher's
+    `watch()` runs (the app's lifespan starts it: reloads off the request path; a batch run does not, as it
+    must not change rules halfway through). Raises PolicyError or WordListError."""
+    rules = RulesWatcher(
+        settings.RULES_DIR,
+        settings.policy_file,
+        poll_s=settings.RULES_RELOAD_POLL_S,
+        debounce_s=settings.RULES_RELOAD_DEBOUNCE_S,
     )
-    return policy, wordlists
+    current = rules.current()
+    log.info("policy %s loaded from %s", current.policy.version, settings.policy_file)
+    log.info(
+        "word lists loaded from %s (version %s)", settings.RULES_DIR / "wordlist", current.wordlist.version
+    )
+    return rules
 
 
 def load_model(settings: Settings, threads: int | None = None) -> Scorer:
@@ -249,8 +254,7 @@ def batcher(settings: Settings, scorer: Scorer, *, observer: BatchObserver | Non
 def pipeline(
     settings: Settings,
     *,
-    policy: Policy,
-    wordlists: WordListWatcher,
+    rules: RulesWatcher,
     scorer: Scorer,
     store: Store,
     decisions: DecisionLog | None = None,
@@ -260,8 +264,7 @@ def pipeline(
     """The pipeline every door uses; `decisions=None` records nothing, `cache=False` skips the verdict cache
     (`store`, opened with `open_store(settings)`). Its matching threads stop with `Pipeline.close()`."""
     return Pipeline(
-        policy=policy,
-        wordlists=wordlists,
+        rules=rules,
         scorer=scorer,
         store=store,
         cache_ttl_s=settings.CACHE_TTL_S,

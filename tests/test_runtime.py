@@ -23,7 +23,7 @@ def test_components_are_loaded_from_settings() -> None:
     scorer = MarkerScorer()
     loaded = runtime.load_components(make_settings(ADMIN_PASSWORD=ADMIN_PASSWORD), scorer=scorer)
     assert loaded.scorer is scorer and loaded.webhook is None
-    assert loaded.policy.version and loaded.wordlists.current().version
+    assert loaded.rules.current().policy.version and loaded.rules.current().wordlist.version
     assert loaded.auth.check_login("admin", ADMIN_PASSWORD)
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from service.api.deps import PipelineDep, SettingsDep
 from service.api.metrics import operator_access
 from service.api.schemas import Health, Ready, ReadyCheck
+from service.moderation.rules import RulesWatcher
 
 router = APIRouter(tags=["health"])
 
@@ -31,9 +32,9 @@ async def healthz() -> Health:
     },
 )
 async def readyz(request: Request, pipeline: PipelineDep, settings: SettingsDep) -> JSONResponse:
-    policy = pipeline.policy
+    rules = pipeline.rules.current()
     checks = {
-        "policy": ReadyCheck(ok=True, detail=f"version {policy.version}"),
+        "policy": ReadyCheck(ok=True, detail=f"version {rules.policy.version}"),
         "model": ReadyCheck(
             ok=True,
             detail=pipeline.scorer.model_id
@@ -41,11 +42,18 @@ async def readyz(request: Request, pipeline: PipelineDep, settings: SettingsDep)
             else "none: word list only (MODERATION_MODEL=none)",
         ),
     }
-    try:
-        wordlist = pipeline.wordlists.current()
-        checks["wordlist"] = ReadyCheck(ok=True, detail=f"version {wordlist.version}")
-    except Exception as exc:  # a broken hot reload keeps the old list; this catches only total failure
-        checks["wordlist"] = ReadyCheck(ok=False, detail=str(exc))
+    checks["wordlist"] = ReadyCheck(ok=True, detail=f"version {rules.wordlist.version}")
+    watcher = getattr(request.app.state, "rules", None)
+    if isinstance(watcher, RulesWatcher):
+        # A broken edit keeps the previous rules serving: still ready (every replica reading the same files
+        # would otherwise leave the load balancer at once), with the error for the operator to read.
+        status = watcher.status()
+        checks["reload"] = ReadyCheck(
+            ok=True,
+            detail="the rules served are the files' as they are"
+            if status.error is None
+            else f"the rules files do not build, the previous rules are served: {status.error}",
+        )
     store = pipeline.store
     if store.kind == "redis":
         up = await store.ping()

@@ -26,6 +26,7 @@ from service.api.deps import SettingsDep
 from service.api.errors import ErrorResponse, error_response
 from service.config import Settings
 from service.moderation.pipeline import Pipeline
+from service.moderation.rules import RulesWatcher
 
 router = APIRouter(tags=["metrics"])
 
@@ -39,6 +40,7 @@ class ServiceMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._collector: _PipelineCollector | None = None
+        self._rules_collector: _RulesCollector | None = None
         self.batch_size = Histogram(
             "moderation_batch_size",
             "Comments per model call.",
@@ -63,6 +65,36 @@ class ServiceMetrics:
             self.registry.unregister(self._collector)
         self._collector = _PipelineCollector(pipeline)
         self.registry.register(self._collector)
+
+    def watch_rules(self, rules: RulesWatcher) -> None:
+        """Read how `rules`' reloading goes at scrape time (replacing an earlier watcher's)."""
+        if self._rules_collector is not None:
+            self.registry.unregister(self._rules_collector)
+        self._rules_collector = _RulesCollector(rules)
+        self.registry.register(self._rules_collector)
+
+
+class _RulesCollector(Collector):
+    def __init__(self, rules: RulesWatcher) -> None:
+        self._rules = rules
+
+    def collect(self) -> Iterator[Metric]:
+        status = self._rules.status()
+        yield CounterMetricFamily(
+            "moderation_rules_reloads",
+            "Edits of the rules files rebuilt and swapped in since the start.",
+            value=status.reloads,
+        )
+        yield CounterMetricFamily(
+            "moderation_rules_reload_failures",
+            "Edits of the rules files that did not build (the previous rules were kept).",
+            value=status.failures,
+        )
+        yield GaugeMetricFamily(
+            "moderation_rules_reload_broken",
+            "1 while the rules files on disk do not build and the previous rules are served, else 0.",
+            value=0 if status.error is None else 1,
+        )
 
 
 class _PipelineCollector(Collector):

@@ -34,13 +34,13 @@ from dataclasses import dataclass, field
 from service.model.base import Scorer
 from service.model.batcher import MicroBatcher, Overloaded
 from service.moderation.policy import Policy, apply_policy, cap_matches
+from service.moderation.rules import Rules, RulesSource
 from service.moderation.types import VERDICTS, Comment, Profanity, Verdict, WordMatch
 from service.review.log import DecisionLog
 from service.review.models import IdConflict
 from service.store.base import StoreUnavailable, VerdictCache
 from service.store.keys import verdict_digest
 from service.wordlist.matcher import WordList
-from service.wordlist.watcher import WordListWatcher
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,7 @@ class Pipeline:
     def __init__(
         self,
         *,
-        policy: Policy,
-        wordlists: WordListWatcher,
+        rules: RulesSource,
         scorer: Scorer,
         store: VerdictCache,
         cache_ttl_s: int,
@@ -93,8 +92,8 @@ class Pipeline:
         """`matching` runs word-list matching (the pipeline shuts it down on `close`). `cache=False` neither
         reads nor writes the verdict cache: batch rescoring judges every comment afresh and must not fill
         the service's cache with an archive's worth of verdicts."""
-        self.policy = policy
-        self.wordlists = wordlists
+        # Policy and word lists, reloaded together off the request path (service/moderation/rules.py).
+        self.rules = rules
         self.scorer = scorer
         self.store = store
         self.cache_ttl_s = cache_ttl_s
@@ -107,14 +106,19 @@ class Pipeline:
         self.max_matches = max_matches
         self.max_reasons = max_reasons
 
-    def identity(self, wordlist: WordList | None = None) -> Identity:
-        """The identity verdicts get now (or with `wordlist`, the word list a call already holds)."""
-        wordlist = wordlist or self.wordlists.current()
+    def identity(self, rules: Rules | None = None) -> Identity:
+        """The identity verdicts get now (or with `rules`, the rules a call already holds)."""
+        rules = rules or self.rules.current()
         return Identity(
-            policy=f"{self.policy.version}:{self.policy.fingerprint}",
-            wordlist=wordlist.version,
+            policy=f"{rules.policy.version}:{rules.policy.fingerprint}",
+            wordlist=rules.wordlist.version,
             model=self.scorer.model_id,
         )
+
+    @property
+    def policy(self) -> Policy:
+        """The policy of now (a request judges with the one its `Rules` hold)."""
+        return self.rules.current().policy
 
     @property
     def model_enabled(self) -> bool:
@@ -147,8 +151,9 @@ class Pipeline:
     async def _moderate(
         self, comments: Sequence[Comment], parts: Sequence[str], *, do_not_store: bool
     ) -> tuple[list[Verdict], list[dict[str, float]] | None]:
-        wordlist = self.wordlists.current()
-        identity = self.identity(wordlist)
+        # One set of rules for the whole request, however a reload goes meanwhile.
+        rules = self.rules.current()
+        identity = self.identity(rules)
         ids = [c.id or uuid.uuid4().hex for c in comments]
         digests = (
             [verdict_digest(c.text, identity.policy, identity.wordlist, identity.model) for c in comments]
@@ -164,7 +169,10 @@ class Pipeline:
         todo = [i for i, r in enumerate(results) if r is None]
         loop = asyncio.get_running_loop()
         found = await asyncio.gather(
-            *(loop.run_in_executor(self.matching, self._match, wordlist, comments[i].text) for i in todo)
+            *(
+                loop.run_in_executor(self.matching, self._match, rules.wordlist, comments[i].text)
+                for i in todo
+            )
         )
         matches = dict(zip(todo, found, strict=True))
 
@@ -187,7 +195,7 @@ class Pipeline:
                 model_failed = True
 
         for i in todo:
-            results[i] = self._verdict(ids[i], matches[i], scores.get(i), model_failed)
+            results[i] = self._verdict(rules.policy, ids[i], matches[i], scores.get(i), model_failed)
         final = [r for r in results if r is not None]
         for v in final:
             self.stats.verdicts[v.verdict] += 1
@@ -248,6 +256,7 @@ class Pipeline:
 
     def _verdict(
         self,
+        policy: Policy,
         comment_id: str,
         matched: tuple[list[WordMatch], int],
         scores: dict[str, float] | None,
@@ -255,7 +264,7 @@ class Pipeline:
     ) -> Verdict:
         matches, omitted = matched
         outcome = apply_policy(
-            self.policy, matches, scores, model_failed=model_failed, max_reasons=self.max_reasons
+            policy, matches, scores, model_failed=model_failed, max_reasons=self.max_reasons
         )
         return Verdict(
             id=comment_id,
@@ -267,7 +276,7 @@ class Pipeline:
             profanity=Profanity(matches=matches, capped=omitted > 0, omitted=omitted),
             cached=False,
             model_consulted=scores is not None,
-            policy_version=self.policy.version,
+            policy_version=policy.version,
             model=self.scorer.model_id,
         )
 

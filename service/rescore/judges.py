@@ -68,13 +68,13 @@ class Judge:
         threads: int | None = None,
     ) -> None:
         settings = _rescoring_settings(settings, batch_size)
-        policy, wordlists = runtime.load_rules(settings, watch=False)
+        # Loaded once and never watched: a run must not change rules halfway through.
+        rules = runtime.load_rules(settings)
         scorer = scorer_factory() if scorer_factory is not None else runtime.load_model(settings, threads)
-        runtime.warn_missing_categories(policy, scorer)
+        runtime.warn_missing_categories(rules.current().policy, scorer)
         self.pipeline = runtime.pipeline(
             settings,
-            policy=policy,
-            wordlists=wordlists,
+            rules=rules,
             scorer=scorer,
             store=MemoryStore(max_entries=1),
             cache=False,

@@ -46,10 +46,7 @@ async def overview(
         if d != "cache"
         for v in values
     ]
-    try:
-        wordlist_version = pipeline.wordlists.current().version
-    except Exception:  # the overview must render even when the word lists are broken; /readyz says why
-        wordlist_version = "unavailable"
+    rules = pipeline.rules.current()
     context: dict[str, Any] = {
         "session": session,
         "page": "overview",
@@ -60,8 +57,8 @@ async def overview(
         "hit_ratio_hour": _ratio(counts.last_hour("cache:hit"), counts.last_hour("cache:miss")),
         "hit_ratio_day": _ratio(counts.last_day("cache:hit"), counts.last_day("cache:miss")),
         "model": pipeline.scorer.model_id,
-        "policy_version": pipeline.policy.version,
-        "wordlist_version": wordlist_version,
+        "policy_version": rules.policy.version,
+        "wordlist_version": rules.wordlist.version,
         "store": pipeline.store.describe(),
         "hour_chart": stacked_bars(
             counts.minute_starts,

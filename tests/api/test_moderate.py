@@ -201,8 +201,8 @@ def test_an_id_outside_the_safe_alphabet_is_422_naming_the_rule(client):
 def test_a_comment_being_matched_holds_up_neither_healthz_nor_other_comments():
     settings = make_settings(MATCH_THREADS=2)
     loaded = runtime.load_components(settings, scorer=MarkerScorer())
-    gate = BlockingWordLists(loaded.wordlists)
-    app = create_app(settings, components=dataclasses.replace(loaded, wordlists=gate))
+    gate = BlockingWordLists(loaded.rules)
+    app = create_app(settings, components=dataclasses.replace(loaded, rules=gate))
     with TestClient(app) as client, ThreadPoolExecutor(max_workers=1) as background:
         slow = background.submit(
             client.post, "/v1/moderate", json={"text": f"So fucking slow {BLOCK_MARKER}"}

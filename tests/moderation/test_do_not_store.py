@@ -32,11 +32,9 @@ async def store() -> AsyncIterator[MemoryStore]:
 
 def _build(scorer: MarkerScorer | NoModel, store: MemoryStore) -> tuple[Pipeline, DecisionLog]:
     settings = make_settings()
-    policy, wordlists = runtime.load_rules(settings)
+    rules = runtime.load_rules(settings)
     decisions = runtime.decision_log(settings, store)
-    pipeline = runtime.pipeline(
-        settings, policy=policy, wordlists=wordlists, scorer=scorer, store=store, decisions=decisions
-    )
+    pipeline = runtime.pipeline(settings, rules=rules, scorer=scorer, store=store, decisions=decisions)
     return pipeline, decisions
 
 

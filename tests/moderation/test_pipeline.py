@@ -29,8 +29,7 @@ pytestmark = pytest.mark.anyio
 
 def _build(scorer: MarkerScorer, store: MemoryStore, **overrides: object) -> Pipeline:
     settings = make_settings(**overrides)
-    policy, wordlists = runtime.load_rules(settings)
-    return runtime.pipeline(settings, policy=policy, wordlists=wordlists, scorer=scorer, store=store)
+    return runtime.pipeline(settings, rules=runtime.load_rules(settings), scorer=scorer, store=store)
 
 
 @pytest.fixture
@@ -57,7 +56,7 @@ async def test_the_cache_keys_on_the_text_and_the_identity(store: MemoryStore) -
         identity = pipeline.identity()
         assert identity.model == "marker:000000000000"
         assert identity.policy == f"{pipeline.policy.version}:{pipeline.policy.fingerprint}"
-        assert identity.wordlist == pipeline.wordlists.current().version
+        assert identity.wordlist == pipeline.rules.current().wordlist.version
         (first,) = await pipeline.moderate([Comment(id="a", text="A fine article.")])
         digest = verdict_digest("A fine article.", identity.policy, identity.wordlist, identity.model)
         assert (await store.get_verdict(digest) or {})["verdict"] == "accept"
@@ -131,11 +130,9 @@ async def test_a_full_queue_is_backpressure_not_a_verdict(store: MemoryStore) ->
 
 def _recording(scorer: MarkerScorer, store: MemoryStore, **overrides: object) -> Pipeline:
     settings = make_settings(**overrides)
-    policy, wordlists = runtime.load_rules(settings)
+    rules = runtime.load_rules(settings)
     decisions = runtime.decision_log(settings, store)
-    return runtime.pipeline(
-        settings, policy=policy, wordlists=wordlists, scorer=scorer, store=store, decisions=decisions
-    )
+    return runtime.pipeline(settings, rules=rules, scorer=scorer, store=store, decisions=decisions)
 
 
 async def test_each_comment_gets_its_own_status_token_and_none_reaches_the_cache(store: MemoryStore) -> None:

@@ -47,10 +47,10 @@ def _stricter_rules(tmp_path: Path, repo_root: Path) -> Path:
 
 async def _populate(settings, store) -> None:
     """Three comments moderated by the service under the shipped rules; a moderator approves one."""
-    policy, wordlists = runtime.load_rules(settings, watch=False)
+    rules = runtime.load_rules(settings)
     decisions = runtime.decision_log(settings, store)
     pipeline = runtime.pipeline(
-        settings, policy=policy, wordlists=wordlists, scorer=MarkerScorer(), store=store, decisions=decisions
+        settings, rules=rules, scorer=MarkerScorer(), store=store, decisions=decisions
     )
     try:
         verdicts = await pipeline.moderate(
@@ -134,12 +134,11 @@ def test_from_log_leaves_entries_whose_text_the_log_cut(
     async def scenario() -> None:
         store = RedisStore.from_url(redis_url, prefix=key_prefix)
         try:
-            policy, wordlists = runtime.load_rules(settings, watch=False)
+            shipped = runtime.load_rules(settings)
             decisions = runtime.decision_log(settings, store)
             pipeline = runtime.pipeline(
                 settings,
-                policy=policy,
-                wordlists=wordlists,
+                rules=shipped,
                 scorer=MarkerScorer(),
                 store=store,
                 decisions=decisions,

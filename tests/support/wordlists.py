@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import threading
 
+from service.moderation.rules import Rules, RulesWatcher
 from service.moderation.types import WordMatch
 from service.wordlist.matcher import WordList
-from service.wordlist.watcher import WordListWatcher
 
 #: A comment containing this blocks in `find` until `release` is set.
 BLOCK_MARKER = "[[block-matching]]"
@@ -43,10 +43,17 @@ class BlockingWordList:
 
 
 class BlockingWordLists:
-    """Stands in for a WordListWatcher: always serves one BlockingWordList over the real current list."""
+    """Stands in for a RulesWatcher: always serves the real current policy with one BlockingWordList over
+    the real current list, and never reloads."""
 
-    def __init__(self, real: WordListWatcher, *, wait_s: float = 10.0) -> None:
-        self.wordlist = BlockingWordList(real.current(), wait_s=wait_s)
+    def __init__(self, real: RulesWatcher, *, wait_s: float = 10.0) -> None:
+        current = real.current()
+        self.wordlist = BlockingWordList(current.wordlist, wait_s=wait_s)
+        self._rules = Rules(policy=current.policy, wordlist=self.wordlist)  # type: ignore[arg-type]
+        self.status = real.status
 
-    def current(self) -> BlockingWordList:
-        return self.wordlist
+    def current(self) -> Rules:
+        return self._rules
+
+    async def watch(self) -> None:
+        return None
