@@ -58,6 +58,7 @@ from tests.e2e.faults import (
 BATCH_SHARE = 0.1
 BATCH_SIZE = 5
 PAUSE_S = 3
+KINDS = ("accept", "review", "reject")
 RESTART_GRACE_S = 2.0  # after /readyz says ready again, clients' pooled connections settle
 
 
@@ -295,11 +296,12 @@ def _report(
     if api_sample["found"] < api_sample["asked"]:
         violations["statuses the API does not find (sample)"] = api_sample["asked"] - api_sample["found"]
 
+    pending = check.pending_statuses
     rows = [
         ("load", f"{duration:.0f} s, faults {'on' if faults else 'off'}"),
         ("requests", len(run.outcomes)),
         ("comments answered", len(run.answered)),
-        ("verdicts accept / review / reject", "{} / {} / {}".format(*(verdicts.get(k, 0) for k in ("accept", "review", "reject")))),
+        ("verdicts accept / review / reject", " / ".join(str(verdicts.get(k, 0)) for k in KINDS)),
         ("verdicts other than the word list's", sum(run.unexpected.values())),
         ("latency p50 / p99 (ms)", f"{percentile(latencies_ms, 50):.1f} / {percentile(latencies_ms, 99):.1f}"),
         ("failed during the service's restart", len(in_restart)),
@@ -312,7 +314,7 @@ def _report(
         ("answered reviews not queued", len(check.reviews_not_queued)),
         ("queued but not pending_review", len(check.queued_not_pending)),
         ("pending_review but not queued", len(check.pending_not_queued)),
-        ("queue / overflow / pending statuses", f"{check.queue_length} / {check.overflow_length} / {check.pending_statuses}"),
+        ("queue / overflow / pending statuses", f"{check.queue_length} / {check.overflow_length} / {pending}"),
         ("status API sample found", f"{api_sample['found']} of {api_sample['asked']}"),
         ("outage journal", f"{drain['journal_metric']}, drained in {drain['drain_s']} s"),
         ("faults", ", ".join(f"{f.kind} {f.ended - f.started:.1f}s" for f in run.faults) or "none"),
