@@ -41,6 +41,7 @@ import httpx
 
 from service.store.keys import Keys
 from tests.e2e.faults import (
+    KEEPALIVE_S,
     PREFIX,
     Answered,
     CommentMaker,
@@ -170,7 +171,9 @@ async def _load(
 ) -> None:
     workers = int(env_float("CHAOS_WORKERS", 6))
     rate = env_float("CHAOS_RATE", 60.0) / workers
-    limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
+    limits = httpx.Limits(
+        max_connections=workers, max_keepalive_connections=workers, keepalive_expiry=KEEPALIVE_S
+    )
     async with httpx.AsyncClient(base_url=service.base, timeout=30.0, limits=limits) as client:
         t0 = time.monotonic()
         stop_at = t0 + duration

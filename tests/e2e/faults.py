@@ -39,6 +39,9 @@ from tests.support.redis_server import free_port, ping
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_RESULTS_DIR = REPO / "artifacts" / "chaos"
 PREFIX = "chaos:"
+# Clients drop idle connections well before uvicorn's keep-alive timeout (5 s) closes them: sending on a
+# connection the server is closing at that moment fails with a ReadError that says nothing of the service.
+KEEPALIVE_S = 2.0
 
 # Texts whose verdict the shipped word list decides without a model (checked by `preflight`): a clean
 # comment is accepted, a strong obscenity rejected, an insult of the review tier held for a moderator. Each
