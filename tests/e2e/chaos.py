@@ -50,6 +50,7 @@ from tests.e2e.faults import (
     ServedService,
     check_records,
     env_float,
+    interrupt_on_sigterm,
     journal_depth,
     percentile,
     table,
@@ -240,6 +241,7 @@ def _status_api_sample(service: ServedService, run: LoadRun, size: int = 200) ->
 
 
 def main() -> int:
+    interrupt_on_sigterm()
     duration = env_float("CHAOS_SECONDS", 150.0)
     faults = os.environ.get("CHAOS_FAULTS", "1") != "0"
     model_path = os.environ.get("CHAOS_MODEL_PATH") or None

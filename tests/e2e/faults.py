@@ -68,6 +68,16 @@ MIX = (("accept", 0.6), ("reject", 0.2), ("review", 0.2))
 EXPECTED_STATUS = {"accept": "accepted", "reject": "rejected", "review": "pending_review"}
 
 
+def interrupt_on_sigterm() -> None:
+    """SIGTERM (a CI timeout, `timeout`) as Ctrl-C: the scripts' `finally` blocks then kill the Redis and the
+    service they started instead of leaving them running."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def env_float(name: str, default: float) -> float:
     raw = os.environ.get(name, "").strip()
     if not raw:

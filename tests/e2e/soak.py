@@ -44,6 +44,7 @@ from tests.e2e.faults import (
     PersistentRedis,
     ServedService,
     env_float,
+    interrupt_on_sigterm,
     percentile,
     table,
     write_results,
@@ -264,6 +265,7 @@ def _judge(slices: list[dict[str, Any]], soak: Soak) -> dict[str, Any]:
 
 
 def main() -> int:
+    interrupt_on_sigterm()
     seconds = env_float("SOAK_SECONDS", 600.0)
     if seconds < SLICES:
         print("SOAK_SECONDS must be at least 10", file=sys.stderr)
