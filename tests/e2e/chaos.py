@@ -62,6 +62,7 @@ BATCH_SIZE = 5
 PAUSE_S = 3
 KINDS = ("accept", "review", "reject")
 RESTART_GRACE_S = 2.0  # after /readyz says ready again, clients' pooled connections settle
+AFTERMATH_S = 15.0  # how long after a fault a loss is put down to it (the store's backoff reaches 10 s)
 
 
 @dataclass
@@ -89,6 +90,15 @@ class LoadRun:
     unexpected: dict[str, int] = field(default_factory=dict)
     restart_windows: list[tuple[float, float]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    t0: float = 0.0
+
+    def blame(self, at: float) -> str:
+        """The fault a comment answered `at` (seconds since the start) was answered in or just after (the
+        store's backoff outlasts an outage), for the table of what was lost when."""
+        for number, fault in enumerate(self.faults, 1):
+            if fault.started - self.t0 <= at <= fault.ended - self.t0 + AFTERMATH_S:
+                return f"{number}. {fault.kind}"
+        return "no fault"
 
     def in_restart(self, at: float) -> bool:
         return any(start <= at <= end for start, end in self.restart_windows)
@@ -124,7 +134,9 @@ async def _client_loop(
         body = answer.json()
         verdicts = body["results"] if batch else [body]
         for (kind, comment), verdict in zip(made, verdicts, strict=True):
-            run.answered[comment["id"]] = Answered(verdict["verdict"], verdict.get("status_token"))
+            run.answered[comment["id"]] = Answered(
+                verdict["verdict"], verdict.get("status_token"), ended - run.t0
+            )
             if check_kind and verdict["verdict"] != kind:
                 key = f"{kind}->{verdict['verdict']}"
                 run.unexpected[key] = run.unexpected.get(key, 0) + 1
@@ -176,7 +188,7 @@ async def _load(
         max_connections=workers, max_keepalive_connections=workers, keepalive_expiry=KEEPALIVE_S
     )
     async with httpx.AsyncClient(base_url=service.base, timeout=30.0, limits=limits) as client:
-        t0 = time.monotonic()
+        t0 = run.t0 = time.monotonic()
         stop_at = t0 + duration
         tasks = [
             _client_loop(
@@ -301,6 +313,12 @@ def _report(
     if api_sample["found"] < api_sample["asked"]:
         violations["statuses the API does not find (sample)"] = api_sample["asked"] - api_sample["found"]
 
+    lost_by: dict[str, dict[str, int]] = {}
+    for comment_id in check.lost + check.log_missing + check.reviews_not_queued:
+        answered = run.answered.get(comment_id)
+        if answered is not None:
+            by_kind = lost_by.setdefault(run.blame(answered.at), {})
+            by_kind[answered.verdict] = by_kind.get(answered.verdict, 0) + 1
     pending = check.pending_statuses
     rows = [
         ("load", f"{duration:.0f} s, faults {'on' if faults else 'off'}"),
@@ -326,6 +344,13 @@ def _report(
     ]  # fmt: skip
     print()
     print(table(rows, ("fault run", "result")))
+    if lost_by:
+        print()
+        lost_rows = [
+            (when, *(by_kind.get(k, 0) for k in KINDS), sum(by_kind.values()))
+            for when, by_kind in sorted(lost_by.items())
+        ]
+        print(table(lost_rows, ("lost or half-written, answered during", *KINDS, "all")))
     summary = {
         "duration_s": duration,
         "faults_on": faults,
@@ -338,6 +363,7 @@ def _report(
         "failed_outside_restart": len(outside),
         "failed_outside_restart_kinds": outside_kinds,
         "records": check.summary(),
+        "lost_by_fault": lost_by,
         "status_api_sample": api_sample,
         "drain": drain,
         "faults": [

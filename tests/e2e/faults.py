@@ -337,10 +337,12 @@ def journal_depth(metrics_text: str) -> float | None:
 
 @dataclass
 class Answered:
-    """A comment the service gave a verdict for (a 200): what it said, and its status token if any."""
+    """A comment the service gave a verdict for (a 200): what it said, its status token if any, and when the
+    answer came (seconds since the load started)."""
 
     verdict: str
     token: str | None
+    at: float = 0.0
 
 
 @dataclass
