@@ -62,6 +62,7 @@ BATCH_SIZE = 5
 PAUSE_S = 3
 KINDS = ("accept", "review", "reject")
 RESTART_GRACE_S = 2.0  # after /readyz says ready again, clients' pooled connections settle
+FAULT_GAP_S = 10.0
 AFTERMATH_S = 15.0  # how long after a fault a loss is put down to it (the store's backoff reaches 10 s)
 
 
@@ -91,11 +92,13 @@ class LoadRun:
     restart_windows: list[tuple[float, float]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     t0: float = 0.0
+    stop_at: float = 0.0
+    faults_done: bool = False
 
     def blame(self, at: float) -> str:
         """The fault a comment answered `at` (seconds since the start) was answered in or just after (the
         store's backoff outlasts an outage), for the table of what was lost when."""
-        for number, fault in enumerate(self.faults, 1):
+        for number, fault in reversed(list(enumerate(self.faults, 1))):  # the latest fault started before
             if fault.started - self.t0 <= at <= fault.ended - self.t0 + AFTERMATH_S:
                 return f"{number}. {fault.kind}"
         return "no fault"
@@ -105,11 +108,11 @@ class LoadRun:
 
 
 async def _client_loop(
-    run: LoadRun, client: httpx.AsyncClient, seed: int, rate: float, stop_at: float, check_kind: bool
+    run: LoadRun, client: httpx.AsyncClient, seed: int, rate: float, check_kind: bool
 ) -> None:
     rng = random.Random(seed)
     next_at = time.monotonic() + rng.random() / rate
-    while time.monotonic() < stop_at:
+    while time.monotonic() < run.stop_at or not run.faults_done:
         delay = next_at - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -155,8 +158,11 @@ async def _faults(
 ) -> None:
     down_s = env_float("CHAOS_REDIS_DOWN_S", 8.0)
     plan = [(0.15, "redis-kill"), (0.35, "redis-pause"), (0.55, "service-kill"), (0.75, "redis-kill")]
+    previous_end = t0
     for share, kind in plan:
-        wait = t0 + share * duration - time.monotonic()
+        # On schedule, but never sooner than FAULT_GAP_S after the last one ended (a slow restart on a busy
+        # machine would otherwise run two faults into one, and a loss could not be put down to either).
+        wait = max(t0 + share * duration, previous_end + FAULT_GAP_S) - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
         fault = Fault(kind, time.monotonic())
@@ -175,8 +181,11 @@ async def _faults(
                 run.restart_windows.append((fault.started, ready + RESTART_GRACE_S))
         except Exception as exc:  # reported as a failed run (exit 2), with what went wrong
             fault.error = f"{type(exc).__name__}: {exc}"
-        fault.ended = time.monotonic()
+        fault.ended = previous_end = time.monotonic()
         print(f"  t={fault.started - t0:6.1f}s {kind} ({fault.ended - fault.started:.1f}s)", flush=True)
+    # The load goes on a while after the last fault, however late that came.
+    run.stop_at = max(run.stop_at, time.monotonic() + FAULT_GAP_S)
+    run.faults_done = True
 
 
 async def _load(
@@ -189,11 +198,10 @@ async def _load(
     )
     async with httpx.AsyncClient(base_url=service.base, timeout=30.0, limits=limits) as client:
         t0 = run.t0 = time.monotonic()
-        stop_at = t0 + duration
+        run.stop_at = t0 + duration
+        run.faults_done = not faults
         tasks = [
-            _client_loop(
-                run, client, seed, rate, stop_at, check_kind=service.env.get("MODERATION_MODEL") == "none"
-            )
+            _client_loop(run, client, seed, rate, check_kind=service.env.get("MODERATION_MODEL") == "none")
             for seed in range(workers)
         ]
         if faults:
@@ -321,7 +329,7 @@ def _report(
             by_kind[answered.verdict] = by_kind.get(answered.verdict, 0) + 1
     pending = check.pending_statuses
     rows = [
-        ("load", f"{duration:.0f} s, faults {'on' if faults else 'off'}"),
+        ("load", f"{run.stop_at - run.t0:.0f} s (CHAOS_SECONDS {duration:.0f}), faults {'on' if faults else 'off'}"),
         ("requests", len(run.outcomes)),
         ("comments answered", len(run.answered)),
         ("verdicts accept / review / reject", " / ".join(str(verdicts.get(k, 0)) for k in KINDS)),
@@ -353,6 +361,7 @@ def _report(
         print(table(lost_rows, ("lost or half-written, answered during", *KINDS, "all")))
     summary = {
         "duration_s": duration,
+        "load_s": round(run.stop_at - run.t0, 1),
         "faults_on": faults,
         "requests": len(run.outcomes),
         "comments_answered": len(run.answered),
