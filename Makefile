@@ -15,7 +15,7 @@ EXTRAS ?= ,ray
 # What `make test-fast` leaves out: served processes, the browser, Ray and anything marked slow.
 FAST_MARKS := not (e2e or browser or ray or slow)
 
-.PHONY: help install run test test-fast lint typecheck check bench demo-model clean
+.PHONY: help install run test test-fast chaos soak lint typecheck check bench demo-model clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -40,6 +40,21 @@ test: $(STAMP) ## the whole suite: Redis, served processes, the browser, Ray
 test-fast: $(STAMP) ## the inner loop: no served processes, browser, Ray or slow tests (under two minutes)
 	scripts/ensure-redis
 	$(BIN)/python -m pytest -m "$(FAST_MARKS)" $(PYTEST_ARGS)
+
+# The fault run and the soak (tests/e2e/chaos.py, tests/e2e/soak.py): each starts its own redis-server and
+# `moderation serve` (word list only), writes artifacts/chaos/*.json and exits non-zero on a violation. Both
+# run even when the first fails, so one CI log shows both verdicts. About 3 + 11 minutes; CHAOS_SECONDS and
+# SOAK_SECONDS shorten them while developing.
+chaos: $(STAMP) ## fault run (Redis and the service killed under load: nothing lost), then the soak
+	scripts/ensure-redis
+	@rc=0; \
+	$(BIN)/python -m tests.e2e.chaos || rc=1; \
+	$(BIN)/python -m tests.e2e.soak || rc=1; \
+	exit $$rc
+
+soak: $(STAMP) ## ten minutes at 80% of measured capacity: RSS growth <= 10%, p99 stable
+	scripts/ensure-redis
+	$(BIN)/python -m tests.e2e.soak
 
 lint: $(STAMP) ## ruff's checks and its formatter (check only; `ruff format` to fix)
 	$(BIN)/ruff check service tests
