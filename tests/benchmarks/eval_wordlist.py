@@ -16,8 +16,9 @@ recall (share of its comments flagged) or its false-positive rate (share flagged
 whose label a careful moderator could argue either way are left out rather than guessed.
 
 "Flagged" means, for our engine, that the word list finds at least one term (any tier: a `review` hit holds
-the comment back as surely as a `reject` one, from the commenter's side); for better-profanity, that
-`profanity.contains_profanity` is true. The model is not consulted: this measures the word list alone.
+the comment back as surely as a `reject` one, from the commenter's side; `--tiers reject` counts only
+matches in the tiers named); for better-profanity, that `profanity.contains_profanity` is true. The model is
+not consulted: this measures the word list alone.
 
 This is a development aid: nothing here asserts a score (tests/benchmarks/test_eval_wordlist.py checks the
 kit itself). It lives beside bench_wordlist.py, which measures the same two engines' speed, and is named
@@ -33,7 +34,7 @@ import json
 import pathlib
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from service.wordlist.matcher import WordList
@@ -121,11 +122,12 @@ Judge = Callable[[str], tuple[bool, str]]
 """A text's verdict from one engine: flagged or not, and what it found (for the misses)."""
 
 
-def our_engine(wordlist: WordList) -> Judge:
-    """The service's word list: `WordList.load(rules_dir)`, as the service builds it (runtime.load_rules)."""
+def our_engine(wordlist: WordList, tiers: Collection[str] | None = None) -> Judge:
+    """The service's word list: `WordList.load(rules_dir)`, as the service builds it (runtime.load_rules).
+    A text is flagged where it has a match; with `tiers`, a match in one of those tiers."""
 
     def judge(text: str) -> tuple[bool, str]:
-        matches = wordlist.find(text)
+        matches = [m for m in wordlist.find(text) if tiers is None or m.tier in tiers]
         found = ", ".join(f"{m.term} ({m.tier}, {m.text!r}, {'+'.join(m.evidence)})" for m in matches)
         return bool(matches), found
 
@@ -195,7 +197,7 @@ def _cell(tally: Tally) -> str:
 def table(result: dict[str, dict[str, Tally]], engines: Sequence[str]) -> str:
     """The side-by-side table: recall for the groups that should be flagged, false positives for the rest."""
     lines = []
-    head = f"  {'group':20s} {'measure':8s}" + "".join(f" {e:>18s}" for e in engines)
+    head = f"  {'group':20s} {'measure':8s}" + "".join(f" {e:>18s}" for e in engines) + "   cases"
     for flagged, heading in ((True, "should be flagged (recall: higher is better)"),
                              (False, "should not be flagged (false positives: lower is better)")):  # fmt: skip
         groups = [g for g in _ordered(result) if GROUPS[g].flagged == flagged]
@@ -205,7 +207,9 @@ def table(result: dict[str, dict[str, Tally]], engines: Sequence[str]) -> str:
         measure = "recall" if flagged else "FP rate"
         for group in groups:
             lines.append(
-                f"  {group:20s} {measure:8s}" + "".join(f" {_cell(result[group][e]):>18s}" for e in engines)
+                f"  {group:20s} {measure:8s}"
+                + "".join(f" {_cell(result[group][e]):>18s}" for e in engines)
+                + f"   {GROUPS[group].title}"
             )
         lines.append(
             f"  {'all':20s} {measure:8s}"
@@ -274,6 +278,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--cases", type=pathlib.Path, default=CASES_DIR, help="folder of *.tsv case files")
     parser.add_argument("--rules", type=pathlib.Path, default=RULES, help="rules folder of our engine")
+    parser.add_argument(
+        "--tiers",
+        metavar="TIER,...",
+        help="count only our matches in these tiers (e.g. reject); default: a match in any tier flags",
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -286,17 +295,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     wordlist = WordList.load(args.rules)
     version = wordlist.version
-    judges = {"ours": our_engine(wordlist), "better-profanity": better_profanity()}
+    tiers = {t.strip() for t in args.tiers.split(",") if t.strip()} if args.tiers else None
+    judges = {"ours": our_engine(wordlist, tiers), "better-profanity": better_profanity()}
     result = evaluate(cases, judges)
+    counted = f"matches in tiers {', '.join(sorted(tiers))}" if tiers else "a match in any tier"
     print(
-        f"word-list evaluation: {len(cases)} cases in {len(result)} groups; ours = word list {version} "
-        f"(rules: {args.rules}), better-profanity = {better_profanity_version()} contains_profanity"
+        f"word-list evaluation: {len(cases)} case(s) in {len(result)} group(s); ours = word list {version} "
+        f"(rules: {args.rules}; flagged: {counted}), better-profanity = {better_profanity_version()} "
+        f"contains_profanity"
     )
     print(table(result, ENGINES))
     if args.show_misses:
         print(misses_text(result, ENGINES))
     if args.json:
-        args.json.write_text(json.dumps(summary(result, ENGINES, version), indent=2) + "\n", encoding="utf-8")
+        data = {**summary(result, ENGINES, version), "tiers": sorted(tiers) if tiers else "all"}
+        args.json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         print(f"summary written to {args.json}")
     print(f"finished in {time.perf_counter() - started:.1f} s")
     return 0

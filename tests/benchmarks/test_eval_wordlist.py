@@ -11,6 +11,7 @@ import subprocess
 
 import pytest
 
+from service.wordlist.matcher import WordList
 from tests.benchmarks import eval_wordlist as kit
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -96,7 +97,7 @@ def test_the_runner_reports_both_engines_per_group_with_totals_misses_and_json(
     assert kit.main(["--cases", str(folder), "--json", str(out), "--show-misses"]) == 0
 
     printed = capsys.readouterr().out
-    assert "6 cases in 2 groups" in printed
+    assert "6 case(s) in 2 group(s)" in printed
     for engine in kit.ENGINES:
         assert engine in printed
         assert f"cases {engine} gets wrong:" in printed
@@ -109,6 +110,7 @@ def test_the_runner_reports_both_engines_per_group_with_totals_misses_and_json(
     assert summary["engines"] == list(kit.ENGINES)
     assert summary["better_profanity_version"] == "0.7.0"
     assert summary["wordlist_version"]
+    assert summary["tiers"] == "all"
     assert set(summary["groups"]) == {"inflections", "names"}
     for group, expected in (("inflections", True), ("names", False)):
         figures = summary["groups"][group]
@@ -125,13 +127,16 @@ def test_the_runner_reports_both_engines_per_group_with_totals_misses_and_json(
             assert summary["totals"][measure][engine]["cases"] == 3
 
 
-def test_a_group_can_be_chosen(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_group_and_the_tiers_can_be_chosen(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = _write(
         tmp_path / "cases", "a.tsv", "names\tno\tScunthorpe won at home.", "slurs\tyes\tNo faggots in my pub."
     )
-    assert kit.main(["--cases", str(folder), "--group", "names"]) == 0
+    assert kit.main(["--cases", str(folder), "--group", "names", "--tiers", "review, reject"]) == 0
     printed = capsys.readouterr().out
-    assert "1 cases in 1 groups" in printed
+    assert "1 case(s) in 1 group(s)" in printed
+    assert "flagged: matches in tiers reject, review" in printed
     assert "slurs" not in printed
 
 
@@ -141,6 +146,20 @@ def test_a_broken_case_file_exits_2_naming_the_line(
     folder = _write(tmp_path / "cases", "a.tsv", "nonsense")
     assert kit.main(["--cases", str(folder)]) == 2
     assert "a.tsv:1:" in capsys.readouterr().err
+
+
+def test_our_engine_flags_what_the_word_list_finds_in_the_tiers_asked_for(cases: list[kit.Case]) -> None:
+    wordlist = WordList.load(kit.RULES)
+    every_tier = kit.our_engine(wordlist)
+    no_tier = kit.our_engine(wordlist, tiers={"no-such-tier"})
+    for case in cases[:40]:
+        matches = wordlist.find(case.text)
+        flagged, found = every_tier(case.text)
+        assert flagged == bool(matches)
+        assert all(m.term in found and m.tier in found for m in matches)
+        assert no_tier(case.text) == (False, "")
+        tiers = {m.tier for m in matches}
+        assert kit.our_engine(wordlist, tiers=tiers)(case.text)[0] == bool(matches)
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="no make on this machine")
