@@ -197,7 +197,7 @@ def _cell(tally: Tally) -> str:
 def table(result: dict[str, dict[str, Tally]], engines: Sequence[str]) -> str:
     """The side-by-side table: recall for the groups that should be flagged, false positives for the rest."""
     lines = []
-    head = f"  {'group':20s} {'measure':8s}" + "".join(f" {e:>18s}" for e in engines) + "   cases"
+    head = f"  {'group':20s} {'measure':8s}" + "".join(f" {e:>18s}" for e in engines) + "   holds"
     for flagged, heading in ((True, "should be flagged (recall: higher is better)"),
                              (False, "should not be flagged (false positives: lower is better)")):  # fmt: skip
         groups = [g for g in _ordered(result) if GROUPS[g].flagged == flagged]
