@@ -15,7 +15,7 @@ EXTRAS ?= ,ray
 # What `make test-fast` leaves out: served processes, the browser, Ray and anything marked slow.
 FAST_MARKS := not (e2e or browser or ray or slow)
 
-.PHONY: help install run test test-fast chaos soak lint typecheck check bench demo-model clean
+.PHONY: help install run test test-fast chaos soak lint typecheck check bench eval demo-model clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -70,6 +70,10 @@ bench: $(STAMP) ## the speed and memory benchmarks (tests/benchmarks/)
 	scripts/ensure-redis
 	@set -e; for b in tests/benchmarks/bench_*.py; do \
 		m=$$(echo $${b%.py} | tr / .); echo "== $$m"; $(BIN)/python -m $$m; done
+
+# EVAL_ARGS passes options on, e.g. `make eval EVAL_ARGS="--show-misses --json eval.json"` (see --help).
+eval: $(STAMP) ## the word list's recall and false positives on our labelled cases, next to better-profanity's
+	$(BIN)/python -m tests.benchmarks.eval_wordlist $(EVAL_ARGS)
 
 # A stand-in model for trying the service where Detoxify's weights can't be downloaded (see README).
 demo-model: $(STAMP) ## write the tiny RANDOM demo model to .cache/demo-model
