@@ -146,11 +146,14 @@ class DecisionLog(LogReader):
     async def rerecord(self, comments: Sequence[Comment], verdicts: Sequence[Verdict]) -> int:
         """Record new verdicts for comments already judged (rescoring's `--apply`: trusted, internal). Only
         over a status the service gave (accepted, rejected, pending_review), tested and written in one step:
-        never over a moderator's decision, and not for a comment whose status has expired. The text digest
-        and status token stay the first writer's. Returns how many were recorded."""
+        never over a moderator's decision, nor over an appeal waiting for one, and not for a comment whose
+        status has expired. The text digest and the tokens stay the first writer's. Returns how many were
+        recorded."""
         now_ms = self._now_ms()
         recorded: list[tuple[Comment, Verdict]] = []
         for comment, verdict in zip(comments, verdicts, strict=True):
+            if appeal_pending(await self.store.get_status(verdict.id) or {}):
+                continue  # an appeal waits for a person (issue 14): a rescoring run must not settle it
             pending = verdict.verdict == "review"
             written = await self.store.set_status(
                 verdict.id,
