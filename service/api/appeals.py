@@ -29,14 +29,15 @@ it (the log masks it). Answers carry Cache-Control: no-store: they quote the com
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from service.api.comments import StatusOut, status_out
 from service.api.deps import DecisionsDep, SettingsDep
 from service.api.errors import ApiError, ErrorResponse
+from service.moderation.types import Clause
 from service.review.log import DecisionLog
 from service.review.models import AppealRefused, CommentNotFound, CommentStatus
 from service.review.statement import NoStatement, Statement
@@ -128,6 +129,45 @@ async def appeal(
     return appealed_out(status)
 
 
+class RedressOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    appeal_endpoint: str = Field(description="POST here with the appeal token and an explanation.")
+    appealable: bool = Field(description="Whether an appeal is open now.")
+    deadline: datetime | None = Field(description="The last moment to appeal; null when none is open.")
+    appealed: bool = Field(description="Whether the commenter has appealed (once per comment).")
+    appealed_at: datetime | None = None
+    appeal_status: Literal["none", "pending", "decided"]
+    how: str = Field(description="How to seek redress, in a sentence for the commenter.")
+    free_of_charge: bool = True
+    decided_by_human: bool = Field(default=True, description="An appeal is decided by a moderator, a person.")
+
+
+class StatementOut(BaseModel):
+    """The statement of reasons (service/review/statement.py)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    comment_id: str
+    decision: Literal["rejected", "withheld"] = Field(
+        description="rejected: not published; withheld: not published until a moderator has read it."
+    )
+    status: str = Field(description="The comment's status (as GET /v1/comments/{id} says).")
+    clause: Clause | None = Field(
+        description="The clause of the notice relied on, as the notice shown named it."
+    )
+    clauses: list[Clause] = Field(description="Every clause the reasons broke, the notice's order.")
+    facts: list[str] = Field(description="The facts relied on, in plain language.")
+    automated_detection: bool
+    automated_decision: bool = Field(description="False once a moderator decided.")
+    policy_version: str
+    decided_at: datetime = Field(
+        description="When the decision (the one appealed, while an appeal waits) was made."
+    )
+    redress: RedressOut
+    notice: str | None = Field(default=None, description="The notice the verdict showed the commenter.")
+
+
 def given_token(header_token: str | None, query_token: str | None) -> str:
     """The appeal token sent (the header first); 422 when none was."""
     given = header_token if header_token is not None else query_token
@@ -159,11 +199,8 @@ async def read_statement(decisions: DecisionLog, comment_id: str, token: str, wi
 @router.get(
     "/{comment_id}/statement",
     summary="The statement of reasons for a rejected or withheld comment (with its appeal token)",
+    response_model=StatementOut,
     responses={
-        200: {
-            "description": "decision, clause, facts, automated_detection, automated_decision, "
-            "policy_version, decided_at, redress (and status, clauses, notice)"
-        },
         404: _ERRORS[404],
         409: {"model": ErrorResponse, "description": "The comment is published: there is no statement."},
         422: {"model": ErrorResponse, "description": "No appeal token was sent."},
@@ -181,8 +218,8 @@ async def get_statement(
     header_token: str | None = Header(
         default=None, alias=APPEAL_TOKEN_HEADER, description="The verdict's appeal_token."
     ),
-) -> dict[str, Any]:
+) -> StatementOut:
     response.headers["Cache-Control"] = "no-store"
     token = given_token(header_token, appeal_token)
     found = await read_statement(decisions, comment_id, token, settings.appeal_window_s)
-    return found.as_json()
+    return StatementOut.model_validate(found)

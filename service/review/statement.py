@@ -23,9 +23,9 @@ No web framework here: the API answers it as JSON, the web layer renders it as a
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from service.moderation.types import NOTICE_ORDER, Clause, Reason, Verdict, WordMatch
 from service.review.models import (
@@ -93,21 +93,6 @@ class Statement:
     decided_at: datetime
     redress: Redress
     notice: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        """The statement as JSON values (datetimes in ISO 8601, UTC)."""
-        value: dict[str, Any] = _jsonable(asdict(self))
-        return value
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def statement(comment_id: str, fields: dict[str, str], *, now_ms: int, window_s: int) -> Statement:

@@ -24,7 +24,7 @@ from typing import Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from service.api.appeals import APPEAL_TOKEN_HEADER, given_token, read_statement
+from service.api.appeals import APPEAL_TOKEN_HEADER, StatementOut, given_token, read_statement
 from service.api.deps import DecisionsDep, SettingsDep
 from service.api.errors import ApiError
 from service.review.statement import CLAUSE_WORDS
@@ -92,7 +92,7 @@ async def export(
                 marker = {"truncated": True, "limit": limit}
                 yield (json.dumps(marker) + "\n").encode()
                 return
-            yield (json.dumps(found.as_json(), ensure_ascii=False) + "\n").encode("utf-8")
+            yield StatementOut.model_validate(found).model_dump_json().encode("utf-8") + b"\n"
             written += 1
 
     name = "statements.jsonl"
