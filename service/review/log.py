@@ -90,7 +90,7 @@ _HOUR_COUNTER_TTL_S = 2 * HOURS_SHOWN * 3600
 STATUS_TOKEN_BYTES = 16
 # Compared against when a comment has no status (or no token), so that the comparison costs the same.
 _NO_TOKEN = secrets.token_urlsafe(STATUS_TOKEN_BYTES).encode("ascii")
-_NO_APPEAL = appeal_digest(secrets.token_urlsafe(STATUS_TOKEN_BYTES)).encode("ascii")
+_NO_APPEAL = secrets.token_urlsafe(STATUS_TOKEN_BYTES)
 
 
 class DecisionLog(LogReader):
@@ -327,9 +327,10 @@ class DecisionLog(LogReader):
         cost for an unknown id, a comment without a token and a wrong token."""
         fields = await self.store.get_status(comment_id)
         stored = (fields or {}).get("appeal_token", "")
-        # Digests of both, compared in constant time: the same cost whatever the token's length or characters.
+        # Digests of both, compared in constant time: the same work whatever the token's length or characters,
+        # and whether the comment has a token at all (a random one stands in for a missing one).
         given = appeal_digest(token).encode("ascii")
-        matches = hmac.compare_digest(given, appeal_digest(stored).encode("ascii") if stored else _NO_APPEAL)
+        matches = hmac.compare_digest(given, appeal_digest(stored or _NO_APPEAL).encode("ascii"))
         if not (matches and stored) or fields is None or known_status(fields) is None:
             raise CommentNotFound(comment_id)
         return fields
