@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.api import (
+    appeals,
     comments,
     coral,
     health,
@@ -26,6 +27,8 @@ router = APIRouter()
 # The compatible doors (issue 13: other services' APIs) answer in their own error envelopes.
 for resource in (moderate, openai_moderation, perspective, coral, health, metrics, comments, review, session):
     router.include_router(resource.router)
+# The commenter's appeal and statement of reasons (issue 14).
+router.include_router(appeals.router)
 
 
 def body_rules(settings: Settings) -> list[BodyRule]:

@@ -164,7 +164,9 @@ class Pipeline:
         results: list[Verdict | None] = [None] * len(comments)
         for i, cached in enumerate(await self._cache_get(digests)):
             if cached is not None:
-                results[i] = cached.model_copy(update={"id": ids[i], "cached": True, "status_token": None})
+                results[i] = cached.model_copy(
+                    update={"id": ids[i], "cached": True, "status_token": None, "appeal_token": None}
+                )
 
         todo = [i for i, r in enumerate(results) if r is None]
         loop = asyncio.get_running_loop()
@@ -321,8 +323,11 @@ class Pipeline:
         """Cache fresh verdicts, all in one store round trip."""
         if not fresh:
             return
-        # A status token is one comment's: never in the cache, which serves the same text to others.
-        raws = [(digest, v.model_dump(mode="json", exclude={"status_token"})) for digest, v in fresh]
+        # The tokens are one comment's: never in the cache, which serves the same text to others.
+        raws = [
+            (digest, v.model_dump(mode="json", exclude={"status_token", "appeal_token"}))
+            for digest, v in fresh
+        ]
         try:
             await self.store.set_verdicts(raws, self.cache_ttl_s)
         except StoreUnavailable as exc:

@@ -10,7 +10,9 @@
     count(verdicts)                step 6 for comments sent with "do not store": the same counters, and
                                    nothing else (no status, no log entry, no queue: nothing of the text)
     rerecord(comments, verdicts)   rescoring's (trusted): new verdicts over the service's own statuses only
-    decide(id, approve|reject)     a moderator clears a pending review
+    decide(id, approve|reject)     a moderator clears a pending review (an appeal too)
+    appeal(id, token, explanation) the commenter contests a rejection: back in the queue, as an appeal
+    statement(id, token)           the statement of reasons of a rejected or withheld comment (statement.py)
     overturn(id)                   a moderator reverses a final status (accepted <-> rejected)
     public_status(id, token)       what the site asks before publishing (with the comment's status token)
     status(id)                     the same for trusted callers, without a token
@@ -51,7 +53,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from service.moderation.types import Comment, Verdict
@@ -60,6 +62,7 @@ from service.review.models import (
     MINUTES_SHOWN,
     PUBLISH,
     SERVICE_STATUSES,
+    AppealRefused,
     CommentNotFound,
     CommentStatus,
     DecisionConflict,
@@ -67,6 +70,10 @@ from service.review.models import (
     PendingRecord,
     Recorded,
     Status,
+    appeal_digest,
+    appeal_entry,
+    appeal_pending,
+    check_appealable,
     comment_status,
     entry_json,
     first_writer_status,
@@ -78,11 +85,14 @@ from service.review.models import (
     verdict_status,
 )
 from service.review.queries import LogReader
+from service.review.statement import Statement, export_statements, statement
 from service.store.base import (
+    MAX_ID_PART,
     Count,
     CounterName,
     DecisionStore,
     DecisionWrite,
+    LogCursor,
     QueuePlace,
     RecordWrite,
     Spill,
@@ -98,6 +108,7 @@ _HOUR_COUNTER_TTL_S = 2 * HOURS_SHOWN * 3600
 STATUS_TOKEN_BYTES = 16
 # Compared against when a comment has no status (or no token), so that the comparison costs the same.
 _NO_TOKEN = secrets.token_urlsafe(STATUS_TOKEN_BYTES).encode("ascii")
+_NO_APPEAL = secrets.token_urlsafe(STATUS_TOKEN_BYTES)
 
 
 class DecisionLog(LogReader):
@@ -137,7 +148,14 @@ class DecisionLog(LogReader):
                 record_id=uuid.uuid4().hex,
                 comment=comment,
                 verdict=verdict.model_copy(
-                    update={"status_token": secrets.token_urlsafe(STATUS_TOKEN_BYTES)}
+                    update={
+                        "status_token": secrets.token_urlsafe(STATUS_TOKEN_BYTES),
+                        # A reject or a review can be contested (issue 14). The status keeps the appeal token
+                        # as it keeps the status token, so that a client's retry gets both back.
+                        "appeal_token": secrets.token_urlsafe(STATUS_TOKEN_BYTES)
+                        if verdict.verdict != "accept"
+                        else None,
+                    }
                 ),
                 at_ms=now_ms,
             )
@@ -160,6 +178,8 @@ class DecisionLog(LogReader):
                 **first_writer_status(comment, verdict, record.at_ms, verdict.status_token or ""),
                 "record_id": record.record_id,
             }
+            if verdict.appeal_token:
+                fields["appeal_token"] = verdict.appeal_token
             writes.append(self._record_write(comment, verdict, fields, record.at_ms, if_status_in=None))
         results = await self.store.write_records(writes)
         outcomes = []
@@ -183,14 +203,19 @@ class DecisionLog(LogReader):
     async def rerecord(self, comments: Sequence[Comment], verdicts: Sequence[Verdict]) -> int:
         """Record new verdicts for comments already judged (rescoring's `--apply`: trusted, internal). Only
         over a status the service gave (accepted, rejected, pending_review), tested and written in one step
-        with the log entry, queue place and counters: never over a moderator's decision, and not for a
-        comment whose status has expired. The text digest and status token stay the first writer's. Returns
-        how many were recorded."""
+        with the log entry, queue place and counters: never over a moderator's decision nor an appeal
+        waiting for one, and not for a comment whose status has expired. The text digest and the tokens stay
+        the first writer's. Returns how many were recorded."""
         now_ms = self._now_ms()
+        # An appeal waits for a person (issue 14): a rescoring run must not settle it.
+        current = await self.store.get_statuses([v.id for v in verdicts]) if verdicts else []
         writes = [
             self._record_write(c, v, verdict_status(c, v, now_ms), now_ms, if_status_in=SERVICE_STATUSES)
-            for c, v in zip(comments, verdicts, strict=True)
+            for c, v, found in zip(comments, verdicts, current, strict=True)
+            if not appeal_pending(found or {})
         ]
+        if not writes:
+            return 0
         results = await self.store.write_records(writes)
         for result in results:
             self._spilled(result.spill)
@@ -295,6 +320,90 @@ class DecisionLog(LogReader):
             raise CommentNotFound(comment_id)
         return comment_status(comment_id, fields)
 
+    # -- the commenter's appeal (issue 14) -------------------------------------------------------------------
+
+    async def appeal(self, comment_id: str, token: str, explanation: str, *, window_s: int) -> CommentStatus:
+        """Put a rejected comment back in the review queue, marked as an appeal with the commenter's
+        `explanation`, for whoever holds its appeal token: once per comment, within `window_s` of the decision
+        (AppealRefused otherwise). A wrong token is CommentNotFound, as an unknown id is, and costs the same.
+        The appeal waits, without expiring, for a moderator's `decide`; its text comes from the verdict's log
+        entry (without it, when the log has trimmed that, from the verdict the status keeps)."""
+        fields = await self._appeal_status(comment_id, token)
+        now_ms = self._now_ms()
+        current = check_appealable(comment_id, fields, now_ms, window_s)
+        entry = appeal_entry(comment_id, fields, await self._logged(fields), explanation, now_ms)
+        update = {
+            "status": "pending_review",
+            "updated_ms": str(now_ms),
+            "appealed_ms": str(now_ms),
+            "appeal_explanation": explanation,
+            "appeal_of_ms": fields.get("updated_ms", "0"),
+            "entry": entry_json(entry),
+        }
+        # One step, on the status read above only: of two appeals at once (or an appeal and an overturn) one
+        # wins, and the appeal is in the queue (or its overflow) exactly when its status says pending_review.
+        (result,) = await self.store.write_records(
+            [
+                RecordWrite(
+                    comment_id=comment_id,
+                    status=update,
+                    ttl_s=None,
+                    evictable=False,
+                    if_status_in=(current,),
+                    queue=QueuePlace(
+                        entered_ms=now_ms,
+                        limit=self.queue_limit,
+                        overflow_limit=self.overflow_limit,
+                        lost_ttl_s=self.retention_s,
+                        overflowed=_counts([("queue", "overflowed")], now_ms),
+                        lost=_counts([("queue", "lost")], now_ms),
+                    ),
+                )
+            ]
+        )
+        if not result.written:
+            raise AppealRefused("status_changed", f"Comment {comment_id} changed meanwhile; ask again.")
+        self._spilled(result.spill)
+        return comment_status(comment_id, {**fields, **update})
+
+    async def statement(self, comment_id: str, token: str, *, window_s: int) -> Statement:
+        """The statement of reasons for whoever holds the comment's appeal token (CommentNotFound as for
+        `appeal`); NoStatement when the comment is published."""
+        fields = await self._appeal_status(comment_id, token)
+        return statement(comment_id, fields, now_ms=self._now_ms(), window_s=window_s)
+
+    def statements(
+        self, *, since_ms: int | None, until_ms: int | None, limit: int, window_s: int
+    ) -> AsyncIterator[Statement]:
+        """The statements of the comments logged from `since_ms` to `until_ms`, newest first, at most `limit`
+        (statement.py's `export_statements`), as of now."""
+        return export_statements(
+            self, since_ms=since_ms, until_ms=until_ms, limit=limit, now_ms=self._now_ms(), window_s=window_s
+        )
+
+    async def _appeal_status(self, comment_id: str, token: str) -> dict[str, str]:
+        """The comment's status fields when `token` is its appeal token; else CommentNotFound, at the same
+        cost for an unknown id, a comment without a token and a wrong token."""
+        fields = await self.store.get_status(comment_id)
+        stored = (fields or {}).get("appeal_token", "")
+        # Digests of both, compared in constant time: the same work whatever the token's length or characters,
+        # and whether the comment has a token at all (a random one stands in for a missing one).
+        given = appeal_digest(token).encode("ascii")
+        matches = hmac.compare_digest(given, appeal_digest(stored or _NO_APPEAL).encode("ascii"))
+        if not (matches and stored) or fields is None or known_status(fields) is None:
+            raise CommentNotFound(comment_id)
+        return fields
+
+    async def _logged(self, fields: dict[str, str]) -> dict[str, str] | None:
+        """The log entry a status points at (`log_id`), or None when there is none (or no longer)."""
+        try:
+            position = LogCursor.parse(fields.get("log_id", ""))
+        except ValueError:
+            return None
+        after = LogCursor(position.ms, position.seq + 1) if position.seq < MAX_ID_PART else None
+        rows = await self.store.read_log(count=1, before=after, since_ms=position.ms)
+        return rows[0].fields if rows and rows[0].id == position else None
+
     # -- moderators' decisions -----------------------------------------------------------------------------
 
     async def decide(
@@ -382,6 +491,7 @@ class DecisionLog(LogReader):
                     "overturn": overturn,
                     "decided_by": moderator,
                     "decided_at": result.updated_at.isoformat().replace("+00:00", "Z"),
+                    "appeal": appeal_pending(fields),
                 }
             )
         return result
