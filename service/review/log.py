@@ -1,9 +1,12 @@
 """The decision log, the review queue and every comment's status: what moderators read and decide.
 
-    record(comments, verdicts)     the pipeline's step 6: for every comment its status, created once (the
-                                   first writer's); then per verdict recorded, counters (per minute and per
-                                   hour, by verdict, clause and cache hit); for review and reject an entry in
-                                   the log; for review a place in the queue
+    prepare(comments, verdicts)    step 6 decided without I/O: a PendingRecord per comment (record id,
+                                   status token, time), which an outage journal can keep
+    write(records)                 those records written, idempotently on their record ids
+    record(comments, verdicts)     write(prepare(...)): the pipeline's step 6: for every comment its
+                                   status, created once (the first writer's); then per verdict recorded,
+                                   counters (per minute and per hour, by verdict, clause and cache hit);
+                                   for review and reject an entry in the log; for review a place in the queue
     count(verdicts)                step 6 for comments sent with "do not store": the same counters, and
                                    nothing else (no status, no log entry, no queue: nothing of the text)
     rerecord(comments, verdicts)   rescoring's (trusted): new verdicts over the service's own statuses only
@@ -57,6 +60,7 @@ from service.review.models import (
     CommentStatus,
     DecisionConflict,
     ModeratorAction,
+    PendingRecord,
     Recorded,
     Status,
     comment_status,
@@ -117,17 +121,40 @@ class DecisionLog(LogReader):
 
     # -- recording (pipeline step 6) ---------------------------------------------------------------------
 
-    async def record(self, comments: Sequence[Comment], verdicts: Sequence[Verdict]) -> list[Recorded]:
-        """Record the service's verdicts, one outcome per comment: each comment's status is created here, once,
-        with a new status token (`created`); under an id that already has a status nothing is written, and
-        the outcome is `repeated` with the verdict recorded first for the same text, else a `conflict`."""
+    def prepare(self, comments: Sequence[Comment], verdicts: Sequence[Verdict]) -> list[PendingRecord]:
+        """Everything `write` needs, decided now and without I/O: each record's id, its comment's new status
+        token (the verdict answered carries it), and the time. The comments' ids must be their verdicts'."""
         now_ms = self._now_ms()
-        outcomes = [await self._claim(c, v, now_ms) for c, v in zip(comments, verdicts, strict=True)]
-        created = [(c, o.verdict) for c, o in zip(comments, outcomes, strict=True) if o.outcome == "created"]
-        await self._count(_verdict_counts([v for _, v in created]), now_ms)
-        for comment, verdict in created:
-            await self._log_and_queue(comment, verdict, now_ms)
+        return [
+            PendingRecord(
+                record_id=uuid.uuid4().hex,
+                comment=comment,
+                verdict=verdict.model_copy(
+                    update={"status_token": secrets.token_urlsafe(STATUS_TOKEN_BYTES)}
+                ),
+                at_ms=now_ms,
+            )
+            for comment, verdict in zip(comments, verdicts, strict=True)
+        ]
+
+    async def write(self, records: Sequence[PendingRecord]) -> list[Recorded]:
+        """Write prepared records, one outcome per record: each comment's status is created here, once
+        (`created`, the verdict with its token); under an id that already has a status nothing is written,
+        and the outcome is `repeated` with the verdict recorded first for the same text, else a `conflict`.
+        Idempotent on the record id: a record already written (its id is on the status) writes nothing
+        again and is `created` as the first time, so a replay of the same records is harmless."""
+        outcomes: list[Recorded] = []
+        for record in records:
+            outcome, new = await self._claim(record)
+            outcomes.append(outcome)
+            if new:
+                await self._count(_verdict_counts([record.verdict]), record.at_ms)
+                await self._log_and_queue(record.comment, record.verdict, record.at_ms)
         return outcomes
+
+    async def record(self, comments: Sequence[Comment], verdicts: Sequence[Verdict]) -> list[Recorded]:
+        """Record the service's verdicts: `write(prepare(comments, verdicts))`."""
+        return await self.write(self.prepare(comments, verdicts))
 
     async def count(self, verdicts: Sequence[Verdict]) -> None:
         """Count verdicts whose comments must leave nothing behind (Perspective's doNotStore): the counters
@@ -159,9 +186,14 @@ class DecisionLog(LogReader):
             await self._log_and_queue(comment, verdict, now_ms)
         return len(recorded)
 
-    async def _claim(self, comment: Comment, verdict: Verdict, now_ms: int) -> Recorded:
-        token = secrets.token_urlsafe(STATUS_TOKEN_BYTES)
-        fields = first_writer_status(comment, verdict, now_ms, token)
+    async def _claim(self, record: PendingRecord) -> tuple[Recorded, bool]:
+        """Create the record's status; the outcome, and whether the status is new (written here, now)."""
+        comment, verdict = record.comment, record.verdict
+        token = verdict.status_token or ""
+        fields = {
+            **first_writer_status(comment, verdict, record.at_ms, token),
+            "record_id": record.record_id,
+        }
         # Pending reviews don't expire: a comment must not vanish from the queue before anyone decided it.
         # The service's own accepts and rejects may go early where memory is bounded: they can be judged again.
         pending = verdict.verdict == "review"
@@ -169,7 +201,15 @@ class DecisionLog(LogReader):
             verdict.id, fields, ttl_s=None if pending else self.retention_s, evictable=not pending
         )
         if found is None:
-            return Recorded("created", verdict.model_copy(update={"status_token": token}))
+            return Recorded("created", verdict), True
+        return self._found(record, found), False
+
+    def _found(self, record: PendingRecord, found: dict[str, str]) -> Recorded:
+        """The outcome of a record whose comment already had a status (`found`)."""
+        comment, verdict = record.comment, record.verdict
+        if found.get("record_id") == record.record_id:
+            # Written before (a replay): the outcome the first write had, with the same token.
+            return Recorded("created", verdict)
         # As bytes: compare_digest refuses str with non-ASCII characters, and a stored field could hold some.
         same_text = hmac.compare_digest(
             found.get("text_digest", "").encode("utf-8", "surrogatepass"),
@@ -177,7 +217,8 @@ class DecisionLog(LogReader):
         )
         stored = stored_verdict(found) if same_text else None
         if stored is None:
-            return Recorded("conflict", verdict)
+            # Not this comment's status: the token prepared for it opens nothing, so it is not handed out.
+            return Recorded("conflict", verdict.model_copy(update={"status_token": None}))
         return Recorded("repeated", stored.model_copy(update={"id": verdict.id}))
 
     async def _log_and_queue(self, comment: Comment, verdict: Verdict, now_ms: int) -> None:

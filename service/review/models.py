@@ -97,6 +97,66 @@ class IdConflict(Exception):
         self.index, self.comment_id = index, comment_id
 
 
+@dataclass(frozen=True, slots=True)
+class PendingRecord:
+    """Everything needed to write one comment's record, decided before anything is written: the record's own
+    id (kept in the comment's status as `record_id`, so that writing it again writes nothing), the comment,
+    its verdict with the status token the client is answered with, and the time of the verdict (the log
+    entry's and the counters'). Its JSON form is one line and round-trips exactly (an outage journal keeps it).
+    """
+
+    record_id: str
+    comment: Comment
+    verdict: Verdict
+    at_ms: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.record_id, str) or not self.record_id or not self.record_id.isascii():
+            raise ValueError(f"a record id is a non-empty ASCII string, got {self.record_id!r}")
+        if isinstance(self.at_ms, bool) or not isinstance(self.at_ms, int) or self.at_ms < 0:
+            raise ValueError(f"a record's at_ms is a whole number of milliseconds >= 0, got {self.at_ms!r}")
+        if not isinstance(self.comment, Comment) or not isinstance(self.verdict, Verdict):
+            raise ValueError("a record holds a Comment and a Verdict")
+        if not self.verdict.status_token:
+            raise ValueError(f"record {self.record_id}: the verdict has no status token")
+        if self.comment.id != self.verdict.id:
+            raise ValueError(
+                f"record {self.record_id}: comment id {self.comment.id!r} is not the verdict's {self.verdict.id!r}"
+            )
+
+    def to_json(self) -> str:
+        """One line of JSON (ASCII only: no character a line reader could take for a line break)."""
+        return json.dumps(
+            {
+                "record_id": self.record_id,
+                "at_ms": self.at_ms,
+                "comment": self.comment.model_dump(mode="json"),
+                "verdict": self.verdict.model_dump(mode="json"),
+            },
+            ensure_ascii=True,
+            separators=(",", ":"),
+            allow_nan=False,
+        )
+
+    @classmethod
+    def from_json(cls, line: str) -> PendingRecord:
+        """The record `to_json` wrote; ValueError for anything else."""
+        try:
+            raw = json.loads(line)
+            if not isinstance(raw, dict) or set(raw) != {"record_id", "at_ms", "comment", "verdict"}:
+                raise ValueError("not a record: expected record_id, at_ms, comment and verdict")
+            return cls(
+                record_id=raw["record_id"],
+                comment=Comment.model_validate(raw["comment"], strict=False),
+                verdict=Verdict.model_validate(raw["verdict"]),
+                at_ms=raw["at_ms"],
+            )
+        except ValueError:  # JSONDecodeError and pydantic's ValidationError are ValueErrors
+            raise
+        except (TypeError, KeyError, AttributeError, RecursionError) as exc:
+            raise ValueError(f"not a record: {exc}") from exc
+
+
 class Recorded(NamedTuple):
     """What recording one verdict came to. `created`: the comment's status is new, and `verdict` carries its
     status token. `repeated`: the same text was recorded under this id before, and `verdict` is the one

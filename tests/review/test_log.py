@@ -280,7 +280,8 @@ async def test_what_record_and_decide_write_to_redis(
     rejected, pending = raw_redis.hgetall(f"{prefix}comment:r1"), raw_redis.hgetall(f"{prefix}comment:v1")
     accepted = raw_redis.hgetall(f"{prefix}comment:ok1")
     common = {"status", "verdict", "updated_ms", "article_id", "author_id", "decided_by", "note", "log_id"}
-    common |= {"verdict_json", "text_digest", "status_token"}  # what the first writer's status keeps
+    # What the first writer's status keeps, and the id of the record that wrote it.
+    common |= {"verdict_json", "text_digest", "status_token", "record_id"}
     assert set(rejected) == set(accepted) == common and set(pending) == common | {"entry"}
     assert (rejected["status"], rejected["verdict"], rejected["author_id"]) == ("rejected", "reject", "u-1")
     assert accepted["log_id"] == "" and rejected["log_id"]
@@ -489,3 +490,39 @@ async def test_a_decision_made_on_a_status_that_changed_meanwhile_is_refused() -
     assert refused.value.status == "rejected_by_moderator"
     assert (await log.status("r1")).decided_by == "mod-bob"
     assert sent == [] and (await log.entries(kind="moderator")).records == []
+
+
+# -- the record split: prepare (no I/O) and write (idempotent on the record id) -------------------------------
+
+
+async def test_prepare_decides_ids_tokens_and_time_without_touching_the_store(store: Store) -> None:
+    log = DecisionLog(store, max_entries=100, retention_s=3600, clock=lambda: 1_717_000_000.25)
+    comments = [Comment(id="a", text="darn"), Comment(id="b", text="fine")]
+    records = log.prepare(comments, [_verdict("a", "review"), _verdict("b", "accept")])
+    assert [r.comment.id for r in records] == ["a", "b"] and {r.at_ms for r in records} == {1_717_000_000_250}
+    assert len({r.record_id for r in records}) == 2 and all(r.verdict.status_token for r in records)
+    assert await store.get_statuses(["a", "b"]) == [None, None] and await store.log_length() == 0
+
+
+async def test_writing_the_same_records_twice_writes_them_once(decision_log: DecisionLog) -> None:
+    comments = [
+        Comment(id="v1", text="Well darn you"),
+        Comment(id="r1", text="darn"),
+        Comment(id="ok", text="ok"),
+    ]
+    records = decision_log.prepare(
+        comments, [_verdict("v1", "review"), _verdict("r1", "reject"), _verdict("ok", "accept")]
+    )
+    first = await decision_log.write(records)
+    again = await decision_log.write(records)
+    assert [o.outcome for o in first] == [o.outcome for o in again] == ["created"] * 3
+    assert [o.verdict.status_token for o in again] == [r.verdict.status_token for r in records]
+    assert len((await decision_log.entries(kind=None)).records) == 2
+    assert [i.comment_id for i in await decision_log.queue()] == ["v1"]
+    counts = await decision_log.counts()
+    assert [counts.last_hour(f"verdict:{v}") for v in ("accept", "review", "reject")] == [1, 1, 1]
+    # A new record of the same text is a repeat, not a replay: it gets the first record's token.
+    (repeat,) = await decision_log.record([comments[0]], [_verdict("v1", "review")])
+    assert (repeat.outcome, repeat.verdict.status_token) == ("repeated", records[0].verdict.status_token)
+    public = await decision_log.public_status("v1", records[0].verdict.status_token or "")
+    assert public.status == "pending_review"
