@@ -39,6 +39,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own MODERATION_DATA_DIR (the outage journal's home), for apps and served processes alike:
+    never the user's, and never another test's journal replayed into this test's prefix."""
+    path = tmp_path_factory.mktemp("data")
+    monkeypatch.setenv("MODERATION_DATA_DIR", str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """TEST_REDIS_URL, else redis://127.0.0.1:6379/15 when it answers, else a throwaway server."""

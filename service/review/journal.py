@@ -375,8 +375,8 @@ class Journal(Generic[R]):
             self._last_alarm = now
             log.error(
                 "JOURNAL FULL (%d records, %d bytes; bounds %d records, %d bytes): decision records are being "
-                "DROPPED (%d so far); their verdicts go out without a status. The store has been unavailable "
-                "for %.0f s.",
+                "DROPPED (%d so far); their verdicts go out without a status. The oldest waiting record is "
+                "%.0f s old.",
                 len(self._entries),
                 self._bytes,
                 self.max_records,
