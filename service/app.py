@@ -71,6 +71,7 @@ def create_app(
                     decisions.write,
                     batch=settings.JOURNAL_REPLAY_BATCH,
                     retry_s=settings.JOURNAL_RETRY_MS / 1000,
+                    concurrency=settings.JOURNAL_REPLAY_CONCURRENCY,
                 ),
                 name="journal-replay",
             )

@@ -313,8 +313,10 @@ class Settings(BaseSettings):
     #: JOURNAL_FSYNC_RECORDS records, whichever comes first. A crash can lose at most the open group.
     JOURNAL_FSYNC_MS: float = Field(default=50.0, gt=0, le=10_000)
     JOURNAL_FSYNC_RECORDS: int = Field(default=512, ge=1)
-    #: Replay writes this many records per store call, and tries again this often while the store is down.
+    #: Replay takes this many records at a time, written as JOURNAL_REPLAY_CONCURRENCY concurrent store
+    #: calls (never two records of one comment at once), and tries again this often while the store is down.
     JOURNAL_REPLAY_BATCH: int = Field(default=100, ge=1, le=10_000)
+    JOURNAL_REPLAY_CONCURRENCY: int = Field(default=8, ge=1, le=64)
     JOURNAL_RETRY_MS: int = Field(default=1_000, ge=10, le=600_000)
 
     @field_validator("DATA_DIR")

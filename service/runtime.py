@@ -311,6 +311,7 @@ def open_journal(settings: Settings) -> Journal[PendingRecord] | None:
         journal: Journal[PendingRecord] = Journal.open(
             base,
             decode=PendingRecord.from_json,
+            key=_comment_of,
             max_records=settings.JOURNAL_MAX_RECORDS,
             max_bytes=settings.JOURNAL_MAX_BYTES,
             group_ms=settings.JOURNAL_FSYNC_MS,
@@ -324,3 +325,8 @@ def open_journal(settings: Settings) -> Journal[PendingRecord] | None:
         ) from exc
     log.info("outage journal: %s (%d record(s) waiting)", journal.directory, journal.depth().records)
     return journal
+
+
+def _comment_of(record: PendingRecord) -> str | None:
+    """Replay never writes two records of one comment at once."""
+    return record.comment.id

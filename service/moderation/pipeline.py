@@ -245,7 +245,7 @@ class Pipeline:
             # two records for one comment the older is written first (the first writer owns the status). A
             # full journal draining while Redis is back is overtaken instead: a record written out of order
             # (its comment then sent twice within the outage) beats one dropped.
-            return self._journaled(records, verdicts)
+            return await self._journaled(records, verdicts)
         try:
             outcomes = await self.decisions.write(records)
         except StoreUnavailable as exc:
@@ -254,7 +254,7 @@ class Pipeline:
                 # Whatever of them was written before the store went is written again as nothing on replay:
                 # a record's id makes its second write a no-op.
                 log.debug("decision log unavailable, %d record(s) journaled: %s", len(records), exc)
-                return self._journaled(records, verdicts)
+                return await self._journaled(records, verdicts)
             log.warning("decision log unavailable, %d verdict(s) not recorded: %s", len(verdicts), exc)
             return verdicts
         except Exception:  # a bug in recording must not cost the commenter their verdict
@@ -266,10 +266,10 @@ class Pipeline:
                 raise IdConflict(index, outcome.verdict.id)
         return [outcome.verdict for outcome in outcomes]
 
-    def _journaled(self, records: list[PendingRecord], verdicts: list[Verdict]) -> list[Verdict]:
+    async def _journaled(self, records: list[PendingRecord], verdicts: list[Verdict]) -> list[Verdict]:
         """Append `records` to the journal; the verdicts with their tokens, untokened past the bound."""
         assert self.journal is not None
-        taken = self.journal.append(records)
+        taken = await self.journal.add(records)
         return [r.verdict for r in records[:taken]] + verdicts[taken:]
 
     def _match(self, wordlist: WordList, text: str) -> tuple[list[WordMatch], int]:

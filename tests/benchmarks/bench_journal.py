@@ -2,9 +2,11 @@
 
 - record size: the bytes of one journal line for a typical review (a 300-character comment with reasons and
   scores) and for the largest comment the API takes (MAX_CHARS = 10,000 characters), for sizing the bound;
-- append: the event loop's cost of Journal.append per record (JSON, checksum, queueing; the disk is the
-  writer thread's), and the writer's fsyncs for a steady stream at the default group settings;
-- replay: records a second written into a real Redis through DecisionLog.write, JOURNAL_REPLAY_BATCH=100;
+- append: the cost of Journal.append per record (JSON, checksum, queueing; the disk is the writer thread's);
+  the event loop's longest stall while the pipeline's `add` (the JSON in a worker thread) takes a request of
+  100 comments; the writer's fsyncs for a steady stream at the default group settings;
+- replay: records a second written into a real Redis through DecisionLog.write at the default
+  JOURNAL_REPLAY_BATCH and JOURNAL_REPLAY_CONCURRENCY;
 - restart: the time to load a journal of LOADED records at start (a thread, before the app answers).
 
 Run: `python -m tests.benchmarks.bench_journal` (a Redis at TEST_REDIS_URL or redis://127.0.0.1:6379/15;
@@ -14,6 +16,7 @@ about half a minute on 2 cores). Prints the figures; exit status 0.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import statistics
 import tempfile
@@ -68,6 +71,7 @@ def _records(count: int, text_chars: int = 300) -> list[PendingRecord]:
 def _journal(base: Path, settings: Settings, **overrides: float) -> Journal[PendingRecord]:
     options: dict[str, object] = {
         "decode": PendingRecord.from_json,
+        "key": lambda record: record.comment.id,
         "max_records": 10_000_000,
         "max_bytes": 10 * 1024**3,
         "group_ms": settings.JOURNAL_FSYNC_MS,
@@ -94,11 +98,10 @@ def _append(base: Path, settings: Settings) -> None:
         deadline = time.monotonic() + 120
         while journal.depth().unsynced and time.monotonic() < deadline:
             time.sleep(0.01)
-        print(
-            f"append: {per_record_us:.1f} us per record on the event loop ({APPENDS} records, one per call)"
-        )
+        print(f"append: {per_record_us:.1f} us per record, JSON included ({APPENDS} records, one per call)")
     finally:
         journal.close()
+    asyncio.run(_add(base, settings))
 
     journal = _journal(base / "stream", settings)
     try:
@@ -122,6 +125,31 @@ def _append(base: Path, settings: Settings) -> None:
         journal.close()
 
 
+async def _add(base: Path, settings: Settings) -> None:
+    """What `add` (the pipeline's: JSON in a thread) holds the event loop for, per 100-comment request."""
+    journal = _journal(base / "add", settings)
+    batches = [_records(100) for _ in range(20)]
+    blocked: list[float] = []
+    try:
+        for batch in batches:
+            ticks: list[float] = []
+
+            async def ticker(ticks: list[float] = ticks) -> None:
+                while True:
+                    ticks.append(time.perf_counter())
+                    await asyncio.sleep(0)
+
+            task = asyncio.create_task(ticker())
+            await journal.add(batch)
+            task.cancel()
+            gaps = [b - a for a, b in itertools.pairwise(ticks)]
+            blocked.append(max(gaps, default=0.0))
+        print(f"add: the event loop's longest stall {statistics.median(blocked) * 1000:.1f} ms (median of 20 "
+              f"requests of 100 comments; JSON in a worker thread)")  # fmt: skip
+    finally:
+        journal.close()
+
+
 async def _replay(base: Path, settings: Settings, url: str) -> None:
     prefix = f"bench-journal-{uuid.uuid4().hex[:8]}:"
     store = RedisStore.from_url(url, prefix=prefix)
@@ -131,10 +159,15 @@ async def _replay(base: Path, settings: Settings, url: str) -> None:
         journal.append(_records(REPLAYED))
         started = time.perf_counter()
         while journal.holding:
-            await journal.replay_once(decisions.write, batch=settings.JOURNAL_REPLAY_BATCH)
+            await journal.replay_once(
+                decisions.write,
+                batch=settings.JOURNAL_REPLAY_BATCH,
+                concurrency=settings.JOURNAL_REPLAY_CONCURRENCY,
+            )
         elapsed = time.perf_counter() - started
         print(f"replay: {REPLAYED / elapsed:.0f} records/s into Redis ({REPLAYED} reviews, batch "
-              f"{settings.JOURNAL_REPLAY_BATCH}, {elapsed:.1f} s)")  # fmt: skip
+              f"{settings.JOURNAL_REPLAY_BATCH}, concurrency {settings.JOURNAL_REPLAY_CONCURRENCY}, "
+              f"{elapsed:.1f} s)")  # fmt: skip
     finally:
         journal.close()
         await store.aclose()

@@ -364,3 +364,37 @@ def test_file_modes_are_private(base: Path, opened: list[Journal[PendingRecord]]
     _wait_synced(journal)
     (segment,) = _segments(journal.directory)
     assert os.stat(segment).st_mode & 0o077 == 0
+
+
+async def test_concurrent_adds_keep_their_order_and_hold_the_journal(
+    base: Path, opened: list[Journal[PendingRecord]]
+) -> None:
+    journal = _open(base)
+    opened.append(journal)
+    batches = [_records(20, start=20 * i) for i in range(5)]
+    adding = [asyncio.create_task(journal.add(batch)) for batch in batches]
+    await asyncio.sleep(0)  # every add has begun; none has appended yet (the JSON is made in a thread)
+    assert journal.holding and journal.depth().records == 0
+    assert await asyncio.gather(*adding) == [20] * 5
+    assert _ids(journal) == [f"c-{i}" for i in range(100)]
+
+
+async def test_concurrent_replay_never_writes_one_comment_twice_at_once(
+    base: Path, opened: list[Journal[PendingRecord]], decisions: DecisionLog
+) -> None:
+    journal = _open(base, key=lambda record: record.comment.id)
+    opened.append(journal)
+    first, second = _records(4), _records(4)  # c-0..c-3 twice: another record id, another token
+    journal.append(first + second)
+    calls: list[list[str]] = []
+
+    async def write(batch: list[PendingRecord]) -> Any:
+        calls.append([r.comment.id or "" for r in batch])
+        return await decisions.write(batch)
+
+    assert await journal.replay_once(write, batch=100, concurrency=4) == 4  # up to the first repeat
+    assert sorted(calls) == [["c-0"], ["c-1"], ["c-2"], ["c-3"]]  # four writes at once
+    assert await journal.replay_once(write, batch=100, concurrency=4) == 4
+    for record in first:  # the older records keep the statuses
+        await decisions.public_status(record.comment.id or "", record.verdict.status_token or "")
+    assert journal.replayed == 8 and journal.conflicts == 0  # the same text again: a repeat, not a conflict
