@@ -295,6 +295,30 @@ class Settings(BaseSettings):
                     )
         return value
 
+    # -- nothing lost without Redis: the memory store (issue 12) ----------------------------------------------
+    #: Without REDIS_URL the cache, the decision log, the statuses and the review queue live in this process's
+    #: memory: one process only, and a restart loses every pending review and decision. In development that
+    #: is the embedded default; outside it, it takes saying so (true), else `moderation serve` refuses to
+    #: start. Ignored when REDIS_URL is set.
+    ALLOW_MEMORY_STORE: bool = False
+    #: What the memory store must never drop on its own, at most: pending reviews and moderators' decisions
+    #: (each until decided, or for LOG_RETENTION_DAYS). Past it a new one is refused (StoreFull): the comment
+    #: is answered but not recorded, as in a Redis outage, and a decision answers 503, until moderators clear
+    #: reviews or decisions expire. About 2-20 KB each (the entry's text), so 100,000 is up to ~2 GB at worst;
+    #: the review queue's caps (REVIEW_QUEUE_MAX + REVIEW_OVERFLOW_MAX) usually bound pending reviews first.
+    MEMORY_MAX_HELD: int = Field(default=100_000, ge=100)
+
+    def check_store(self) -> None:
+        """Raise StoreConfigError where production would keep its moderators' work in one process's memory."""
+        if self.ENVIRONMENT == "development" or self.REDIS_URL or self.ALLOW_MEMORY_STORE:
+            return
+        raise StoreConfigError(
+            "REDIS_URL is not set, so the decision log, the review queue and every comment's status would live "
+            "in this process's memory: lost on restart, not shared with other workers. Set REDIS_URL (e.g. "
+            "redis://redis:6379/0), or, for a single process that may lose them, say so with "
+            "MODERATION_ALLOW_MEMORY_STORE=true"
+        )
+
     # -- outage journal (issue 12) -------------------------------------------------------------------------
     #: Where the service keeps local state: the outage journal lives in DATA_DIR/journal/<prefix>/slot-<n>
     #: (one slot per process sharing the folder; made 0700). Give it a persistent volume: decision records
@@ -337,6 +361,10 @@ def _default_data_dir() -> Path:
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+class StoreConfigError(Exception):
+    """Where moderators' work would be kept is unsafe for production (see Settings.check_store)."""
 
 
 class ExposureConfigError(Exception):

@@ -7,7 +7,8 @@ RULES_DIR gets the same verdict whichever door it came in by. No web framework h
 Whatever keeps the service from starting as configured (a broken policy or word list, model weights that do
 not load; outside development a guessable admin password, a missing or short session secret, a webhook that
 is not https or whose secret is short; a webhook without its secret; an API key file that cannot be read or
-that others may write) becomes `StartupError`,
+that others may write; outside development, no REDIS_URL without MODERATION_ALLOW_MEMORY_STORE) becomes
+`StartupError`,
 whose message is one paragraph naming the cause and its remedies: `moderation serve` prints it and exits
 without a traceback (the traceback goes to the DEBUG log).
 """
@@ -22,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from service.auth import AdminAuth, AuthConfigError, LoginLimiter, Sessions, secret_problem
-from service.config import ExposureConfigError, Settings
+from service.config import ExposureConfigError, Settings, StoreConfigError
 from service.model.base import NO_MODEL, ModelLoadError, Scorer
 from service.model.batcher import BatchObserver, MicroBatcher
 from service.model.loader import load_scorer
@@ -53,6 +54,7 @@ CONFIGURATION_ERRORS: tuple[type[Exception], ...] = (
     WebhookConfigError,
     ExposureConfigError,
     KeyFileError,
+    StoreConfigError,
 )
 
 
@@ -82,6 +84,7 @@ def load_components(settings: Settings, *, scorer: Scorer | None = None) -> Comp
         auth = AdminAuth.from_settings(settings)
         webhook = webhook_sender(settings)
         settings.check_exposure()
+        settings.check_store()
         if settings.KEYS_FILE is not None:
             KeyFile(settings.KEYS_FILE).check()
         policy, wordlists = load_rules(settings)
@@ -182,7 +185,9 @@ def warn_missing_categories(policy: Policy, scorer: Scorer) -> None:
 def open_store(settings: Settings) -> Store:
     """The one store the app wires to both the pipeline's cache and the decision log: Redis at REDIS_URL
     under REDIS_PREFIX, or process memory without REDIS_URL. Connects lazily."""
-    return _open_store(settings.REDIS_URL, prefix=settings.REDIS_PREFIX)
+    return _open_store(
+        settings.REDIS_URL, prefix=settings.REDIS_PREFIX, memory_max_held=settings.MEMORY_MAX_HELD
+    )
 
 
 def sessions(auth: AdminAuth, store: Store) -> Sessions:

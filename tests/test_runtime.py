@@ -8,6 +8,7 @@ import pytest
 
 from service import runtime
 from service.auth import AuthConfigError
+from service.config import StoreConfigError
 from service.model.base import ModelLoadError
 from service.moderation.policy import PolicyError
 from service.review.webhook import WebhookConfigError
@@ -32,6 +33,7 @@ PRODUCTION = {
     "ADMIN_PASSWORD": ADMIN_PASSWORD,
     "SESSION_SECRET": "R2kC6yq0mT8cXn3vJb5Wf9Lp1Hs7Ge4dZa-Qo_uYiK",
     "ALLOWED_HOSTS": ["comments.example.org"],
+    "REDIS_URL": "redis://127.0.0.1:1/0",  # never connected here: only where moderators' work would be kept
 }
 WEBHOOK_SECRET = "n4Vb8-Kq2sXw9Lm3Rt7Yc1Hd6Jf5Gp0Za_Ue-Oi"
 
@@ -80,6 +82,23 @@ def test_a_production_configuration_with_strong_secrets_starts() -> None:
     )
     loaded = runtime.load_components(settings, scorer=MarkerScorer())
     assert loaded.auth.secure_cookies and loaded.webhook is not None
+
+
+def test_production_without_redis_needs_the_memory_store_allowed_in_so_many_words() -> None:
+    without_redis = {**PRODUCTION, "REDIS_URL": None}
+    with pytest.raises(runtime.StartupError) as raised:
+        runtime.load_components(make_settings(**without_redis), scorer=MarkerScorer())
+    assert isinstance(raised.value.__cause__, StoreConfigError)
+    message = str(raised.value)
+    assert (
+        message.startswith("cannot start: REDIS_URL is not set")
+        and "MODERATION_ALLOW_MEMORY_STORE=true" in message
+    )
+    allowed = make_settings(**without_redis, ALLOW_MEMORY_STORE=True, MEMORY_MAX_HELD=500)
+    runtime.load_components(allowed, scorer=MarkerScorer())
+    store = runtime.open_store(allowed)
+    assert isinstance(store, MemoryStore) and store.max_held == 500
+    runtime.load_components(make_settings(REDIS_URL=None), scorer=MarkerScorer())  # development: as ever
 
 
 def test_broken_word_lists_stop_the_start(tmp_path: Path) -> None:

@@ -161,8 +161,7 @@ class Pipeline:
         )
 
         results: list[Verdict | None] = [None] * len(comments)
-        for i, digest in enumerate(digests):
-            cached = await self._cache_get(digest)
+        for i, cached in enumerate(await self._cache_get(digests)):
             if cached is not None:
                 results[i] = cached.model_copy(update={"id": ids[i], "cached": True, "status_token": None})
 
@@ -206,9 +205,7 @@ class Pipeline:
     async def _conclude(
         self, comments: Sequence[Comment], final: list[Verdict], fresh: list[tuple[str, Verdict | None]]
     ) -> list[Verdict]:
-        for digest, verdict in fresh:
-            if verdict is not None:
-                await self._cache_set(digest, verdict)
+        await self._cache_set([(digest, verdict) for digest, verdict in fresh if verdict is not None])
         return await self._record(comments, final)
 
     async def _count_only(self, verdicts: list[Verdict]) -> list[Verdict]:
@@ -315,30 +312,39 @@ class Pipeline:
                     raise RuntimeError(f"model returned {value!r} for {category}, not a probability")
         return result
 
-    async def _cache_get(self, digest: str) -> Verdict | None:
+    async def _cache_get(self, digests: Sequence[str]) -> list[Verdict | None]:
+        """The cached verdict of each digest (None: a miss), all in one store round trip."""
+        if not digests:
+            return []
         try:
-            raw = await self.store.get_verdict(digest)
+            raws = await self.store.get_verdicts(digests)
         except StoreUnavailable as exc:
-            self.stats.cache_errors += 1
+            self.stats.cache_errors += len(digests)
             log.debug("verdict cache unavailable, scoring uncached: %s", exc)  # the store logs outages once
-            return None
-        if raw is None:
-            self.stats.cache_misses += 1
-            return None
-        try:
-            verdict = Verdict.model_validate(raw)
-        except ValueError:
-            log.warning("ignoring a cached verdict that no longer parses (digest %s)", digest)
-            self.stats.cache_misses += 1
-            return None
-        self.stats.cache_hits += 1
-        return verdict
+            return [None] * len(digests)
+        found: list[Verdict | None] = []
+        for digest, raw in zip(digests, raws, strict=True):
+            verdict = None
+            if raw is not None:
+                try:
+                    verdict = Verdict.model_validate(raw)
+                except ValueError:
+                    log.warning("ignoring a cached verdict that no longer parses (digest %s)", digest)
+            if verdict is None:
+                self.stats.cache_misses += 1
+            else:
+                self.stats.cache_hits += 1
+            found.append(verdict)
+        return found
 
-    async def _cache_set(self, digest: str, verdict: Verdict) -> None:
+    async def _cache_set(self, fresh: Sequence[tuple[str, Verdict]]) -> None:
+        """Cache fresh verdicts, all in one store round trip."""
+        if not fresh:
+            return
+        # A status token is one comment's: never in the cache, which serves the same text to others.
+        raws = [(digest, v.model_dump(mode="json", exclude={"status_token"})) for digest, v in fresh]
         try:
-            # A status token is one comment's: never in the cache, which serves the same text to others.
-            raw = verdict.model_dump(mode="json", exclude={"status_token"})
-            await self.store.set_verdict(digest, raw, self.cache_ttl_s)
+            await self.store.set_verdicts(raws, self.cache_ttl_s)
         except StoreUnavailable as exc:
-            self.stats.cache_errors += 1
-            log.debug("verdict cache unavailable, verdict not cached: %s", exc)
+            self.stats.cache_errors += len(fresh)
+            log.debug("verdict cache unavailable, verdicts not cached: %s", exc)

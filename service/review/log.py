@@ -24,11 +24,16 @@ Pending reviews don't expire while they wait in the queue or its overflow, and m
 never dropped early; the service's own accepts and rejects may be (a memory store bounds them), as they can
 be judged again.
 
-A status belongs to its first writer. `record` creates it in one store step (`claim_status`) and never
-writes over one: a repeat of the same text gets the verdict recorded first, another text under the same id
-is a conflict (the API answers 409). Every later change is conditional on the status read before it (one
-step in the store too), so a moderator's decision is never overwritten: not by the API, not by a rescoring
-run, not by another moderator deciding at the same moment.
+A status belongs to its first writer. `write` creates it and never writes over one: a repeat of the same text
+gets the verdict recorded first, another text under the same id is a conflict (the API answers 409). Every
+later change is conditional on the status read before it, so a moderator's decision is never overwritten: not
+by the API, not by a rescoring run, not by another moderator deciding at the same moment.
+
+One step each (issue 12): a comment's whole record (status, log entry, queue place with what the full queue
+spills, counters) is one store step (`write_records`: a Lua script per record in Redis, the batch's scripts
+in one round trip), and so is a moderator's decision (`apply_decision`: queue claim, status test and update,
+log entry, counters). No failure between two writes can leave a pending_review status outside the queue, or a
+decided comment without its log entry: a record or a decision is written whole or not at all.
 
 Bounds: a log entry keeps the first `max_text_chars` characters of the text; the review queue holds
 `queue_limit` comments, its oldest moving to the overflow, which holds `overflow_limit`; those that fall out
@@ -55,7 +60,6 @@ from service.review.models import (
     MINUTES_SHOWN,
     PUBLISH,
     SERVICE_STATUSES,
-    STATUS_OF_VERDICT,
     CommentNotFound,
     CommentStatus,
     DecisionConflict,
@@ -74,7 +78,15 @@ from service.review.models import (
     verdict_status,
 )
 from service.review.queries import LogReader
-from service.store.base import CounterName, DecisionStore, LogCursor, Spill
+from service.store.base import (
+    Count,
+    CounterName,
+    DecisionStore,
+    DecisionWrite,
+    QueuePlace,
+    RecordWrite,
+    Spill,
+)
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +126,6 @@ class DecisionLog(LogReader):
         self.queue_limit = queue_limit
         self.overflow_limit = overflow_limit
 
-    async def _append(self, entry: dict[str, str], now_ms: int) -> LogCursor:
-        return await self.store.append_log(
-            entry, max_len=self.max_entries, min_ms=now_ms - self.retention_s * 1000
-        )
-
     # -- recording (pipeline step 6) ---------------------------------------------------------------------
 
     def prepare(self, comments: Sequence[Comment], verdicts: Sequence[Verdict]) -> list[PendingRecord]:
@@ -142,14 +149,26 @@ class DecisionLog(LogReader):
         (`created`, the verdict with its token); under an id that already has a status nothing is written,
         and the outcome is `repeated` with the verdict recorded first for the same text, else a `conflict`.
         Idempotent on the record id: a record already written (its id is on the status) writes nothing
-        again and is `created` as the first time, so a replay of the same records is harmless."""
-        outcomes: list[Recorded] = []
+        again and is `created` as the first time, so a replay of the same records is harmless.
+
+        Each record (status, log entry, queue place, counters) is one step in the store, the batch one round
+        trip: on StoreUnavailable each record was written whole or not at all."""
+        writes = []
         for record in records:
-            outcome, new = await self._claim(record)
-            outcomes.append(outcome)
-            if new:
-                await self._count(_verdict_counts([record.verdict]), record.at_ms)
-                await self._log_and_queue(record.comment, record.verdict, record.at_ms)
+            comment, verdict = record.comment, record.verdict
+            fields = {
+                **first_writer_status(comment, verdict, record.at_ms, verdict.status_token or ""),
+                "record_id": record.record_id,
+            }
+            writes.append(self._record_write(comment, verdict, fields, record.at_ms, if_status_in=None))
+        results = await self.store.write_records(writes)
+        outcomes = []
+        for record, result in zip(records, results, strict=True):
+            self._spilled(result.spill)
+            if result.written:
+                outcomes.append(Recorded("created", record.verdict))
+            else:
+                outcomes.append(self._found(record, result.found or {}))
         return outcomes
 
     async def record(self, comments: Sequence[Comment], verdicts: Sequence[Verdict]) -> list[Recorded]:
@@ -163,46 +182,64 @@ class DecisionLog(LogReader):
 
     async def rerecord(self, comments: Sequence[Comment], verdicts: Sequence[Verdict]) -> int:
         """Record new verdicts for comments already judged (rescoring's `--apply`: trusted, internal). Only
-        over a status the service gave (accepted, rejected, pending_review), tested and written in one step:
-        never over a moderator's decision, and not for a comment whose status has expired. The text digest
-        and status token stay the first writer's. Returns how many were recorded."""
+        over a status the service gave (accepted, rejected, pending_review), tested and written in one step
+        with the log entry, queue place and counters: never over a moderator's decision, and not for a
+        comment whose status has expired. The text digest and status token stay the first writer's. Returns
+        how many were recorded."""
         now_ms = self._now_ms()
-        recorded: list[tuple[Comment, Verdict]] = []
-        for comment, verdict in zip(comments, verdicts, strict=True):
-            pending = verdict.verdict == "review"
-            written = await self.store.set_status(
-                verdict.id,
-                verdict_status(comment, verdict, now_ms),
-                ttl_s=None if pending else self.retention_s,
-                evictable=not pending,
-                if_status_in=SERVICE_STATUSES,
-            )
-            if written:
-                recorded.append((comment, verdict))
-                if not pending:
-                    await self.store.claim_review(verdict.id)  # no longer waiting for a moderator
-        await self._count(_verdict_counts([v for _, v in recorded]), now_ms)
-        for comment, verdict in recorded:
-            await self._log_and_queue(comment, verdict, now_ms)
-        return len(recorded)
+        writes = [
+            self._record_write(c, v, verdict_status(c, v, now_ms), now_ms, if_status_in=SERVICE_STATUSES)
+            for c, v in zip(comments, verdicts, strict=True)
+        ]
+        results = await self.store.write_records(writes)
+        for result in results:
+            self._spilled(result.spill)
+        return sum(1 for r in results if r.written)
 
-    async def _claim(self, record: PendingRecord) -> tuple[Recorded, bool]:
-        """Create the record's status; the outcome, and whether the status is new (written here, now)."""
-        comment, verdict = record.comment, record.verdict
-        token = verdict.status_token or ""
-        fields = {
-            **first_writer_status(comment, verdict, record.at_ms, token),
-            "record_id": record.record_id,
-        }
+    def _record_write(
+        self,
+        comment: Comment,
+        verdict: Verdict,
+        fields: dict[str, str],
+        at_ms: int,
+        *,
+        if_status_in: tuple[str, ...] | None,
+    ) -> RecordWrite:
+        """One comment's record as the store writes it in one step: the status (created, or updated over
+        `if_status_in`), for review and reject the log entry, for review the queue, and the counters."""
         # Pending reviews don't expire: a comment must not vanish from the queue before anyone decided it.
         # The service's own accepts and rejects may go early where memory is bounded: they can be judged again.
         pending = verdict.verdict == "review"
-        found = await self.store.claim_status(
-            verdict.id, fields, ttl_s=None if pending else self.retention_s, evictable=not pending
+        entry = (
+            verdict_entry(comment, verdict, at_ms, max_text_chars=self.max_text_chars)
+            if verdict.verdict != "accept"
+            else None
         )
-        if found is None:
-            return Recorded("created", verdict), True
-        return self._found(record, found), False
+        return RecordWrite(
+            comment_id=verdict.id,
+            status=fields,
+            ttl_s=None if pending else self.retention_s,
+            evictable=not pending,
+            if_status_in=if_status_in,
+            log_entry=entry,
+            log_max_len=self.max_entries,
+            log_min_ms=at_ms - self.retention_s * 1000,
+            # The queue shows the comment from its status, which outlives the log's trimming.
+            entry_json=entry_json(entry) if pending and entry is not None else None,
+            # A rescored comment no longer waiting for a moderator leaves the queue.
+            unqueue=not pending and if_status_in is not None,
+            queue=QueuePlace(
+                entered_ms=at_ms,
+                limit=self.queue_limit,
+                overflow_limit=self.overflow_limit,
+                lost_ttl_s=self.retention_s,
+                overflowed=_counts([("queue", "overflowed")], at_ms),
+                lost=_counts([("queue", "lost")], at_ms),
+            )
+            if pending
+            else None,
+            counts=_counts(_verdict_counts([verdict]), at_ms),
+        )
 
     def _found(self, record: PendingRecord, found: dict[str, str]) -> Recorded:
         """The outcome of a record whose comment already had a status (`found`)."""
@@ -221,47 +258,8 @@ class DecisionLog(LogReader):
             return Recorded("conflict", verdict.model_copy(update={"status_token": None}))
         return Recorded("repeated", stored.model_copy(update={"id": verdict.id}))
 
-    async def _log_and_queue(self, comment: Comment, verdict: Verdict, now_ms: int) -> None:
-        """The log entry of a recorded review or rejection, and a review's place in the queue."""
-        if verdict.verdict == "accept":
-            return
-        entry = verdict_entry(comment, verdict, now_ms, max_text_chars=self.max_text_chars)
-        update = {"log_id": str(await self._append(entry, now_ms))}
-        pending = verdict.verdict == "review"
-        if pending:
-            # The queue shows the comment from its status, which outlives the log's trimming.
-            update["entry"] = entry_json(entry)
-        # Only onto the status just recorded: a moderator who decided since keeps the status as decided.
-        await self.store.set_status(
-            verdict.id,
-            update,
-            ttl_s=None if pending else self.retention_s,
-            evictable=not pending,
-            if_status_in=(STATUS_OF_VERDICT[verdict.verdict],),
-        )
-        if pending:
-            spill = await self.store.enqueue_review(
-                verdict.id, now_ms, limit=self.queue_limit, overflow_limit=self.overflow_limit
-            )
-            await self._spilled(spill, now_ms)
-
-    async def _spilled(self, spill: Spill, now_ms: int) -> None:
-        """Count what a full queue pushed into the overflow, and let what fell out of it expire."""
-        if not spill.moved and not spill.lost:
-            return
-        await self._count(
-            [("queue", "overflowed")] * spill.moved + [("queue", "lost")] * len(spill.lost), now_ms
-        )
-        for comment_id in spill.lost:
-            # Still pending_review (never published), now with the retention's expiry, and without the copy
-            # of its log entry that only the queue showed.
-            await self.store.set_status(
-                comment_id,
-                {"queue": "lost", "entry": ""},
-                ttl_s=self.retention_s,
-                evictable=True,
-                if_status_in=("pending_review",),
-            )
+    def _spilled(self, spill: Spill) -> None:
+        """Say what fell out of the full overflow (the store counted it and let it expire)."""
         if spill.lost:
             log.warning(
                 "review overflow full: %d pending review(s) lost to review (oldest first), e.g. %s",
@@ -304,15 +302,12 @@ class DecisionLog(LogReader):
     ) -> CommentStatus:
         """Clear a pending review (in the queue, in its overflow, or lost from both). Of two moderators deciding
         the same comment at once, exactly one wins."""
-        claimed = await self.store.claim_review(comment_id)
         fields = await self.store.get_status(comment_id)
         current = known_status(fields)
         if fields is None or current is None:
             raise CommentNotFound(comment_id)
         if current != "pending_review":
             raise DecisionConflict(current, f"Comment {comment_id} is not pending review (it is {current}).")
-        if not claimed and fields.get("queue") != "lost":
-            raise DecisionConflict(current, f"Another moderator is deciding comment {comment_id}.")
         new: Status = "approved" if decision == "approve" else "rejected_by_moderator"
         return await self._apply(comment_id, fields, new, decision, moderator, note, overturn=False)
 
@@ -344,23 +339,34 @@ class DecisionLog(LogReader):
     ) -> CommentStatus:
         now_ms = self._now_ms()
         update = {"status": new, "updated_ms": str(now_ms), "decided_by": moderator, "note": note}
-        # A moderator's decision is kept for the whole retention, wherever memory is bounded. It is made on
-        # the status the moderator saw: if that changed meanwhile (another moderator, a rescoring run),
-        # nothing is written and the moderator looks again.
-        written = await self.store.set_status(
-            comment_id, update, ttl_s=self.retention_s, evictable=False, if_status_in=(fields["status"],)
-        )
-        if not written:
-            latest = known_status(await self.store.get_status(comment_id)) or "unknown"
-            raise DecisionConflict(
-                latest, f"Comment {comment_id} changed while it was being decided (it is {latest})."
-            )
         entry = moderator_entry(
             comment_id, fields, new, action, moderator, note, overturn=overturn, at_ms=now_ms
         )
-        await self._append(entry, now_ms)
         counted = [("decision", action)] + ([("decision", "overturn")] if overturn else [])
-        await self._count(counted, now_ms)
+        # A moderator's decision is kept for the whole retention, wherever memory is bounded. It is made on
+        # the status the moderator saw: if that changed meanwhile (another moderator, a rescoring run),
+        # nothing is written and the moderator looks again. Status, queue, log entry and counters change
+        # in one step: no failure leaves a decided comment unlogged or a pending one out of the queue.
+        applied = await self.store.apply_decision(
+            DecisionWrite(
+                comment_id=comment_id,
+                expected_status=fields["status"],
+                claim_review=not overturn,
+                update=update,
+                ttl_s=self.retention_s,
+                log_entry=entry,
+                log_max_len=self.max_entries,
+                log_min_ms=now_ms - self.retention_s * 1000,
+                counts=_counts(counted, now_ms),
+            )
+        )
+        if applied.outcome == "taken":
+            raise DecisionConflict(fields["status"], f"Another moderator is deciding comment {comment_id}.")
+        if applied.outcome == "changed":
+            latest = applied.status or "unknown"
+            raise DecisionConflict(
+                latest, f"Comment {comment_id} changed while it was being decided (it is {latest})."
+            )
         result = comment_status(comment_id, {**fields, **update})
         if self.on_final is not None:
             self.on_final(
@@ -379,6 +385,15 @@ class DecisionLog(LogReader):
                 }
             )
         return result
+
+
+def _counts(counted: Sequence[tuple[str, str]], at_ms: int) -> tuple[Count, ...]:
+    """Each (dimension, value) as its minute's and its hour's counter, with their TTLs."""
+    minute, hour = at_ms // 60_000, at_ms // 3_600_000
+    return tuple(
+        [(CounterName("m", minute, d, v), _MINUTE_COUNTER_TTL_S) for d, v in counted]
+        + [(CounterName("h", hour, d, v), _HOUR_COUNTER_TTL_S) for d, v in counted]
+    )
 
 
 def _verdict_counts(verdicts: Sequence[Verdict]) -> list[tuple[str, str]]:

@@ -19,6 +19,7 @@ from service.store.base import (
     LogCursor,
     LogEntry,
     Store,
+    StoreFull,
     StoreUnavailable,
     VerdictCache,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "MemoryStore",
     "RedisStore",
     "Store",
+    "StoreFull",
     "StoreUnavailable",
     "VerdictCache",
     "open_store",
@@ -55,6 +57,7 @@ def open_store(
     prefix: str = DEFAULT_PREFIX,
     socket_timeout_s: float = 0.5,
     memory_max_entries: int = 100_000,
+    memory_max_held: int = 100_000,
 ) -> Store:
     """A RedisStore on `redis_url` for the deployment under `prefix`, or a MemoryStore when the URL is unset
     or empty. Logs which one.
@@ -66,10 +69,12 @@ def open_store(
         store: Store = RedisStore.from_url(redis_url, prefix=prefix, socket_timeout_s=socket_timeout_s)
         log.info("verdict cache: Redis at %s", store.describe())
     else:
-        store = MemoryStore(max_entries=memory_max_entries)
+        store = MemoryStore(max_entries=memory_max_entries, max_held=memory_max_held)
         log.warning(
             "verdict cache: REDIS_URL is unset, caching in process memory (at most %d verdicts, "
-            "not shared between workers, lost on restart)",
+            "not shared between workers, lost on restart); the decision log, the review queue and statuses "
+            "too (at most %d pending reviews and moderators' decisions, lost on restart)",
             memory_max_entries,
+            memory_max_held,
         )
     return store

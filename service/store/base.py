@@ -42,6 +42,12 @@ class StoreUnavailable(Exception):
     """The store could not answer; the request goes on without the cache."""
 
 
+class StoreFull(StoreUnavailable):
+    """The memory store is at one of its documented limits on what it must never drop on its own (pending
+    reviews and moderators' decisions, the sites' API keys): it refuses a new one rather than forget an old
+    one. A StoreUnavailable, so callers degrade as they do when Redis cannot answer."""
+
+
 # -- values --------------------------------------------------------------------------------------------------
 
 # ASCII digits only: `\d` would also take other scripts' digits, which int() reads but Redis refuses.
@@ -115,6 +121,86 @@ class CounterName:
 
     def __post_init__(self) -> None:
         check_counter_name(self.period, self.dimension, self.value)
+
+
+#: A counter to add one to, and the TTL it gets when this adds it first.
+Count = tuple[CounterName, int]
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePlace:
+    """A pending review's place in the queue, as `enqueue_review` takes it, and what befalls those the full
+    overflow drops: their status, if still pending_review, gets `queue=lost`, loses its `entry` and expires
+    after `lost_ttl_s`; `overflowed` counters get one per comment moved to the overflow, `lost` one per drop."""
+
+    entered_ms: int
+    limit: int | None
+    overflow_limit: int
+    lost_ttl_s: int
+    overflowed: tuple[Count, ...] = ()
+    lost: tuple[Count, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RecordWrite:
+    """One comment's record, written in one step (`DecisionStore.write_records`): nothing of it is written
+    unless all of it is.
+
+    `if_status_in` None: create the status with `status` unless it has one (then nothing is written and the
+    status found comes back); else update it, only over one of those statuses. Then: `log_entry` appended to
+    the log (its position goes into the status as `log_id`, and with `entry_in_status` its JSON
+    `entry_json` as `entry`), the status's expiry set (`ttl_s` None: none), the comment taken out of the
+    queue and its overflow (`unqueue`) or put in the queue (`queue`), and the `counts` added."""
+
+    comment_id: str
+    status: Mapping[str, str]
+    ttl_s: int | None
+    evictable: bool
+    if_status_in: tuple[str, ...] | None = None
+    log_entry: Mapping[str, str] | None = None
+    log_max_len: int = 0
+    log_min_ms: int = 0
+    entry_json: str | None = None
+    unqueue: bool = False
+    queue: QueuePlace | None = None
+    counts: tuple[Count, ...] = ()
+
+
+class RecordResult(NamedTuple):
+    """What writing one RecordWrite came to: `written`, or not with the status `found` (creating one) or
+    None (updating one whose status was not among those allowed); the log position; what the queue spilled."""
+
+    written: bool
+    found: dict[str, str] | None = None
+    log_id: LogCursor | None = None
+    spill: Spill = Spill()
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionWrite:
+    """A moderator's decision, applied in one step (`DecisionStore.apply_decision`) over the status the
+    moderator saw (`expected_status`): with `claim_review`, the comment must still be in the queue or its
+    overflow (or lost from both: `queue=lost`) and is taken out of them; then `update` is set on the status,
+    which expires after `ttl_s`, `log_entry` is appended and the `counts` added."""
+
+    comment_id: str
+    expected_status: str
+    claim_review: bool
+    update: Mapping[str, str]
+    ttl_s: int
+    log_entry: Mapping[str, str]
+    log_max_len: int
+    log_min_ms: int
+    counts: tuple[Count, ...] = ()
+
+
+class DecisionResult(NamedTuple):
+    """`applied`; or `changed`: the status is no longer the expected one (`status` says what it is, None when
+    there is none); or `taken`: another moderator claimed the comment from the queue first."""
+
+    outcome: Literal["applied", "changed", "taken"]
+    status: str | None = None
+    log_id: LogCursor | None = None
 
 
 def log_bounds(
@@ -223,6 +309,14 @@ class VerdictCache(Protocol):
         """Cache `verdict` (JSON-serializable) for `ttl_s` whole seconds (>= 1)."""
         ...
 
+    async def get_verdicts(self, digests: Sequence[str]) -> list[dict[str, Any] | None]:
+        """`get_verdict` for many digests in one round trip, in the same order."""
+        ...
+
+    async def set_verdicts(self, verdicts: Sequence[tuple[str, dict[str, Any]]], ttl_s: int) -> None:
+        """`set_verdict` for many (digest, verdict) pairs in one round trip."""
+        ...
+
     async def ping(self) -> bool:
         """Whether the store answers right now (for /readyz). Never raises."""
         ...
@@ -239,8 +333,9 @@ class VerdictCache(Protocol):
 @runtime_checkable
 class DecisionStore(Protocol):
     """The decision log, comment statuses, the review queue and counters. Every method raises
-    StoreUnavailable when the store cannot be reached. Each call is one step: nothing here makes several
-    calls atomic together."""
+    StoreUnavailable when the store cannot be reached. Each call is one step; several calls are not atomic
+    together, which is why a comment's whole record and a moderator's whole decision are one call each
+    (`write_records`, `apply_decision`)."""
 
     # The decision log: entries of string fields, newest last, capped by length and by age.
 
@@ -338,6 +433,18 @@ class DecisionStore(Protocol):
 
     async def read_counts(self, counters: Sequence[CounterName]) -> list[int]:
         """Each counter's value, 0 for one that is missing or expired."""
+        ...
+
+    # Whole records and decisions, each in one step (see RecordWrite and DecisionWrite).
+
+    async def write_records(self, writes: Sequence[RecordWrite]) -> list[RecordResult]:
+        """Write each record in one step of its own (all of it or nothing of it), the batch in one round trip;
+        one result per write. On StoreUnavailable any of them may have been written, each whole or not at
+        all."""
+        ...
+
+    async def apply_decision(self, decision: DecisionWrite) -> DecisionResult:
+        """Apply a moderator's decision in one step: all of it, or (not `applied`) nothing."""
         ...
 
 

@@ -1,5 +1,9 @@
 """Every Redis key name the service uses is built here, under one prefix per deployment.
 
+The whole-record script (service/store/redis.py) is given `comment_prefix()` to name the statuses of the
+reviews the full overflow drops, which it only learns as it runs; every other key a script touches is passed
+to it.
+
 Two deployments (staging and production, or two sites) can share one Redis because everything they write
 lives under their own prefix. Every key is a method of `Keys`, so that no other module formats a key name by
 hand, and only the Redis store asks for them (everyone else names a digest, a comment id or a counter):
@@ -13,7 +17,8 @@ hand, and only the Redis store asks for them (everyone else names a digest, a co
                                                   (sorted set, as the queue), capped by REVIEW_OVERFLOW_MAX
     {prefix}review:overflow:lost                  how many fell out of the overflow, ever (string, integer)
     {prefix}comment:{comment id}                  a comment's status (hash; TTL LOG_RETENTION_DAYS once final,
-                                                  or once lost from the review overflow)
+                                                  or once lost from the review overflow); `record_id` names
+                                                  the record that created it (a replay writes nothing)
     {prefix}count:{m|h}:{bucket}:{dimension}:{value}
                                                   per-minute / per-hour counters (string, TTL a bit over
                                                   what the dashboard shows)
@@ -84,6 +89,11 @@ class Keys:
         """A hash with one comment's current status (and, for reviews and rejections, what a moderator needs)."""
         check_comment_id(comment_id)
         return f"{self.prefix}comment:{comment_id}"
+
+    def comment_prefix(self) -> str:
+        """What `comment` puts before the id: for a script that names the statuses of ids it finds itself
+        (those the full review overflow drops)."""
+        return f"{self.prefix}comment:"
 
     def counter(self, period: str, bucket: int, dimension: str, value: str) -> str:
         """A counter of one bucket: `period` is "m" (per minute) or "h" (per hour), `bucket` the minute or

@@ -6,21 +6,26 @@ cache, and a value Redis would refuse is refused here too), TTLs are honoured, l
 numbers them, names Redis could not key on are refused alike. It is per process: workers don't share it and
 a restart empties it.
 
-Memory is bounded where Redis would only be bounded by its own memory, never at the cost of a moderator:
-- cached verdicts: at most `max_entries`; the least recently set goes first (a cache may forget);
-- statuses the service decided (`evictable=True`: accepted, rejected): at most `max_entries`, the least
-  recently set going first, so `status()` can answer "unknown" for an old accepted comment here before its
-  retention is over. Pending reviews and moderators' decisions are never evicted: they expire as in Redis
-  (pending reviews never), and expired ones are swept out as the table grows;
-- the decision log: capped by the caller's `max_len` and `min_ms`, exactly (Redis trims in blocks);
-- counters: they expire as in Redis; expired ones are swept out once there are 4 x `max_entries`;
+Memory is bounded where Redis would only be bounded by its own memory, never at the cost of a moderator. Each
+collection, its bound, and what happens past it:
+- cached verdicts: at most `max_entries`; past it the least recently set goes first (a cache may forget);
+- statuses the service decided (`evictable=True` with an expiry: accepted, rejected, reviews lost from the
+  overflow): at most `max_entries`, the least recently set going first, so `status()` can answer "unknown"
+  for an old accepted comment here before its retention is over;
+- statuses held (pending reviews, moderators' decisions: anything without an expiry or not evictable): never
+  evicted, whatever the traffic; they expire as in Redis (pending reviews never) and expired ones are swept
+  out as the table grows. At most `max_held`: past it a new held status is refused with StoreFull (nothing of
+  that record or decision is written), until reviews are decided or decisions expire;
 - the review queue and its overflow: bounded by the caller's caps, as in Redis (what falls out of the overflow
-  is counted, and its status is the caller's business);
+  is counted, and its status left to expire); with no cap given, by `max_held`;
+- the decision log: capped by the caller's `max_len` and `min_ms`, exactly (Redis trims in blocks);
+- counters: they expire as in Redis; expired ones are swept out once there are 4 x `max_entries` (their names
+  are a fixed vocabulary per minute and hour bucket, a few thousand live at once);
 - moderators' sessions: they expire as in Redis, and expired ones are swept out once there are
   `max_entries`; past that the oldest go first (a moderator logs in again). Only a right password makes
   one, and logins are rate limited, so the bound is a backstop. Session epochs: one number per user;
-- the sites' API keys: unbounded, as only an operator makes them (tests, and a single process that makes
-  its own keys: `moderation keys` cannot reach another process's memory).
+- the sites' API keys: at most MAX_API_KEYS (only an operator makes them; past it StoreFull). Tests, and a
+  single process that makes its own keys: `moderation keys` cannot reach another process's memory.
 """
 
 from __future__ import annotations
@@ -34,10 +39,16 @@ from typing import Any, Literal, NamedTuple
 
 from service.store.base import (
     ApiKeyRecord,
+    Count,
     CounterName,
+    DecisionResult,
+    DecisionWrite,
     LogCursor,
     LogEntry,
+    RecordResult,
+    RecordWrite,
     Spill,
+    StoreFull,
     check_api_key_id,
     check_comment_id,
     check_digest,
@@ -49,6 +60,9 @@ from service.store.base import (
     load_verdict,
     log_bounds,
 )
+
+#: The sites' API keys the memory store keeps at most (an operator's, one per site: far more than any).
+MAX_API_KEYS = 10_000
 
 
 class _Status(NamedTuple):
@@ -68,12 +82,16 @@ class MemoryStore:
         self,
         max_entries: int = 100_000,
         *,
+        max_held: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         if max_entries < 1:
             raise ValueError(f"max_entries must be >= 1, got {max_entries!r}")
+        if max_held < 1:
+            raise ValueError(f"max_held must be >= 1, got {max_held!r}")
         self.max_entries = max_entries
+        self.max_held = max_held
         self._clock = clock
         self._wall_clock = wall_clock  # log positions are wall-clock milliseconds, as Redis makes them
         # digest -> (expires_at, stored JSON); insertion order is age order, so the first entry is the oldest.
@@ -120,10 +138,26 @@ class MemoryStore:
         while len(self._verdicts) > self.max_entries:
             self._verdicts.popitem(last=False)
 
+    async def get_verdicts(self, digests: Sequence[str]) -> list[dict[str, Any] | None]:
+        return [await self.get_verdict(d) for d in digests]
+
+    async def set_verdicts(self, verdicts: Sequence[tuple[str, dict[str, Any]]], ttl_s: int) -> None:
+        check_ttl(ttl_s)
+        # Every value checked before any is stored: a bad one refuses the batch, as Redis' client would.
+        raws = [(check_digest(d), dump_verdict(v)) for d, v in verdicts]
+        for digest, raw in raws:
+            self._verdicts.pop(digest, None)
+            self._verdicts[digest] = (self._clock() + ttl_s, raw)
+        while len(self._verdicts) > self.max_entries:
+            self._verdicts.popitem(last=False)
+
     # -- the decision log ------------------------------------------------------------------------------------
 
     async def append_log(self, fields: Mapping[str, str], *, max_len: int, min_ms: int) -> LogCursor:
         check_fields(fields)
+        return self._append(fields, max_len, min_ms)
+
+    def _append(self, fields: Mapping[str, str], max_len: int, min_ms: int) -> LogCursor:
         position = LogCursor(max(int(self._wall_clock() * 1000), 0), 0)
         if self._log and position <= self._log[-1].id:  # positions only grow, even when the clock steps back
             last = self._log[-1].id
@@ -171,9 +205,10 @@ class MemoryStore:
         if ttl_s is not None:
             check_ttl(ttl_s)
         # No await between reading and writing: the test and the set are one step, as in Redis' script.
-        current = await self.get_status(comment_id)
+        current = self._current_status(comment_id)
         if if_status_in is not None and (current or {}).get("status") not in if_status_in:
             return False
+        self._make_room(comment_id, ttl_s, evictable)
         self._put_status(comment_id, {**(current or {}), **fields}, ttl_s, evictable)
         return True
 
@@ -184,9 +219,10 @@ class MemoryStore:
         check_fields(fields)
         if ttl_s is not None:
             check_ttl(ttl_s)
-        current = await self.get_status(comment_id)
+        current = self._current_status(comment_id)
         if current is not None:
             return current
+        self._make_room(comment_id, ttl_s, evictable)
         self._put_status(comment_id, dict(fields), ttl_s, evictable)
         return None
 
@@ -205,7 +241,25 @@ class MemoryStore:
         if len(self._statuses) > self._sweep_statuses_at:
             self._sweep_expired_statuses()
 
+    def _make_room(self, comment_id: str, ttl_s: int | None, evictable: bool, *, needed: int = 1) -> None:
+        """Raise StoreFull, before anything is written, when the status (or `needed` of them) would join the
+        held ones (pending reviews, moderators' decisions) and `max_held` of them are kept already."""
+        if evictable and ttl_s is not None:
+            return
+        if needed == 1 and comment_id in self._statuses and comment_id not in self._evictable:
+            return  # held already: it takes no new room
+        if len(self._statuses) - len(self._evictable) + needed > self.max_held:
+            self._sweep_expired_statuses()
+        if len(self._statuses) - len(self._evictable) + needed > self.max_held:
+            raise StoreFull(
+                f"the memory store holds {self.max_held} pending reviews and moderators' decisions, its limit "
+                "(MODERATION_MEMORY_MAX_HELD): decide reviews, or run with Redis (REDIS_URL)"
+            )
+
     async def get_status(self, comment_id: str) -> dict[str, str] | None:
+        return self._current_status(comment_id)
+
+    def _current_status(self, comment_id: str) -> dict[str, str] | None:
         check_comment_id(comment_id)
         status = self._statuses.get(comment_id)
         if status is None:
@@ -237,15 +291,22 @@ class MemoryStore:
         self, comment_id: str, entered_ms: int, *, limit: int | None = None, overflow_limit: int = 0
     ) -> Spill:
         check_comment_id(comment_id)
+        return self._enqueue(comment_id, entered_ms, limit, overflow_limit)
+
+    def _enqueue(self, comment_id: str, entered_ms: int, limit: int | None, overflow_limit: int) -> Spill:
+        # Uncapped by the caller, or capped beyond what it may hold: the store's own cap, on both.
+        if limit is None:
+            limit, overflow_limit = self.max_held, self.max_held
+        limit, overflow_limit = min(limit, self.max_held), min(overflow_limit, self.max_held)
         self._overflow.pop(comment_id, None)
         self._queue[comment_id] = float(entered_ms)
         moved = 0
-        while limit is not None and len(self._queue) > limit:
+        while len(self._queue) > limit:
             oldest = _oldest(self._queue)
             self._overflow[oldest] = self._queue.pop(oldest)
             moved += 1
         lost: list[str] = []
-        while limit is not None and len(self._overflow) > max(overflow_limit, 0):
+        while len(self._overflow) > max(overflow_limit, 0):
             oldest = _oldest(self._overflow)
             del self._overflow[oldest]
             lost.append(oldest)
@@ -278,6 +339,9 @@ class MemoryStore:
 
     async def add_counts(self, counters: Sequence[CounterName], ttl_s: int) -> None:
         check_ttl(ttl_s)
+        self._add_counts(counters, ttl_s)
+
+    def _add_counts(self, counters: Sequence[CounterName], ttl_s: int) -> None:
         now = self._clock()
         for counter in counters:
             expires_at, value = self._counters.get(counter, (0.0, 0))
@@ -294,6 +358,97 @@ class MemoryStore:
             expires_at, value = self._counters.get(counter, (0.0, 0))
             values.append(value if now < expires_at else 0)
         return values
+
+    # -- whole records and decisions: no await between the first test and the last write, so each is one step
+
+    async def write_records(self, writes: Sequence[RecordWrite]) -> list[RecordResult]:
+        for write in writes:  # everything a write could refuse, before anything of the batch is written
+            self._check_record(write)
+        # Room for the batch's new held statuses, or none of it is written (a batch is answered as one).
+        new_held = {
+            w.comment_id
+            for w in writes
+            if not (w.evictable and w.ttl_s is not None)
+            and (w.comment_id not in self._statuses or w.comment_id in self._evictable)
+        }
+        if new_held:
+            self._make_room(next(iter(new_held)), None, False, needed=len(new_held))
+        return [self._write_record(w) for w in writes]
+
+    def _check_record(self, write: RecordWrite) -> None:
+        check_comment_id(write.comment_id)
+        check_fields(write.status)
+        if write.ttl_s is not None:
+            check_ttl(write.ttl_s)
+        if write.log_entry is not None:
+            check_fields(write.log_entry)
+        if write.queue is not None:
+            check_ttl(write.queue.lost_ttl_s)
+        for _, ttl_s in (*write.counts, *(write.queue.overflowed if write.queue else ())):
+            check_ttl(ttl_s)
+
+    def _write_record(self, write: RecordWrite) -> RecordResult:
+        current = self._current_status(write.comment_id)
+        if write.if_status_in is None:
+            if current is not None:
+                return RecordResult(False, found=current)
+            fields = dict(write.status)
+        else:
+            if (current or {}).get("status") not in write.if_status_in:
+                return RecordResult(False)
+            fields = {**(current or {}), **write.status}
+        self._make_room(write.comment_id, write.ttl_s, write.evictable)
+        log_id = None
+        if write.log_entry is not None:
+            log_id = self._append(write.log_entry, write.log_max_len, write.log_min_ms)
+            fields["log_id"] = str(log_id)
+            if write.entry_json is not None:
+                fields["entry"] = write.entry_json
+        self._put_status(write.comment_id, fields, write.ttl_s, write.evictable)
+        if write.unqueue:
+            self._queue.pop(write.comment_id, None)
+            self._overflow.pop(write.comment_id, None)
+        self._add(write.counts)
+        spill = Spill()
+        if write.queue is not None:
+            place = write.queue
+            spill = self._enqueue(write.comment_id, place.entered_ms, place.limit, place.overflow_limit)
+            for lost_id in spill.lost:
+                lost = self._current_status(lost_id)
+                if lost is not None and lost.get("status") == "pending_review":
+                    self._put_status(lost_id, {**lost, "queue": "lost", "entry": ""}, place.lost_ttl_s, True)
+            self._add(place.overflowed * spill.moved + place.lost * len(spill.lost))
+        return RecordResult(True, log_id=log_id, spill=spill)
+
+    async def apply_decision(self, decision: DecisionWrite) -> DecisionResult:
+        check_comment_id(decision.comment_id)
+        check_fields(decision.update)
+        check_fields(decision.log_entry)
+        check_ttl(decision.ttl_s)
+        for _, ttl_s in decision.counts:
+            check_ttl(ttl_s)
+        comment_id = decision.comment_id
+        current = self._current_status(comment_id)
+        status = (current or {}).get("status")
+        if current is None or status != decision.expected_status:
+            return DecisionResult("changed", status)
+        if decision.claim_review:
+            waiting = comment_id in self._queue or comment_id in self._overflow
+            if not waiting and current.get("queue") != "lost":
+                return DecisionResult("taken", status)
+        self._make_room(comment_id, decision.ttl_s, False)
+        if decision.claim_review:
+            self._queue.pop(comment_id, None)
+            self._overflow.pop(comment_id, None)
+        log_id = self._append(decision.log_entry, decision.log_max_len, decision.log_min_ms)
+        # A moderator's decision is never evicted: it expires with its TTL only.
+        self._put_status(comment_id, {**current, **decision.update}, decision.ttl_s, False)
+        self._add(decision.counts)
+        return DecisionResult("applied", status, log_id)
+
+    def _add(self, counts: Sequence[Count]) -> None:
+        for counter, ttl_s in counts:
+            self._add_counts([counter], ttl_s)
 
     # -- moderators' sessions (login hardening, issue 10) ---------------------------------------------------
 
@@ -339,6 +494,8 @@ class MemoryStore:
     async def add_api_key(self, record: ApiKeyRecord) -> bool:
         if record.id in self._api_keys:
             return False
+        if len(self._api_keys) >= MAX_API_KEYS:
+            raise StoreFull(f"the memory store keeps at most {MAX_API_KEYS} API keys; delete unused ones")
         self._api_keys[record.id] = record
         return True
 

@@ -14,6 +14,7 @@ A cache must never be the reason a request fails or stalls, so:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
@@ -29,9 +30,14 @@ from redis.typing import EncodableT, FieldT
 
 from service.store.base import (
     ApiKeyRecord,
+    Count,
     CounterName,
+    DecisionResult,
+    DecisionWrite,
     LogCursor,
     LogEntry,
+    RecordResult,
+    RecordWrite,
     Spill,
     StoreUnavailable,
     check_api_key_id,
@@ -137,6 +143,137 @@ return result
 """
 
 
+# Type checks every whole-record script makes before its first write: a key of another type (refused by the
+# first command on it) must not leave the record half-written, as Lua scripts are not rolled back on error.
+_CHECK_TYPES = """
+local function check_type(key, wanted)
+  local found = redis.call('TYPE', key)['ok']
+  if found ~= 'none' and found ~= wanted then
+    return redis.error_reply('WRONGTYPE ' .. key .. ' holds a ' .. found .. ', not a ' .. wanted)
+  end
+end
+local function bump(key, by, ttl)
+  redis.call('INCRBY', key, by)
+  redis.call('EXPIRE', key, ttl, 'NX')
+end
+"""
+
+# One comment's record. KEYS: 1 the status, 2 the log, 3 the queue, 4 its overflow, 5 the lost counter, then
+# the counters (`counts`, then `overflowed`, then `lost`). ARGV[1] a JSON header (see _record_args), ARGV[2]
+# the comment id, then the status's fields (field, value...), the log entry's, and the entry's JSON.
+# Returns {0, the status found (HGETALL's list)} when nothing was written, else {1, log id, moved, lost...}.
+_WRITE_RECORD = (
+    _CHECK_TYPES
+    + """
+local h = cjson.decode(ARGV[1])
+local id = ARGV[2]
+if h.claim then
+  if redis.call('EXISTS', KEYS[1]) == 1 then return {0, redis.call('HGETALL', KEYS[1])} end
+else
+  local current = redis.call('HGET', KEYS[1], 'status')
+  local allowed = false
+  for _, s in ipairs(h.allowed) do if current == s then allowed = true end end
+  if not allowed then return {0, {}} end
+end
+for i, wanted in ipairs({'hash', 'stream', 'zset', 'zset', 'string'}) do
+  local err = check_type(KEYS[i], wanted)
+  if err then return err end
+end
+local pos = 3 + 2 * h.nstatus
+local log_id = ''
+-- The log entry first: of the writes, the one a full or odd stream could refuse.
+if h.nentry > 0 then
+  log_id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', h.maxlen, '*', unpack(ARGV, pos, pos + 2 * h.nentry - 1))
+  redis.call('XTRIM', KEYS[2], 'MINID', '~', h.minid)
+  pos = pos + 2 * h.nentry
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + 2 * h.nstatus))
+if log_id ~= '' then
+  redis.call('HSET', KEYS[1], 'log_id', log_id)
+  if h.entry then redis.call('HSET', KEYS[1], 'entry', ARGV[pos]) end
+end
+if h.ttl > 0 then redis.call('EXPIRE', KEYS[1], h.ttl) else redis.call('PERSIST', KEYS[1]) end
+if h.unqueue then
+  redis.call('ZREM', KEYS[3], id)
+  redis.call('ZREM', KEYS[4], id)
+end
+local k = 6
+for _, ttl in ipairs(h.counts) do bump(KEYS[k], 1, ttl); k = k + 1 end
+local result = {1, log_id, 0}
+local q = h.queue
+if q then
+  redis.call('ZREM', KEYS[4], id)
+  redis.call('ZADD', KEYS[3], q.ms, id)
+  if q.limit >= 0 then
+    local excess = redis.call('ZCARD', KEYS[3]) - q.limit
+    if excess > 0 then
+      local out = redis.call('ZPOPMIN', KEYS[3], excess)
+      for i = 1, #out, 2 do redis.call('ZADD', KEYS[4], out[i + 1], out[i]) end
+      result[3] = #out / 2
+    end
+    local over = redis.call('ZCARD', KEYS[4]) - q.over
+    if over > 0 then
+      local out = redis.call('ZPOPMIN', KEYS[4], over)
+      for i = 1, #out, 2 do
+        result[#result + 1] = out[i]
+        -- Still pending_review (never published), now expiring, without the entry only the queue showed.
+        local lost = q.prefix .. out[i]
+        if redis.call('TYPE', lost)['ok'] == 'hash' and redis.call('HGET', lost, 'status') == 'pending_review' then
+          redis.call('HSET', lost, 'queue', 'lost', 'entry', '')
+          redis.call('EXPIRE', lost, q.lost_ttl)
+        end
+      end
+      redis.call('INCRBY', KEYS[5], #out / 2)
+    end
+  end
+  local moved, dropped = result[3], #result - 3
+  for _, ttl in ipairs(q.overflowed) do
+    if moved > 0 then bump(KEYS[k], moved, ttl) end
+    k = k + 1
+  end
+  for _, ttl in ipairs(q.lost) do
+    if dropped > 0 then bump(KEYS[k], dropped, ttl) end
+    k = k + 1
+  end
+end
+return result
+"""
+)
+
+# A moderator's decision. KEYS: 1 the status, 2 the log, 3 the queue, 4 its overflow, then the counters.
+# ARGV[1] a JSON header, ARGV[2] the comment id, then the update's fields and the log entry's.
+# Returns {'applied', log id}, {'changed', the status or nothing}, or {'taken'}.
+_APPLY_DECISION = (
+    _CHECK_TYPES
+    + """
+local h = cjson.decode(ARGV[1])
+local id = ARGV[2]
+for i, wanted in ipairs({'hash', 'stream', 'zset', 'zset'}) do
+  local err = check_type(KEYS[i], wanted)
+  if err then return err end
+end
+local current = redis.call('HGET', KEYS[1], 'status')
+if current ~= h.expected then return {'changed', current} end
+if h.claim then
+  local waiting = redis.call('ZSCORE', KEYS[3], id) or redis.call('ZSCORE', KEYS[4], id)
+  if not waiting and redis.call('HGET', KEYS[1], 'queue') ~= 'lost' then return {'taken'} end
+end
+local pos = 3 + 2 * h.nupdate
+local log_id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', h.maxlen, '*', unpack(ARGV, pos, pos + 2 * h.nentry - 1))
+redis.call('XTRIM', KEYS[2], 'MINID', '~', h.minid)
+if h.claim then
+  redis.call('ZREM', KEYS[3], id)
+  redis.call('ZREM', KEYS[4], id)
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3, pos - 1))
+redis.call('EXPIRE', KEYS[1], h.ttl)
+local k = 5
+for _, ttl in ipairs(h.counts) do bump(KEYS[k], 1, ttl); k = k + 1 end
+return {'applied', log_id}
+"""
+)
+
+
 # KEYS[1] the key's hash, KEYS[2] the set of ids. ARGV[1] the id, then field, value, field, value...
 # Returns 1 when it stored the key, 0 when the id was taken.
 _ADD_API_KEY = """
@@ -155,6 +292,10 @@ if (redis.call('HGET', KEYS[1], 'revoked_ms') or '') == '' then
 end
 return redis.call('HGETALL', KEYS[1])
 """
+
+
+def _ttls(counts: Sequence[Count]) -> list[int]:
+    return [check_ttl(ttl_s) for _, ttl_s in counts]
 
 
 def _pairs(flat: Any) -> dict[str, str] | None:
@@ -215,6 +356,8 @@ class RedisStore:
         self._set_status_if = client.register_script(_SET_STATUS_IF)
         self._enqueue_review = client.register_script(_ENQUEUE_REVIEW)
         self._add_api_key = client.register_script(_ADD_API_KEY)
+        self._write_record = client.register_script(_WRITE_RECORD)
+        self._apply_decision = client.register_script(_APPLY_DECISION)
         self._revoke_api_key = client.register_script(_REVOKE_API_KEY)
 
     @classmethod
@@ -278,6 +421,33 @@ class RedisStore:
         check_ttl(ttl_s)
         raw = dump_verdict(verdict)
         await self._call("SET", lambda: self._client.set(key, raw, ex=ttl_s))
+
+    async def get_verdicts(self, digests: Sequence[str]) -> list[dict[str, Any] | None]:
+        keys = [self._keys.verdict(d) for d in digests]
+        if not keys:
+            return []
+        raws = await self._call("MGET", lambda: self._client.mget(keys))
+        verdicts: list[dict[str, Any] | None] = []
+        for key, raw in zip(keys, raws, strict=True):
+            verdict = None if raw is None else load_verdict(raw)
+            if raw is not None and verdict is None:
+                log.warning("cached value under %s is not a JSON object; treating it as a miss", key)
+            verdicts.append(verdict)
+        return verdicts
+
+    async def set_verdicts(self, verdicts: Sequence[tuple[str, dict[str, Any]]], ttl_s: int) -> None:
+        check_ttl(ttl_s)
+        raws = [(self._keys.verdict(d), dump_verdict(v)) for d, v in verdicts]
+        if not raws:
+            return
+
+        async def send() -> Any:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key, raw in raws:
+                    pipe.set(key, raw, ex=ttl_s)
+                return await pipe.execute()
+
+        await self._call("SET", send)
 
     # -- the decision log: a capped Stream -------------------------------------------------------------------
 
@@ -457,6 +627,123 @@ class RedisStore:
 
     def _counter_key(self, counter: CounterName) -> str:
         return self._keys.counter(counter.period, counter.bucket, counter.dimension, counter.value)
+
+    # -- whole records and decisions: one script each, a batch of records in one round trip -----------------
+
+    async def write_records(self, writes: Sequence[RecordWrite]) -> list[RecordResult]:
+        calls = [self._record_call(w) for w in writes]  # everything refused before anything is sent
+        if not calls:
+            return []
+        replies = await self._evalsha_all("EVALSHA", self._write_record, calls)
+        results = []
+        for reply in replies:
+            if int(reply[0]) == 0:
+                results.append(RecordResult(False, found=_pairs(reply[1])))
+                continue
+            log_id = LogCursor.parse(_text(reply[1])) if reply[1] else None
+            spill = Spill(int(reply[2]), tuple(_text(i) for i in reply[3:]))
+            results.append(RecordResult(True, log_id=log_id, spill=spill))
+        return results
+
+    def _record_call(self, write: RecordWrite) -> tuple[list[EncodableT], list[EncodableT]]:
+        check_comment_id(write.comment_id)
+        status = check_fields(write.status)
+        if write.ttl_s is not None:
+            check_ttl(write.ttl_s)
+        entry = check_fields(write.log_entry) if write.log_entry is not None else {}
+        place = write.queue
+        counts = list(write.counts) + (list(place.overflowed) + list(place.lost) if place else [])
+        keys: list[EncodableT] = [
+            self._keys.comment(write.comment_id),
+            self._keys.decision_log(),
+            self._keys.review_queue(),
+            self._keys.review_overflow(),
+            self._keys.review_lost(),
+            *(self._counter_key(c) for c, _ in counts),
+        ]
+        header = {
+            "claim": write.if_status_in is None,
+            "allowed": list(write.if_status_in or ()),
+            "nstatus": len(status),
+            "nentry": len(entry),
+            "maxlen": write.log_max_len,
+            "minid": f"{max(write.log_min_ms, 0)}-0",
+            "entry": write.entry_json is not None,
+            "ttl": write.ttl_s or 0,
+            "unqueue": write.unqueue,
+            "counts": _ttls(write.counts),
+            "queue": False
+            if place is None
+            else {
+                "ms": str(place.entered_ms),
+                "limit": -1 if place.limit is None else place.limit,
+                "over": max(place.overflow_limit, 0),
+                "lost_ttl": check_ttl(place.lost_ttl_s),
+                "prefix": self._keys.comment_prefix(),
+                "overflowed": _ttls(place.overflowed),
+                "lost": _ttls(place.lost),
+            },
+        }
+        args: list[EncodableT] = [json.dumps(header), write.comment_id, *_flat(status), *_flat(entry)]
+        if write.entry_json is not None:
+            args.append(write.entry_json)
+        return keys, args
+
+    async def apply_decision(self, decision: DecisionWrite) -> DecisionResult:
+        check_comment_id(decision.comment_id)
+        update, entry = check_fields(decision.update), check_fields(decision.log_entry)
+        keys: list[EncodableT] = [
+            self._keys.comment(decision.comment_id),
+            self._keys.decision_log(),
+            self._keys.review_queue(),
+            self._keys.review_overflow(),
+            *(self._counter_key(c) for c, _ in decision.counts),
+        ]
+        header = {
+            "expected": decision.expected_status,
+            "claim": decision.claim_review,
+            "ttl": check_ttl(decision.ttl_s),
+            "nupdate": len(update),
+            "nentry": len(entry),
+            "maxlen": decision.log_max_len,
+            "minid": f"{max(decision.log_min_ms, 0)}-0",
+            "counts": _ttls(decision.counts),
+        }
+        args: list[EncodableT] = [json.dumps(header), decision.comment_id, *_flat(update), *_flat(entry)]
+        (reply,) = await self._evalsha_all("EVALSHA", self._apply_decision, [(keys, args)])
+        outcome = _text(reply[0])
+        if outcome == "applied":
+            return DecisionResult("applied", decision.expected_status, LogCursor.parse(_text(reply[1])))
+        if outcome == "taken":
+            return DecisionResult("taken", decision.expected_status)
+        current = reply[1] if len(reply) > 1 else None
+        return DecisionResult("changed", None if current is None else _text(current))
+
+    async def _evalsha_all(
+        self, command: str, script: Any, calls: Sequence[tuple[list[EncodableT], list[EncodableT]]]
+    ) -> list[Any]:
+        """Run `script` once per (keys, args) in one pipeline: one round trip while Redis has the script; after
+        a Redis restart (NOSCRIPT: those calls did not run) it is loaded and they are sent again."""
+
+        async def send() -> list[Any]:
+            async def run(batch: Sequence[tuple[list[EncodableT], list[EncodableT]]]) -> list[Any]:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for keys, args in batch:
+                        pipe.evalsha(script.sha, len(keys), *keys, *args)
+                    return list(await pipe.execute(raise_on_error=False))
+
+            replies = await run(calls)
+            missing = [i for i, r in enumerate(replies) if isinstance(r, redis_errors.NoScriptError)]
+            if missing:
+                await self._client.script_load(script.script)
+                for i, reply in zip(missing, await run([calls[i] for i in missing]), strict=True):
+                    replies[i] = reply
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
+            return replies
+
+        return await self._call(command, send)
 
     # -- moderators' sessions (login hardening, issue 10): a hash per session, a counter per user ----------
 

@@ -170,6 +170,26 @@ def test_unloadable_weights_stop_the_service_with_remedies(tmp_path):
     assert "cannot start" in out and "MODERATION_MODEL_PATH" in out and "no-such-folder" in out
 
 
+def test_production_without_redis_stops_the_service_unless_the_memory_store_is_allowed(tmp_path):
+    production = _env(
+        MODERATION_MODEL="none",
+        MODERATION_ENVIRONMENT="production",
+        MODERATION_ADMIN_PASSWORD="correct horse battery staple, but longer",
+        MODERATION_SESSION_SECRET="R2kC6yq0mT8cXn3vJb5Wf9Lp1Hs7Ge4dZa-Qo_uYiK",
+        MODERATION_ALLOWED_HOSTS="127.0.0.1",
+    )
+    out = _fails_to_start(production, tmp_path)
+    assert "cannot start: REDIS_URL is not set" in out and "MODERATION_ALLOW_MEMORY_STORE=true" in out
+    port, log = free_port(), tmp_path / "allowed.log"
+    proc = _start(["serve"], {**production, "MODERATION_ALLOW_MEMORY_STORE": "true"}, log, port)
+    try:
+        _wait_ready(Server(proc, port, log))
+        assert "at most 100000 pending reviews and moderators' decisions" in log.read_text()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
 def test_bad_policy_stops_the_service_naming_file_and_field(tmp_path):
     policy = yaml.safe_load((REPO / "rules" / "policy.yaml").read_text())
     policy["categories"]["threat"]["reject"] = 7

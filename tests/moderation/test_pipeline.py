@@ -19,6 +19,8 @@ from service.moderation.types import Comment
 from service.review.models import IdConflict
 from service.store.keys import verdict_digest
 from service.store.memory import MemoryStore
+from service.store.redis import RedisStore
+from tests.support.failing import CountingStore
 from tests.support.scorers import FailingScorer, GatedScorer, MarkerScorer, NaNScorer
 from tests.support.settings import make_settings
 
@@ -190,3 +192,54 @@ async def test_closing_the_pipeline_stops_its_matching_threads(store: MemoryStor
     pipeline.close()
     with pytest.raises(RuntimeError, match="shutdown"):
         pipeline.matching.submit(len, "no more")
+
+
+async def test_a_batch_costs_three_store_round_trips_not_two_per_comment(redis_store: RedisStore) -> None:
+    counting = CountingStore(redis_store)
+    settings = make_settings()
+    policy, wordlists = runtime.load_rules(settings)
+    decisions = runtime.decision_log(settings, counting)  # type: ignore[arg-type]
+    pipeline = runtime.pipeline(
+        settings,
+        policy=policy,
+        wordlists=wordlists,
+        scorer=MarkerScorer(),
+        store=counting,
+        decisions=decisions,
+    )
+    comments = [
+        Comment(id=f"c{i}", text=f"Comment number {i} [[insult={0.1 + 0.4 * (i % 3):.1f}]]")
+        for i in range(100)
+    ]
+    try:
+        first = await pipeline.moderate(comments)
+        assert counting.calls == ["get_verdicts", "set_verdicts", "write_records"]
+        counting.calls.clear()
+        again = await pipeline.moderate(comments)  # all cached, and repeats of what is recorded
+        assert counting.calls == ["get_verdicts", "write_records"]
+    finally:
+        pipeline.close()
+    assert all(v.status_token for v in first) and [v.status_token for v in again] == [
+        v.status_token for v in first
+    ]
+    # A repeat is answered with the verdict recorded first.
+    assert [v.verdict for v in again] == [v.verdict for v in first] and {v.verdict for v in first} != {
+        "accept"
+    }
+
+
+async def test_a_memory_store_full_of_held_reviews_answers_verdicts_unrecorded_never_accepted() -> None:
+    store = MemoryStore(max_held=1)
+    pipeline = _recording(MarkerScorer(), store)
+    try:
+        (first,) = await pipeline.moderate([Comment(id="a", text="You fool [[insult=0.6]]")])
+        second, third = await pipeline.moderate(
+            [Comment(id="b", text="You idiot [[insult=0.6]]"), Comment(id="c", text="Nice piece.")]
+        )
+    finally:
+        pipeline.close()
+    assert (first.verdict, second.verdict, third.verdict) == ("review", "review", "accept")
+    assert first.status_token and second.status_token is None and third.status_token is None
+    assert pipeline.stats.record_errors == 1
+    # The whole batch was refused before anything of it was written.
+    assert await store.get_statuses(["b", "c"]) == [None, None] and await store.review_page(0, 5) == ["a"]

@@ -15,7 +15,8 @@ import redis
 from service.moderation.types import Comment, Profanity, Reason, Verdict, WordMatch
 from service.review.log import DecisionLog
 from service.review.models import CommentNotFound, DecisionConflict
-from service.store import Keys, LogCursor, MemoryStore, RedisStore, Store
+from service.store import Keys, LogCursor, MemoryStore, RedisStore, Store, StoreUnavailable
+from tests.support.failing import CountingStore
 
 pytestmark = pytest.mark.anyio
 
@@ -526,3 +527,95 @@ async def test_writing_the_same_records_twice_writes_them_once(decision_log: Dec
     assert (repeat.outcome, repeat.verdict.status_token) == ("repeated", records[0].verdict.status_token)
     public = await decision_log.public_status("v1", records[0].verdict.status_token or "")
     assert public.status == "pending_review"
+
+
+# -- a failure between two steps leaves nothing half-written (issue 12) ---------------------------------------
+
+
+async def _consistent(store: Store, comment_ids: list[str]) -> None:
+    """Each comment has no status, or a final one, or is pending review and waiting in the queue or overflow."""
+    waiting = set(await store.review_page(0, 1000)) | set(await store.review_page(0, 1000, overflow=True))
+    for comment_id, fields in zip(comment_ids, await store.get_statuses(comment_ids), strict=True):
+        if fields is not None and fields["status"] == "pending_review":
+            assert comment_id in waiting, f"{comment_id} is pending review but not in the queue"
+            assert fields["log_id"] and fields["entry"], (
+                f"{comment_id} is pending review without its log entry"
+            )
+    logged = {e.fields["comment_id"] for e in await store.read_log(count=1000)}
+    for comment_id, fields in zip(comment_ids, await store.get_statuses(comment_ids), strict=True):
+        if fields is not None and fields["status"] != "accepted":
+            assert comment_id in logged, f"{comment_id} is {fields['status']} without a log entry"
+
+
+@pytest.mark.parametrize("fail_at", range(1, 8))
+async def test_a_store_failure_at_any_step_of_a_record_leaves_it_whole_or_absent(
+    store: Store, fail_at: int
+) -> None:
+    failing = CountingStore(store, fail_at=fail_at)
+    log = DecisionLog(failing, max_entries=100, retention_s=3600)  # type: ignore[arg-type]
+    comments = [Comment(id="v1", text="Well darn you"), Comment(id="r1", text="darn")]
+    records = log.prepare(comments, [_verdict("v1", "review"), _verdict("r1", "reject")])
+    try:
+        await log.write(records)
+    except StoreUnavailable:
+        pass
+    await _consistent(store, ["v1", "r1"])
+    # Written again once the store answers (an outage journal's replay): whole, and once.
+    again = DecisionLog(store, max_entries=100, retention_s=3600)
+    assert [o.outcome for o in await again.write(records)] == ["created", "created"]
+    await _consistent(store, ["v1", "r1"])
+    assert sorted(e.fields["comment_id"] for e in await store.read_log(count=100)) == ["r1", "v1"]
+    assert await store.review_page(0, 10) == ["v1"]
+
+
+@pytest.mark.parametrize("fail_at", range(1, 6))
+async def test_a_store_failure_at_any_step_of_a_decision_leaves_it_undecided_or_decided(
+    store: Store, fail_at: int
+) -> None:
+    sent: list[dict] = []
+    await DecisionLog(store, max_entries=100, retention_s=3600).record(
+        [Comment(id="v1", text="Well darn you")], [_verdict("v1", "review")]
+    )
+    failing = CountingStore(store, fail_at=fail_at)
+    log = DecisionLog(failing, max_entries=100, retention_s=3600, on_final=sent.append)  # type: ignore[arg-type]
+    try:
+        await log.decide("v1", "approve", "mod-ann")
+    except StoreUnavailable:
+        assert sent == []
+    failing.fail_at = None  # the store answers again
+    await _consistent(store, ["v1"])
+    decided = (await log.status("v1")).status == "approved"
+    assert len(sent) == int(decided)
+    if not decided:  # and once the store answers, the moderator's next try goes through
+        assert (await log.decide("v1", "approve", "mod-ann")).status == "approved"
+    moderator = [e for e in await store.read_log(count=100) if e.fields["kind"] == "moderator"]
+    assert len(moderator) == 1 and await store.review_page(0, 10) == []
+
+
+async def test_a_record_redis_refuses_midway_writes_nothing(
+    redis_store: RedisStore, raw_redis: redis.Redis, keys: Keys
+) -> None:
+    # The log's key holds another type: the log entry is refused, after the status could have been written.
+    raw_redis.set(keys.decision_log(), "not a stream")
+    log = DecisionLog(redis_store, max_entries=100, retention_s=3600)
+    with pytest.raises(StoreUnavailable):
+        await log.record([Comment(id="v1", text="Well darn you")], [_verdict("v1", "review")])
+    assert raw_redis.exists(keys.comment("v1")) == 0  # not a pending_review with no queue entry and no TTL
+    assert raw_redis.zcard(keys.review_queue()) == 0
+    assert raw_redis.keys(f"{keys.prefix}count:*") == []
+
+
+async def test_a_decision_redis_refuses_midway_leaves_the_review_pending_and_queued(
+    redis_store: RedisStore, raw_redis: redis.Redis, keys: Keys
+) -> None:
+    sent: list[dict] = []
+    log = DecisionLog(redis_store, max_entries=100, retention_s=3600, on_final=sent.append)
+    await log.record([Comment(id="v1", text="Well darn you")], [_verdict("v1", "review")])
+    raw_redis.delete(keys.decision_log())
+    raw_redis.set(keys.decision_log(), "not a stream")
+    with pytest.raises(StoreUnavailable):
+        await log.decide("v1", "approve", "mod-ann")
+    assert raw_redis.hget(keys.comment("v1"), "status") == "pending_review"
+    assert raw_redis.zrange(keys.review_queue(), 0, -1) == ["v1"] and sent == []
+    raw_redis.delete(keys.decision_log())
+    assert (await log.decide("v1", "approve", "mod-ann")).status == "approved"

@@ -9,14 +9,17 @@ and test_memory_store.py.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from unittest.mock import ANY
 
 import anyio
 import pytest
 
 from service.store import CounterName, LogCursor, MemoryStore, Store
+from service.store.base import Count, DecisionWrite, QueuePlace, RecordWrite
 from tests.support.fakes import FakeClock
 
 pytestmark = pytest.mark.anyio
@@ -28,6 +31,7 @@ VERDICT = {
     "cached": False,
 }
 DIGEST = "f07e3659589d16f6ddcd1b123fb2db00ac57569fb831bd983dd3d555883a02ae"
+ANY_STATUS = ANY
 MEMORY_BOUND = 3  # the memory store's max_entries here: small, so that tests can go past it
 
 
@@ -417,3 +421,169 @@ async def test_the_cache_and_the_log_share_one_store_without_colliding(store: St
     assert await store.get_status("same") == {"status": "accepted"}
     assert await store.review_page(0, 5) == ["same"]
     assert await store.review_page(0, 5, overflow=True) == [] and await store.review_lost() == 0
+
+
+# -- whole records and decisions, each one step (issue 12) ---------------------------------------------------
+
+
+def _minute(value: str, dimension: str = "verdict") -> Count:
+    return (CounterName("m", 7, dimension, value), 60)
+
+
+def _review(comment_id: str, ms: int, *, limit: int | None = None, overflow_limit: int = 0) -> RecordWrite:
+    return RecordWrite(
+        comment_id,
+        {"status": "pending_review", "verdict": "review", "log_id": ""},
+        ttl_s=None,
+        evictable=False,
+        log_entry={"kind": "verdict", "comment_id": comment_id, "text": "ü darn"},
+        log_max_len=100,
+        log_min_ms=0,
+        entry_json='{"text":"ü darn"}',
+        queue=QueuePlace(
+            ms,
+            limit,
+            overflow_limit,
+            lost_ttl_s=1,
+            overflowed=(_minute("overflowed", "queue"),),
+            lost=(_minute("lost", "queue"),),
+        ),
+        counts=(_minute("review"),),
+    )
+
+
+async def test_many_verdicts_are_read_and_written_at_once(subject: Subject) -> None:
+    store = subject.store
+    assert await store.get_verdicts([]) == [] and await store.set_verdicts([], ttl_s=60) is None
+    await store.set_verdicts([("a", {"n": 1}), ("b", {"n": "ü"})], ttl_s=1)
+    await store.set_verdict("c", {"n": 3}, ttl_s=60)
+    assert await store.get_verdicts(["b", "missing", "a", "c"]) == [{"n": "ü"}, None, {"n": 1}, {"n": 3}]
+    await subject.elapse(1.2)
+    assert await store.get_verdicts(["a", "b", "c"]) == [None, None, {"n": 3}]
+    with pytest.raises(ValueError):
+        await store.set_verdicts([("d", {"n": 4}), ("e", {"bad": float("nan")})], ttl_s=60)
+    assert await store.get_verdicts(["d", "e"]) == [None, None]  # a bad value refuses the whole batch
+
+
+async def test_a_record_is_written_whole_status_log_queue_and_counts(subject: Subject) -> None:
+    store = subject.store
+    accepted = RecordWrite("ok", {"status": "accepted"}, ttl_s=1, evictable=True, counts=(_minute("accept"),))
+    first, second = await store.write_records([_review("v1", 5), accepted])
+    assert first.written and first.log_id is not None and first.spill == (0, ())
+    assert second == (True, None, None, (0, ()))
+    status = await store.get_status("v1")
+    assert status == {
+        "status": "pending_review",
+        "verdict": "review",
+        "log_id": str(first.log_id),
+        "entry": '{"text":"ü darn"}',
+    }
+    (entry,) = await store.read_log(count=10)
+    assert entry.id == first.log_id and entry.fields["text"] == "ü darn"
+    assert await store.review_page(0, 10) == ["v1"]
+    assert await store.read_counts([_minute("review")[0], _minute("accept")[0]]) == [1, 1]
+    await subject.elapse(1.2)
+    assert await store.get_statuses(["v1", "ok"]) == [status, None]  # a pending review has no expiry
+
+
+async def test_a_record_claims_once_and_returns_the_status_found_untouched(store: Store) -> None:
+    await store.write_records([_review("v1", 5)])
+    found = await store.get_status("v1")
+    again = RecordWrite("v1", {"status": "accepted"}, ttl_s=60, evictable=True, counts=(_minute("accept"),))
+    (result,) = await store.write_records([again])
+    assert (result.written, result.found, result.log_id) == (False, found, None)
+    assert await store.get_status("v1") == found and await store.log_length() == 1
+    assert await store.read_counts([_minute("accept")[0]]) == [0]
+
+
+async def test_a_record_over_an_existing_status_only_over_those_named(store: Store) -> None:
+    await store.write_records([_review("v1", 5)])
+    rescored = RecordWrite(
+        "v1",
+        {"status": "accepted", "verdict": "accept"},
+        ttl_s=60,
+        evictable=True,
+        if_status_in=("accepted", "pending_review"),
+        unqueue=True,
+    )
+    refused = dataclasses.replace(rescored, comment_id="nobody")
+    assert [r.written for r in await store.write_records([rescored, refused])] == [True, False]
+    assert (await store.get_status("v1") or {})["status"] == "accepted"
+    assert await store.review_page(0, 10) == [] and await store.get_status("nobody") is None
+    decided = dataclasses.replace(rescored, if_status_in=("pending_review",))
+    assert (await store.write_records([decided]))[0] == (False, None, None, (0, ()))
+
+
+async def test_a_full_queue_spills_in_the_record_s_step_and_what_is_lost_expires(subject: Subject) -> None:
+    store = subject.store
+    results = await store.write_records([_review(f"q{i}", i, limit=1, overflow_limit=1) for i in range(3)])
+    assert [r.spill for r in results] == [(0, ()), (1, ()), (1, ("q0",))]
+    assert await store.review_page(0, 10) == ["q2"] and await store.review_page(0, 10, overflow=True) == [
+        "q1"
+    ]
+    assert await store.review_lost() == 1
+    lost = await store.get_status("q0")
+    assert lost is not None and (lost["status"], lost["queue"], lost["entry"]) == (
+        "pending_review",
+        "lost",
+        "",
+    )
+    assert await store.read_counts([_minute("overflowed", "queue")[0], _minute("lost", "queue")[0]]) == [2, 1]
+    await subject.elapse(1.2)  # lost_ttl_s
+    assert await store.get_statuses(["q0", "q1", "q2"]) == [None, ANY_STATUS, ANY_STATUS]
+
+
+def _decision(expected: str, *, claim: bool = True) -> DecisionWrite:
+    return DecisionWrite(
+        "v1",
+        expected,
+        claim,
+        {"status": "approved", "decided_by": "mod-ann"},
+        ttl_s=1,
+        log_entry={"kind": "moderator", "comment_id": "v1"},
+        log_max_len=100,
+        log_min_ms=0,
+        counts=(_minute("approve", "decision"),),
+    )
+
+
+async def test_a_decision_is_applied_whole_once(subject: Subject) -> None:
+    store = subject.store
+    assert await store.apply_decision(_decision("pending_review")) == ("changed", None, None)
+    await store.write_records([_review("v1", 5)])
+    assert (await store.apply_decision(_decision("rejected"))).outcome == "changed"
+    applied = await store.apply_decision(_decision("pending_review"))
+    assert applied.outcome == "applied" and applied.log_id is not None
+    assert (await store.get_status("v1") or {})["decided_by"] == "mod-ann"
+    assert await store.review_page(0, 10) == [] and await store.log_length() == 2
+    assert await store.read_counts([_minute("approve", "decision")[0]]) == [1]
+    assert await store.apply_decision(_decision("pending_review")) == ("changed", "approved", None)
+    await subject.elapse(1.2)  # a decision expires with its TTL (the retention)
+    assert await store.get_status("v1") is None
+
+
+async def test_a_decision_needs_the_review_still_waiting_unless_it_was_lost(store: Store) -> None:
+    await store.write_records([_review("v1", 5)])
+    assert await store.claim_review("v1")  # another moderator took it
+    assert (await store.apply_decision(_decision("pending_review"))).outcome == "taken"
+    assert (await store.get_status("v1") or {})[
+        "status"
+    ] == "pending_review" and await store.log_length() == 1
+    await store.set_status("v1", {"queue": "lost"}, ttl_s=60)
+    assert (await store.apply_decision(_decision("pending_review"))).outcome == "applied"
+    # An overturn does not ask the queue.
+    assert (await store.apply_decision(_decision("approved", claim=False))).outcome == "applied"
+
+
+async def test_of_concurrent_deciders_exactly_one_applies(store: Store) -> None:
+    await store.write_records([_review("v1", 5)])
+    outcomes: list[str] = []
+
+    async def decide() -> None:
+        outcomes.append((await store.apply_decision(_decision("pending_review"))).outcome)
+
+    async with anyio.create_task_group() as tasks:
+        for _ in range(10):
+            tasks.start_soon(decide)
+    assert sorted(outcomes) == ["applied"] + ["changed"] * 9
+    assert await store.log_length() == 2

@@ -1,15 +1,19 @@
-"""What only the memory store does: the bounds on what it may forget, and `open_store` choosing it.
+"""What only the memory store does: the bounds on what it may forget (and on what it may not), and
+`open_store` choosing it.
 
-The behaviour it shares with Redis is held by test_contract.py.
+The behaviour it shares with Redis is held by test_contract.py (and the decision log's by
+tests/review/test_log.py), which run the same tests on both stores.
 """
 
 from __future__ import annotations
 
 import logging
+from unittest.mock import ANY
 
 import pytest
 
-from service.store import CounterName, MemoryStore, RedisStore, Store, open_store
+from service.store import CounterName, MemoryStore, RedisStore, Store, StoreFull, memory, open_store
+from service.store.base import ApiKeyRecord, DecisionWrite, QueuePlace, RecordWrite
 from tests.support.fakes import FakeClock
 
 pytestmark = pytest.mark.anyio
@@ -45,23 +49,6 @@ async def test_oldest_entries_are_evicted_beyond_max_entries(store: MemoryStore)
         {"name": "c"},
         {"name": "d"},
     ]
-
-
-@pytest.mark.parametrize("ttl_s", [0, -1, 1.5, True])
-async def test_ttl_below_one_whole_second_is_refused_as_redis_would(
-    store: MemoryStore, ttl_s: object
-) -> None:
-    with pytest.raises(ValueError, match="ttl_s"):
-        await store.set_verdict("k", VERDICT, ttl_s=ttl_s)  # type: ignore[arg-type]
-    assert len(store) == 0
-
-
-async def test_values_redis_could_not_hold_are_refused(store: MemoryStore) -> None:
-    with pytest.raises(TypeError):
-        await store.set_verdict("k", {"when": object()}, ttl_s=60)
-    with pytest.raises(ValueError):
-        await store.set_verdict("k", {"score": float("nan")}, ttl_s=60)
-    assert len(store) == 0
 
 
 async def test_protocol_members(store: MemoryStore) -> None:
@@ -138,3 +125,89 @@ async def test_expired_counters_are_swept_once_there_are_four_times_the_bound(
     clock.advance(60)
     await store.add_counts([CounterName("m", 99, "verdict", "accept")], 60)  # 13 > 4 x 3
     assert list(store._counters) == [CounterName("m", 99, "verdict", "accept")]
+
+
+# -- what it must never forget, and its limits on that (issue 12) ----------------------------------------------
+
+
+def _accepted(comment_id: str) -> RecordWrite:
+    return RecordWrite(comment_id, {"status": "accepted"}, ttl_s=3600, evictable=True)
+
+
+def _pending(comment_id: str) -> RecordWrite:
+    queue = QueuePlace(1, limit=None, overflow_limit=0, lost_ttl_s=3600)
+    return RecordWrite(
+        comment_id,
+        {"status": "pending_review"},
+        ttl_s=None,
+        evictable=False,
+        log_entry={"n": "1"},
+        log_max_len=100,
+        queue=queue,
+    )
+
+
+def _approve(comment_id: str) -> DecisionWrite:
+    return DecisionWrite(
+        comment_id, "pending_review", True, {"status": "approved"}, 3600, {"kind": "moderator"}, 100, 0
+    )
+
+
+@pytest.mark.slow  # about 5 s
+async def test_100_000_accepted_comments_evict_neither_a_pending_review_nor_a_moderator_s_approval() -> None:
+    store = MemoryStore()  # the service's default bound: 100,000
+    await store.write_records([_pending("waiting"), _pending("decided")])
+    assert (await store.apply_decision(_approve("decided"))).outcome == "applied"
+    for start in range(0, 100_001, 1000):
+        await store.write_records([_accepted(f"ok-{i}") for i in range(start, start + 1000)])
+    assert await store.get_statuses(["waiting", "decided", "ok-0", "ok-100000"]) == [
+        {"status": "pending_review", "log_id": ANY},
+        {"status": "approved", "log_id": ANY},
+        None,  # the service's own accepts are what the bound drops, oldest first
+        {"status": "accepted"},
+    ]
+    assert await store.review_page(0, 10) == ["waiting"]
+
+
+async def test_past_its_held_limit_a_new_review_or_decision_is_refused_whole_with_a_clear_error(
+    clock: FakeClock,
+) -> None:
+    store = MemoryStore(max_entries=3, max_held=2, clock=clock)
+    await store.write_records([_pending("p1"), _pending("p2"), _accepted("ok")])
+    with pytest.raises(
+        StoreFull, match=r"holds 2 pending reviews and moderators' decisions.*MEMORY_MAX_HELD"
+    ):
+        await store.write_records([_pending("p3")])
+    assert await store.get_status("p3") is None and await store.review_page(0, 10) == ["p1", "p2"]
+    assert await store.log_length() == 2
+    # Deciding a held review takes no new room; overturning an accepted comment would.
+    assert (await store.apply_decision(_approve("p1"))).outcome == "applied"
+    overturn = DecisionWrite(
+        "ok", "accepted", False, {"status": "rejected_by_moderator"}, 10, {"k": "m"}, 100, 0
+    )
+    with pytest.raises(StoreFull):
+        await store.apply_decision(overturn)
+    assert await store.get_status("ok") == {"status": "accepted"} and await store.log_length() == 3
+    with pytest.raises(StoreFull):
+        await store.set_status("p4", {"status": "pending_review"}, ttl_s=None)
+    # The service's own verdicts are still recorded, and room comes back as decisions expire.
+    assert [r.written for r in await store.write_records([_accepted("ok2")])] == [True]
+    clock.advance(3600)
+    assert [r.written for r in await store.write_records([_pending("p3")])] == [True]
+
+
+async def test_an_uncapped_queue_is_capped_by_the_held_limit(clock: FakeClock) -> None:
+    store = MemoryStore(max_entries=3, max_held=2, clock=clock)
+    spills = [await store.enqueue_review(f"q{i}", i) for i in range(5)]
+    assert [s.moved for s in spills] == [0, 0, 1, 1, 1] and [s.lost for s in spills][-1] == ("q0",)
+    assert (await store.review_count(), await store.review_count(overflow=True)) == (2, 2)
+
+
+async def test_api_keys_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(memory, "MAX_API_KEYS", 2)
+    store = MemoryStore()
+    for i in range(2):
+        assert await store.add_api_key(ApiKeyRecord(f"k{i}", "site", "d" * 64, 1))
+    with pytest.raises(StoreFull, match="at most 2 API keys"):
+        await store.add_api_key(ApiKeyRecord("k2", "site", "d" * 64, 1))
+    assert [r.id for r in await store.list_api_keys()] == ["k0", "k1"]

@@ -19,6 +19,7 @@ import pytest
 import redis
 
 from service.store import CounterName, Keys, RedisStore, Store, StoreUnavailable, verdict_digest
+from service.store.base import DecisionWrite, RecordWrite
 from service.store.redis import mask_url
 from tests.support.fakes import FakeClock
 from tests.support.redis_server import ThrowawayRedis, free_port
@@ -287,6 +288,31 @@ async def test_the_scripts_fail_as_unavailable_and_work_again_on_a_restarted_red
                 await anyio.sleep(0.05)
         assert await store.set_status("c-1", {"status": "rejected"}, ttl_s=60, if_status_in=("accepted",))
         assert await store.enqueue_review("c-4", 2, limit=1) == (0, ())
+        # The whole-record and decision scripts, sent in a pipeline (EVALSHA), are loaded again too.
+        record = RecordWrite("c-5", {"status": "pending_review"}, ttl_s=None, evictable=False)
+        decision = DecisionWrite(
+            "c-5", "pending_review", False, {"status": "approved"}, 60, {"kind": "moderator"}, 100, 0
+        )
+        server.stop()
+        server.start()
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                assert [r.written for r in await store.write_records([record, record])] == [True, False]
+                break
+            except StoreUnavailable:
+                assert time.monotonic() < deadline, "the store did not recover after Redis came back"
+                await anyio.sleep(0.05)
+        server.stop()
+        server.start()
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                assert (await store.apply_decision(decision)).outcome == "changed"  # nothing survived
+                break
+            except StoreUnavailable:
+                assert time.monotonic() < deadline, "the store did not recover after Redis came back"
+                await anyio.sleep(0.05)
     finally:
         await store.aclose()
 

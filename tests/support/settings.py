@@ -16,9 +16,11 @@ def make_settings(**overrides: Any) -> Settings:
 
 def production_overrides(**extra: Any) -> dict[str, Any]:
     """What a production deployment must set to start: a strong password, a random session secret, the Host
-    names to answer (the test client's), plus `extra`."""
+    names to answer (the test client's), and (these tests run without Redis unless they give REDIS_URL) the
+    memory store allowed; plus `extra`."""
     base: dict[str, Any] = {
         "ENVIRONMENT": "production",
+        "ALLOW_MEMORY_STORE": True,
         "ADMIN_PASSWORD": secrets.token_urlsafe(24),
         "SESSION_SECRET": secrets.token_urlsafe(48),
         "ALLOWED_HOSTS": ["testserver"],
