@@ -220,7 +220,9 @@ class Journal(Generic[R]):
         """The journal in the first unlocked slot under `base` (made 0700), with what an earlier process left
         there loaded. Raises JournalError. `options` are __init__'s."""
         try:
-            base.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Each missing level made 0700 (mkdir's `parents` would make the upper ones with the umask's mode).
+            for directory in [*reversed([p for p in base.parents if not p.exists()]), base]:
+                directory.mkdir(mode=0o700, exist_ok=True)
         except OSError as exc:
             raise JournalError(f"cannot make the journal's directory {base}: {exc}") from exc
         for slot in range(MAX_SLOTS):
@@ -239,6 +241,9 @@ class Journal(Generic[R]):
             journal._lock_fd = fd
             try:
                 journal._load()
+            except OSError as exc:
+                journal._release()
+                raise JournalError(f"cannot read the journal in {directory}: {exc}") from exc
             except BaseException:
                 journal._release()
                 raise
