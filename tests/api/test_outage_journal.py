@@ -10,11 +10,14 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
+from service.runtime import StartupError
 from tests.support.admin import ADMIN_PASSWORD, login
 from tests.support.comments import moderate, status
 from tests.support.redis_server import ThrowawayRedis
@@ -165,3 +168,13 @@ def test_reviews_sent_during_an_outage_reach_the_queue(make_client: Callable[...
             queue = client.get("/v1/review", params={"limit": 50}, headers=headers).json()
             pending = [item["comment_id"] for item in queue["items"]]
         assert pending == [f"q-{i}" for i in range(5)]
+
+
+def test_a_data_directory_it_cannot_use_stops_the_start_with_remedies(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    settings = make_settings(REDIS_URL="redis://127.0.0.1:1/0", DATA_DIR=blocker / "data")
+    with pytest.raises(StartupError, match="MODERATION_DATA_DIR") as raised:
+        with TestClient(create_app(settings, scorer=MarkerScorer())):
+            pass
+    assert "MODERATION_JOURNAL=false" in str(raised.value)
