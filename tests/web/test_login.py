@@ -171,6 +171,7 @@ def test_production_uses_a_host_only_secure_cookie(make_client):
     app = make_client(
         MarkerScorer(),
         ENVIRONMENT="production",
+        ALLOW_MEMORY_STORE=True,
         ADMIN_PASSWORD=ADMIN_PASSWORD,
         SESSION_SECRET="R2kC6yq0mT8cXn3vJb5Wf9Lp1Hs7Ge4dZa-Qo_uYiK",
         ALLOWED_HOSTS=["testserver"],
