@@ -58,6 +58,26 @@ def create_app(
             )
         webhook = loaded.webhook
         decisions = runtime.decision_log(settings, store, on_final=webhook.send if webhook else None)
+        # Outage journal (issue 12): records Redis cannot take wait on disk and are replayed in order.
+        try:
+            journal = await asyncio.to_thread(runtime.open_journal, settings)
+        except runtime.StartupError as exc:
+            log.critical("%s", exc)
+            await store.aclose()
+            raise
+        replay = (
+            asyncio.create_task(
+                journal.replay(
+                    decisions.write,
+                    batch=settings.JOURNAL_REPLAY_BATCH,
+                    retry_s=settings.JOURNAL_RETRY_MS / 1000,
+                    concurrency=settings.JOURNAL_REPLAY_CONCURRENCY,
+                ),
+                name="journal-replay",
+            )
+            if journal is not None
+            else None
+        )
         pipeline = runtime.pipeline(
             settings,
             rules=loaded.rules,
@@ -65,6 +85,7 @@ def create_app(
             store=store,
             decisions=decisions,
             observer=app.state.metrics.observe_batch,
+            journal=journal,
         )
         app.state.settings = settings
         app.state.pipeline = pipeline
@@ -89,6 +110,15 @@ def create_app(
             reloading.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reloading
+            if journal is not None and replay is not None:
+                journal.stop()  # the batch being written is finished; the rest waits on disk
+                done, _ = await asyncio.wait({replay}, timeout=settings.JOURNAL_RETRY_MS / 1000 + 5)
+                if not done:
+                    log.warning("journal replay did not stop in time; its batch is replayed at next start")
+                    replay.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await replay
+                await asyncio.to_thread(journal.close)
             await suggestions_store.aclose()
             await login_limiter.aclose()
             pipeline.close()

@@ -347,6 +347,44 @@ class Settings(BaseSettings):
         appeal needs the status; so the statement's deadline is one the service keeps."""
         return min(self.APPEAL_WINDOW_DAYS, self.LOG_RETENTION_DAYS) * 86_400
 
+    # -- outage journal (issue 12) -------------------------------------------------------------------------
+    #: Where the service keeps local state: the outage journal lives in DATA_DIR/journal/<prefix>/slot-<n>
+    #: (one slot per process sharing the folder; made 0700). Give it a persistent volume: decision records
+    #: written there during a Redis outage are replayed from it after a restart.
+    DATA_DIR: Path = Field(default_factory=lambda: _default_data_dir())
+    #: Keep decision records that Redis could not take in the journal, replayed when it answers again
+    #: (only with REDIS_URL: the memory store is never down). Off: such records are dropped, as before.
+    JOURNAL: bool = True
+    #: The journal's bound in records and in bytes (each record is held on disk and, as its JSON line, in
+    #: memory until replayed). Past either, records are dropped, counted and logged as an error; verdicts
+    #: still go out. Size it as outage seconds x recorded verdicts a second x bytes a record (/metrics:
+    #: moderation_journal_bytes / moderation_journal_records; ~1-3 KB, the comment's text included).
+    JOURNAL_MAX_RECORDS: int = Field(default=100_000, ge=1)
+    JOURNAL_MAX_BYTES: int = Field(default=128 * 1024 * 1024, ge=64 * 1024)
+    #: Records are fsynced in groups: a group closes this many milliseconds after its first record or at
+    #: JOURNAL_FSYNC_RECORDS records, whichever comes first. A crash can lose at most the open group.
+    JOURNAL_FSYNC_MS: float = Field(default=50.0, gt=0, le=10_000)
+    JOURNAL_FSYNC_RECORDS: int = Field(default=512, ge=1)
+    #: Replay takes this many records at a time, written as JOURNAL_REPLAY_CONCURRENCY concurrent store
+    #: calls (never two records of one comment at once), and tries again this often while the store is down.
+    JOURNAL_REPLAY_BATCH: int = Field(default=100, ge=1, le=10_000)
+    JOURNAL_REPLAY_CONCURRENCY: int = Field(default=8, ge=1, le=64)
+    JOURNAL_RETRY_MS: int = Field(default=1_000, ge=10, le=600_000)
+
+    @field_validator("DATA_DIR")
+    @classmethod
+    def _data_dir_usable(cls, value: Path) -> Path:
+        value = value.expanduser()
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"MODERATION_DATA_DIR={value} exists and is not a directory")
+        return value
+
+
+def _default_data_dir() -> Path:
+    """$XDG_STATE_HOME/moderation, else ~/.local/state/moderation (the XDG base directory default)."""
+    state = os.environ.get("XDG_STATE_HOME")
+    return (Path(state) if state else Path.home() / ".local" / "state") / "moderation"
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -30,7 +30,9 @@ from service.model.loader import load_scorer
 from service.moderation.pipeline import Pipeline
 from service.moderation.policy import Policy, PolicyError
 from service.moderation.rules import RulesWatcher
+from service.review.journal import Journal, JournalError, deployment_directory
 from service.review.log import DecisionLog
+from service.review.models import PendingRecord
 from service.review.suggestions import SuggestionLog
 from service.review.webhook import WebhookConfigError, WebhookSender
 from service.sites.registry import SiteKeys, key_storage
@@ -260,6 +262,7 @@ def pipeline(
     decisions: DecisionLog | None = None,
     observer: BatchObserver | None = None,
     cache: bool = True,
+    journal: Journal[PendingRecord] | None = None,
 ) -> Pipeline:
     """The pipeline every door uses; `decisions=None` records nothing, `cache=False` skips the verdict cache
     (`store`, opened with `open_store(settings)`). Its matching threads stop with `Pipeline.close()`."""
@@ -274,6 +277,7 @@ def pipeline(
         max_matches=settings.MAX_MATCHES,
         max_reasons=settings.MAX_REASONS,
         cache=cache,
+        journal=journal,
     )
 
 
@@ -298,3 +302,39 @@ def site_keys(settings: Settings, store: Store) -> SiteKeys:
         storage.describe(),
     )
     return SiteKeys(storage)
+
+
+# -- outage journal (issue 12) ------------------------------------------------------------------------------
+
+
+def open_journal(settings: Settings) -> Journal[PendingRecord] | None:
+    """The outage journal of this deployment (blocking: run it in a thread), with what an earlier process
+    left in it loaded; None without Redis (the memory store is never down) or with MODERATION_JOURNAL off.
+    Raises StartupError when its directory cannot be made or used. Run its `replay` as a task (see app.py)
+    and `close()` it (blocking) after stopping that."""
+    if not settings.JOURNAL or not settings.REDIS_URL:
+        return None
+    base = deployment_directory(settings.DATA_DIR, settings.REDIS_PREFIX)
+    try:
+        journal: Journal[PendingRecord] = Journal.open(
+            base,
+            decode=PendingRecord.from_json,
+            key=_comment_of,
+            max_records=settings.JOURNAL_MAX_RECORDS,
+            max_bytes=settings.JOURNAL_MAX_BYTES,
+            group_ms=settings.JOURNAL_FSYNC_MS,
+            group_records=settings.JOURNAL_FSYNC_RECORDS,
+        )
+    except JournalError as exc:
+        raise StartupError(
+            f"{exc}. The outage journal keeps decision records while Redis is down: point MODERATION_DATA_DIR "
+            f"at a directory this user may write (a persistent volume), or set MODERATION_JOURNAL=false to "
+            f"drop such records instead"
+        ) from exc
+    log.info("outage journal: %s (%d record(s) waiting)", journal.directory, journal.depth().records)
+    return journal
+
+
+def _comment_of(record: PendingRecord) -> str | None:
+    """Replay never writes two records of one comment at once."""
+    return record.comment.id

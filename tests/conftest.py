@@ -39,6 +39,29 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """MODERATION_DATA_DIR (the outage journal's home) for what module- and session-wide fixtures start:
+    never the user's own."""
+    path = tmp_path_factory.mktemp("session-data")
+    before = os.environ.get("MODERATION_DATA_DIR")
+    os.environ["MODERATION_DATA_DIR"] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop("MODERATION_DATA_DIR", None)
+    else:
+        os.environ["MODERATION_DATA_DIR"] = before
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own MODERATION_DATA_DIR, for apps and served processes alike: never another test's
+    journal replayed into this test's prefix."""
+    path = tmp_path_factory.mktemp("data")
+    monkeypatch.setenv("MODERATION_DATA_DIR", str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """TEST_REDIS_URL, else redis://127.0.0.1:6379/15 when it answers, else a throwaway server."""

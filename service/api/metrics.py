@@ -27,6 +27,7 @@ from service.api.errors import ErrorResponse, error_response
 from service.config import Settings
 from service.moderation.pipeline import Pipeline
 from service.moderation.rules import RulesWatcher
+from service.review.journal import JournalDepth
 
 router = APIRouter(tags=["metrics"])
 
@@ -141,6 +142,45 @@ class _PipelineCollector(Collector):
             "Queued comments dropped because their request was gone.",
             value=batcher.stats.dropped,
         )
+        yield CounterMetricFamily(
+            "moderation_record_errors",
+            "Recording attempts that failed (store down: journaled, or dropped without a journal).",
+            value=stats.record_errors,
+        )
+        if self._pipeline.journal is not None:
+            yield from _journal_metrics(self._pipeline.journal.depth())
+
+
+def _journal_metrics(depth: JournalDepth) -> Iterator[Metric]:
+    """The outage journal (issue 12): what waits for Redis, and what was lost at its bound."""
+    gauges = (
+        ("records", "Decision records waiting in the journal for Redis.", depth.records),
+        ("bytes", "Bytes of those records (on disk, and about as much in memory).", depth.bytes),
+        ("oldest_age_seconds", "How long the oldest waiting record has waited.", depth.oldest_age_s),
+        ("unsynced_records", "Records not yet fsynced: what a crash now would lose.", depth.unsynced),
+        ("max_records", "The journal's bound in records (JOURNAL_MAX_RECORDS).", depth.max_records),
+        ("max_bytes", "The journal's bound in bytes (JOURNAL_MAX_BYTES).", depth.max_bytes),
+    )
+    for name, help_text, value in gauges:
+        yield GaugeMetricFamily(f"moderation_journal_{name}", help_text, value=value)
+    counters = (
+        (
+            "dropped",
+            "Records dropped at the journal's bound (verdicts answered without a status).",
+            depth.dropped,
+        ),
+        ("replayed", "Records written to Redis by replay.", depth.replayed),
+        (
+            "failed",
+            "Records replay gave up on (refused for another reason than Redis being down).",
+            depth.failed,
+        ),
+        ("conflicts", "Replayed records whose comment id held another text's status.", depth.conflicts),
+        ("corrupt", "Torn or garbled journal lines skipped at start.", depth.corrupt),
+        ("disk_errors", "Journal writes or fsyncs that failed.", depth.disk_errors),
+    )
+    for name, help_text, count in counters:
+        yield CounterMetricFamily(f"moderation_journal_{name}", help_text, value=count)
 
 
 def operator_access(request: Request, settings: Settings) -> Literal["granted", "refused", "closed"]:

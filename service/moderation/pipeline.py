@@ -36,8 +36,9 @@ from service.model.batcher import MicroBatcher, Overloaded
 from service.moderation.policy import Policy, apply_policy, cap_matches
 from service.moderation.rules import Rules, RulesSource
 from service.moderation.types import VERDICTS, Comment, Profanity, Verdict, WordMatch
+from service.review.journal import Journal
 from service.review.log import DecisionLog
-from service.review.models import IdConflict
+from service.review.models import IdConflict, PendingRecord
 from service.store.base import StoreUnavailable, VerdictCache
 from service.store.keys import verdict_digest
 from service.wordlist.matcher import WordList
@@ -88,10 +89,12 @@ class Pipeline:
         max_reasons: int,
         decisions: DecisionLog | None = None,
         cache: bool = True,
+        journal: Journal[PendingRecord] | None = None,
     ) -> None:
         """`matching` runs word-list matching (the pipeline shuts it down on `close`). `cache=False` neither
         reads nor writes the verdict cache: batch rescoring judges every comment afresh and must not fill
-        the service's cache with an archive's worth of verdicts."""
+        the service's cache with an archive's worth of verdicts. `journal` keeps the records the decision
+        log's store could not take (its replay task is the caller's to run)."""
         # Policy and word lists, reloaded together off the request path (service/moderation/rules.py).
         self.rules = rules
         self.scorer = scorer
@@ -99,6 +102,7 @@ class Pipeline:
         self.cache_ttl_s = cache_ttl_s
         self.decisions = decisions
         self.cache = cache
+        self.journal = journal
         self.stats = PipelineStats()
         # Every model call goes through the micro-batcher, whose one thread owns the model.
         self.batcher = batcher
@@ -231,14 +235,33 @@ class Pipeline:
     async def _record(self, comments: Sequence[Comment], verdicts: list[Verdict]) -> list[Verdict]:
         """Step 6: statuses, the decision log, counters, review queue. Returns the verdicts to answer: with
         their status tokens, or the verdict recorded first for a repeat. A verdict is never lost to store
-        trouble (it goes out unrecorded, without a token); another text under a taken id is IdConflict."""
+        trouble: its record goes to the journal (the token it goes out with is valid once replayed), or,
+        without a journal or past its bound, the verdict goes out unrecorded, without a token. Another text
+        under a taken id is IdConflict (not known while the journal holds the record)."""
         if self.decisions is None:
             return verdicts
-        records = [c.model_copy(update={"id": v.id}) for c, v in zip(comments, verdicts, strict=True)]
+        comments = [c.model_copy(update={"id": v.id}) for c, v in zip(comments, verdicts, strict=True)]
         try:
-            outcomes = await self.decisions.record(records, verdicts)
+            records = self.decisions.prepare(comments, verdicts)
+        except Exception:  # a bug in preparing must not cost the commenter their verdict
+            self.stats.record_errors += 1
+            log.exception("preparing %d record(s) failed", len(verdicts))
+            return verdicts
+        if self.journal is not None and self.journal.holding and not self.journal.full:
+            # Records wait in the journal: new ones queue behind them rather than overtake them, so that of
+            # two records for one comment the older is written first (the first writer owns the status). A
+            # full journal draining while Redis is back is overtaken instead: a record written out of order
+            # (its comment then sent twice within the outage) beats one dropped.
+            return await self._journaled(records, verdicts)
+        try:
+            outcomes = await self.decisions.write(records)
         except StoreUnavailable as exc:
             self.stats.record_errors += 1
+            if self.journal is not None:
+                # Whatever of them was written before the store went is written again as nothing on replay:
+                # a record's id makes its second write a no-op.
+                log.debug("decision log unavailable, %d record(s) journaled: %s", len(records), exc)
+                return await self._journaled(records, verdicts)
             log.warning("decision log unavailable, %d verdict(s) not recorded: %s", len(verdicts), exc)
             return verdicts
         except Exception:  # a bug in recording must not cost the commenter their verdict
@@ -249,6 +272,12 @@ class Pipeline:
             if outcome.outcome == "conflict":
                 raise IdConflict(index, outcome.verdict.id)
         return [outcome.verdict for outcome in outcomes]
+
+    async def _journaled(self, records: list[PendingRecord], verdicts: list[Verdict]) -> list[Verdict]:
+        """Append `records` to the journal; the verdicts with their tokens, untokened past the bound."""
+        assert self.journal is not None
+        taken = await self.journal.add(records)
+        return [r.verdict for r in records[:taken]] + verdicts[taken:]
 
     def _match(self, wordlist: WordList, text: str) -> tuple[list[WordMatch], int]:
         """Step 3, in a matching thread: the word list's matches, capped, and how many the cap left out."""

@@ -30,6 +30,8 @@ def tiny_model(tmp_path_factory) -> Path:
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATION_") and k != "REDIS_URL"}
+    # The tests' data directory (tests/conftest.py), so that no served process journals into the user's.
+    env["MODERATION_DATA_DIR"] = os.environ["MODERATION_DATA_DIR"]
     env.update(
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
