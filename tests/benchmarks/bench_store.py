@@ -69,12 +69,10 @@ async def _run(server: ThrowawayRedis) -> None:
     store = RedisStore.from_url(server.url, socket_timeout_s=2.0)
     counting = _Delayed(store)
     settings = make_settings()
-    policy, wordlists = runtime.load_rules(settings)
     decisions = runtime.decision_log(settings, counting)  # type: ignore[arg-type]
     pipeline = runtime.pipeline(
         settings,
-        policy=policy,
-        wordlists=wordlists,
+        rules=runtime.load_rules(settings),
         scorer=MarkerScorer(),
         store=counting,
         decisions=decisions,

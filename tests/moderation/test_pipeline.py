@@ -194,12 +194,10 @@ async def test_closing_the_pipeline_stops_its_matching_threads(store: MemoryStor
 async def test_a_batch_costs_three_store_round_trips_not_two_per_comment(redis_store: RedisStore) -> None:
     counting = CountingStore(redis_store)
     settings = make_settings()
-    policy, wordlists = runtime.load_rules(settings)
     decisions = runtime.decision_log(settings, counting)  # type: ignore[arg-type]
     pipeline = runtime.pipeline(
         settings,
-        policy=policy,
-        wordlists=wordlists,
+        rules=runtime.load_rules(settings),
         scorer=MarkerScorer(),
         store=counting,
         decisions=decisions,
