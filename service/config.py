@@ -311,6 +311,8 @@ class Settings(BaseSettings):
     #: Pre-checks per site (the request's API key), all of its commenters together; anonymous requests
     #: count under the address alone.
     PRECHECK_LIMIT_PER_SITE: str = "6000/minute"
+    #: Serve /demo (an article of ours with the widget on its comment form). Unset: on in development only.
+    DEMO_PAGE: bool | None = None
 
     @field_validator("CORS_ORIGINS", mode="before")
     @classmethod
