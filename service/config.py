@@ -297,6 +297,25 @@ class Settings(BaseSettings):
                     )
         return value
 
+    # -- the commenter's appeal and statement of reasons (issue 14) ------------------------------------------
+    #: The most characters of a commenter's explanation with an appeal (a longer one is refused with 422):
+    #: a few paragraphs, what a moderator reads in a minute, and at most ~8 KB kept per appealed comment.
+    APPEAL_MAX_CHARS: int = Field(default=2_000, ge=1, le=20_000)
+    #: Days after a rejection (the service's or a moderator's) during which its commenter may appeal it: six
+    #: months, the period the Digital Services Act (Art. 20) gives for its internal complaints. An appeal
+    #: needs the comment's status, kept LOG_RETENTION_DAYS (default 30) from the decision, so the window in
+    #: force is the shorter of the two: set LOG_RETENTION_DAYS=183 too for the full six months.
+    APPEAL_WINDOW_DAYS: int = Field(default=183, ge=1, le=3_650)
+    #: The most statements one dashboard export (statements.jsonl) writes; the file says when it stopped
+    #: there. Each costs one log entry read and one status read, a few hundred bytes of output.
+    STATEMENT_EXPORT_MAX: int = Field(default=50_000, ge=1, le=1_000_000)
+
+    @property
+    def appeal_window_s(self) -> int:
+        """The window in force: no longer than a rejected comment's status is kept (LOG_RETENTION_DAYS), as an
+        appeal needs the status; so the statement's deadline is one the service keeps."""
+        return min(self.APPEAL_WINDOW_DAYS, self.LOG_RETENTION_DAYS) * 86_400
+
     # -- the commenter's widget: pre-check and CORS (issue 14) ----------------------------------------------
     #: The web origins (scheme://host[:port], comma-separated) whose pages may call the widget's endpoints
     #: (POST /v1/precheck, POST /v1/moderate, /v1/comments/...) from the browser, as well as each site's own

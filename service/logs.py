@@ -14,9 +14,9 @@ So `SafeFormatter` escapes, in the message and in its arguments as formatted:
 and masks the password of every URL in the line with `service.store.redis.mask_url` (the one masking
 function: the webhook URL, a Redis URL, whatever a message quotes), and the value of every secret-bearing
 query parameter (`?key=`: Perspective's clients send their API key there, and uvicorn's access line quotes the
-request's path and query; `?token=`: a comment's status token), with or without a scheme in front. A
-traceback keeps its line breaks, every line of it indented, so that only a record's first line starts at
-column 0.
+request's path and query; `?token=`: a comment's status token; `?appeal_token=`: its appeal token), with or
+without a scheme in front. A traceback keeps its line breaks, every line of it indented, so that only a
+record's first line starts at column 0.
 
 `configure_logging` installs the formatter on the root logger's handler when the service sets up logging
 itself (`moderation serve`, or an app created where nothing has configured logging yet). uvicorn's loggers
@@ -41,7 +41,9 @@ _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-
 # in it is a password.
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>`]+")
 # The query parameters that carry a credential, wherever a line quotes a query.
-_SECRET_PARAM = re.compile(r"(?i)([?&](?:key|api[_-]?key|token|access_token|password|secret)=)[^&#\s\"'<>`]*")
+_SECRET_PARAM = re.compile(
+    r"(?i)([?&](?:key|api[_-]?key|token|access_token|appeal_token|password|secret)=)[^&#\s\"'<>`]*"
+)
 
 
 def _escape_one(match: re.Match[str]) -> str:

@@ -105,6 +105,14 @@ def test_credentials_in_a_query_are_masked_with_or_without_a_scheme(log_lines):
     assert "?monkey=1" in mask_secret_params("?monkey=1")  # a name ending in "key" is not a key
 
 
+def test_the_appeal_token_is_masked_in_the_access_line(log_lines):
+    # Issue 14: the widget links to the statement page with ?appeal_token=, which uvicorn's access line quotes.
+    logger, buffer = log_lines
+    logger.info('"GET /v1/comments/c-1/statement.html?appeal_token=Fq2mX9-_zzT0kQ&lang=en HTTP/1.1" 200')
+    out = buffer.getvalue()
+    assert "Fq2mX9" not in out and "statement.html?appeal_token=***&lang=en" in out
+
+
 def test_mask_urls_leaves_urls_without_a_password_alone():
     text = "GET https://hooks.example/moderation?x=1 and http://user@host/ and 'ftp://a:b@c/d'"
     assert (

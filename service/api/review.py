@@ -45,6 +45,12 @@ class LogEntryOut(BaseModel):
     status: str = ""
     moderator: str = ""
     note: str = ""
+    appeal: bool = Field(
+        default=False,
+        description="A commenter's appeal: the queued comment was appealed, or this moderator decided one.",
+    )
+    appeal_explanation: str = Field(default="", description="What the commenter wrote with the appeal.")
+    appealed_at: datetime | None = None
 
 
 class QueueItemOut(BaseModel):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.api import (
+    appeals,
     comments,
     coral,
     health,
@@ -27,6 +28,8 @@ router = APIRouter()
 # The compatible doors (issue 13: other services' APIs) answer in their own error envelopes.
 for resource in (moderate, openai_moderation, perspective, coral, health, metrics, comments, review, session):
     router.include_router(resource.router)
+# The commenter's appeal and statement of reasons (issue 14).
+router.include_router(appeals.router)
 # The commenter's widget (issue 14): the pre-check while the comment is written, and the notice.
 router.include_router(precheck.router)
 

@@ -168,7 +168,9 @@ class Pipeline:
         for i, digest in enumerate(digests):
             cached = await self._cache_get(digest)
             if cached is not None:
-                results[i] = cached.model_copy(update={"id": ids[i], "cached": True, "status_token": None})
+                results[i] = cached.model_copy(
+                    update={"id": ids[i], "cached": True, "status_token": None, "appeal_token": None}
+                )
 
         todo = [i for i, r in enumerate(results) if r is None]
         loop = asyncio.get_running_loop()
@@ -318,7 +320,7 @@ class Pipeline:
     async def _cache_set(self, digest: str, verdict: Verdict) -> None:
         try:
             # A status token is one comment's: never in the cache, which serves the same text to others.
-            raw = verdict.model_dump(mode="json", exclude={"status_token"})
+            raw = verdict.model_dump(mode="json", exclude={"status_token", "appeal_token"})
             await self.store.set_verdict(digest, raw, self.cache_ttl_s)
         except StoreUnavailable as exc:
             self.stats.cache_errors += 1

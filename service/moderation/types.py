@@ -145,3 +145,12 @@ class Verdict(BaseModel):
             "Null when the status was not recorded."
         ),
     )
+    appeal_token: str | None = Field(
+        default=None,
+        description=(
+            "For a reject or a review: send it with POST /v1/comments/{id}/appeal to contest the decision, and "
+            "with GET /v1/comments/{id}/statement to read its statement of reasons. Only the first writer gets "
+            "it, once (the service keeps only its digest). Null for an accept and when the status was not "
+            "recorded."
+        ),
+    )

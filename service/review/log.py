@@ -7,7 +7,8 @@
     count(verdicts)                step 6 for comments sent with "do not store": the same counters, and
                                    nothing else (no status, no log entry, no queue: nothing of the text)
     rerecord(comments, verdicts)   rescoring's (trusted): new verdicts over the service's own statuses only
-    decide(id, approve|reject)     a moderator clears a pending review
+    decide(id, approve|reject)     a moderator clears a pending review (an appeal too)
+    appeal(id, token, explanation) the commenter contests a rejection: back in the queue, as an appeal
     overturn(id)                   a moderator reverses a final status (accepted <-> rejected)
     public_status(id, token)       what the site asks before publishing (with the comment's status token)
     status(id)                     the same for trusted callers, without a token
@@ -53,12 +54,17 @@ from service.review.models import (
     PUBLISH,
     SERVICE_STATUSES,
     STATUS_OF_VERDICT,
+    AppealRefused,
     CommentNotFound,
     CommentStatus,
     DecisionConflict,
     ModeratorAction,
     Recorded,
     Status,
+    appeal_digest,
+    appeal_entry,
+    appeal_pending,
+    check_appealable,
     comment_status,
     entry_json,
     first_writer_status,
@@ -70,7 +76,7 @@ from service.review.models import (
     verdict_status,
 )
 from service.review.queries import LogReader
-from service.store.base import CounterName, DecisionStore, LogCursor, Spill
+from service.store.base import MAX_ID_PART, CounterName, DecisionStore, LogCursor, Spill
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +88,7 @@ _HOUR_COUNTER_TTL_S = 2 * HOURS_SHOWN * 3600
 STATUS_TOKEN_BYTES = 16
 # Compared against when a comment has no status (or no token), so that the comparison costs the same.
 _NO_TOKEN = secrets.token_urlsafe(STATUS_TOKEN_BYTES).encode("ascii")
+_NO_APPEAL = appeal_digest(secrets.token_urlsafe(STATUS_TOKEN_BYTES)).encode("ascii")
 
 
 class DecisionLog(LogReader):
@@ -162,6 +169,11 @@ class DecisionLog(LogReader):
     async def _claim(self, comment: Comment, verdict: Verdict, now_ms: int) -> Recorded:
         token = secrets.token_urlsafe(STATUS_TOKEN_BYTES)
         fields = first_writer_status(comment, verdict, now_ms, token)
+        # A reject or a review can be contested (issue 14). The status keeps the appeal token as it keeps the
+        # status token, so that a client's retry gets both back (a digest alone could not give it again).
+        appeal_token = secrets.token_urlsafe(STATUS_TOKEN_BYTES) if verdict.verdict != "accept" else None
+        if appeal_token is not None:
+            fields["appeal_token"] = appeal_token
         # Pending reviews don't expire: a comment must not vanish from the queue before anyone decided it.
         # The service's own accepts and rejects may go early where memory is bounded: they can be judged again.
         pending = verdict.verdict == "review"
@@ -169,7 +181,9 @@ class DecisionLog(LogReader):
             verdict.id, fields, ttl_s=None if pending else self.retention_s, evictable=not pending
         )
         if found is None:
-            return Recorded("created", verdict.model_copy(update={"status_token": token}))
+            return Recorded(
+                "created", verdict.model_copy(update={"status_token": token, "appeal_token": appeal_token})
+            )
         # As bytes: compare_digest refuses str with non-ASCII characters, and a stored field could hold some.
         same_text = hmac.compare_digest(
             found.get("text_digest", "").encode("utf-8", "surrogatepass"),
@@ -256,6 +270,54 @@ class DecisionLog(LogReader):
             raise CommentNotFound(comment_id)
         return comment_status(comment_id, fields)
 
+    # -- the commenter's appeal (issue 14) -------------------------------------------------------------------
+
+    async def appeal(self, comment_id: str, token: str, explanation: str, *, window_s: int) -> CommentStatus:
+        """Put a rejected comment back in the review queue, marked as an appeal with the commenter's
+        `explanation`, for whoever holds its appeal token: once per comment, within `window_s` of the decision
+        (AppealRefused otherwise). A wrong token is CommentNotFound, as an unknown id is, and costs the same.
+        The appeal waits, without expiring, for a moderator's `decide`; its text comes from the verdict's log
+        entry (without it, when the log has trimmed that, from the verdict the status keeps)."""
+        fields = await self.store.get_status(comment_id)
+        stored = (fields or {}).get("appeal_token", "")
+        # Digests of both, compared in constant time: the same cost whatever the token's length or characters.
+        given = appeal_digest(token).encode("ascii")
+        matches = hmac.compare_digest(given, appeal_digest(stored).encode("ascii") if stored else _NO_APPEAL)
+        if not (matches and stored) or fields is None or known_status(fields) is None:
+            raise CommentNotFound(comment_id)
+        now_ms = self._now_ms()
+        current = check_appealable(comment_id, fields, now_ms, window_s)
+        entry = appeal_entry(comment_id, fields, await self._logged(fields), explanation, now_ms)
+        update = {
+            "status": "pending_review",
+            "updated_ms": str(now_ms),
+            "appealed_ms": str(now_ms),
+            "appeal_explanation": explanation,
+            "appeal_of_ms": fields.get("updated_ms", "0"),
+            "entry": entry_json(entry),
+        }
+        # On the status read above only: of two appeals at once (or an appeal and an overturn) one wins.
+        written = await self.store.set_status(
+            comment_id, update, ttl_s=None, evictable=False, if_status_in=(current,)
+        )
+        if not written:
+            raise AppealRefused("status_changed", f"Comment {comment_id} changed meanwhile; ask again.")
+        spill = await self.store.enqueue_review(
+            comment_id, now_ms, limit=self.queue_limit, overflow_limit=self.overflow_limit
+        )
+        await self._spilled(spill, now_ms)
+        return comment_status(comment_id, {**fields, **update})
+
+    async def _logged(self, fields: dict[str, str]) -> dict[str, str] | None:
+        """The log entry a status points at (`log_id`), or None when there is none (or no longer)."""
+        try:
+            position = LogCursor.parse(fields.get("log_id", ""))
+        except ValueError:
+            return None
+        after = LogCursor(position.ms, position.seq + 1) if position.seq < MAX_ID_PART else None
+        rows = await self.store.read_log(count=1, before=after, since_ms=position.ms)
+        return rows[0].fields if rows and rows[0].id == position else None
+
     # -- moderators' decisions -----------------------------------------------------------------------------
 
     async def decide(
@@ -335,6 +397,7 @@ class DecisionLog(LogReader):
                     "overturn": overturn,
                     "decided_by": moderator,
                     "decided_at": result.updated_at.isoformat().replace("+00:00", "Z"),
+                    "appeal": appeal_pending(fields),
                 }
             )
         return result

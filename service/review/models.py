@@ -12,6 +12,11 @@ A status belongs to its first writer: it is created once, with the digest of the
 as answered and a random status token (the only key to reading it through the public API); later writes
 are the moderators' and, for the service's own statuses only, a rescoring run's.
 
+Appeals (issue 14): a reject's or a review's status also keeps a random `appeal_token` (the key to appealing
+and to the statement of reasons). An appeal adds `appealed_ms`, `appeal_explanation` and `appeal_of_ms` (when
+the decision appealed was made), sets the status back to pending_review, and puts the verdict's log entry,
+marked `appeal`, in `entry` for the queue; the moderator's decision then logs a moderator entry with `appeal`.
+
 The site whose API key a comment came with (issue 13) is kept in its verdict's log entry (`site`, empty for
 an anonymous one), in its status (absent for an anonymous one, and never changed once set) and in the log
 entries of moderators' decisions on it, so that the log can be read site by site.
@@ -116,10 +121,19 @@ class CommentStatus:
     decided_by: str | None = None
     note: str | None = None
     site: str | None = None
+    appeal: Appeal | None = None  # the commenter's appeal, once there is one
 
     @property
     def publish(self) -> bool | None:
         return PUBLISH[self.status]
+
+
+@dataclass(frozen=True)
+class Appeal:
+    """A commenter's appeal against a rejection (issue 14): what they wrote and when."""
+
+    explanation: str
+    appealed_at: datetime
 
 
 @dataclass
@@ -150,6 +164,10 @@ class LogRecord:
     status: str = ""
     moderator: str = ""
     note: str = ""
+    # appeals (issue 14): a queued record of an appealed comment, or a moderator's decision of an appeal
+    appeal: bool = False
+    appeal_explanation: str = ""
+    appealed_at: datetime | None = None
 
     @property
     def clauses(self) -> list[str]:
@@ -218,6 +236,7 @@ def comment_status(comment_id: str, fields: dict[str, str]) -> CommentStatus:
         decided_by=fields.get("decided_by") or None,
         note=fields.get("note") or None,
         site=fields.get("site") or None,
+        appeal=stored_appeal(fields),
     )
 
 
@@ -261,6 +280,9 @@ def parse_record(entry_id: str, fields: dict[str, str]) -> LogRecord:
         status=fields.get("status", ""),
         moderator=fields.get("moderator", ""),
         note=fields.get("note", ""),
+        appeal=fields.get("appeal") == "1",
+        appeal_explanation=fields.get("appeal_explanation", ""),
+        appealed_at=ms_to_datetime(_count(fields["appealed_ms"])) if fields.get("appealed_ms") else None,
     )
 
 
@@ -326,6 +348,7 @@ def moderator_entry(
         "article_id": status_fields.get("article_id", ""),
         "site": status_fields.get("site", ""),
         "verdict": status_fields.get("verdict", ""),
+        **({"appeal": "1"} if appeal_pending(status_fields) else {}),
         "at_ms": str(at_ms),
     }
 
@@ -346,7 +369,7 @@ def verdict_status(comment: Comment, verdict: Verdict, at_ms: int) -> dict[str, 
         "decided_by": "",
         "note": "",
         "log_id": "",
-        "verdict_json": verdict.model_dump_json(exclude={"status_token"}),
+        "verdict_json": verdict.model_dump_json(exclude={"status_token", "appeal_token"}),
     }
 
 
@@ -367,7 +390,7 @@ def text_digest(text: str) -> str:
 
 
 def stored_verdict(fields: dict[str, str]) -> Verdict | None:
-    """The verdict a status was created with, its status token included; None for a status written before
+    """The verdict a status was created with, its status and appeal tokens included; None for a status written before
     verdicts were stored with it, or one that no longer parses."""
     raw = fields.get("verdict_json")
     if not raw:
@@ -377,7 +400,11 @@ def stored_verdict(fields: dict[str, str]) -> Verdict | None:
     except ValidationError:
         log.warning("comment %s: the stored verdict does not parse", fields.get("comment_id", "?"))
         return None
-    return verdict.model_copy(update={"status_token": fields.get("status_token") or None})
+    tokens = {
+        "status_token": fields.get("status_token") or None,
+        "appeal_token": fields.get("appeal_token") or None,
+    }
+    return verdict.model_copy(update=tokens)
 
 
 def entry_json(entry: dict[str, str]) -> str:
@@ -388,3 +415,99 @@ def entry_json(entry: dict[str, str]) -> str:
 def queued_record(fields: dict[str, str]) -> LogRecord:
     """The log record kept in a pending review's status (see `entry_json`)."""
     return parse_record(fields.get("log_id", ""), json.loads(fields["entry"]))
+
+
+# -- appeals (issue 14) -----------------------------------------------------------------------------------------
+
+#: The statuses a commenter may appeal: a rejection, by the service or by a moderator.
+APPEALABLE: tuple[Status, ...] = ("rejected", "rejected_by_moderator")
+
+AppealRefusal = Literal[
+    "already_appealed", "pending_review", "not_appealable", "window_passed", "status_changed"
+]
+
+
+class AppealRefused(Exception):
+    """The comment cannot be appealed now: `reason` says why (the API maps each to its answer)."""
+
+    def __init__(self, reason: AppealRefusal, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def appeal_digest(token: str) -> str:
+    """An appeal token's SHA-256 (hex): what is compared, so that a comparison costs the same for any token."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def appeal_pending(fields: dict[str, str]) -> bool:
+    """Whether the stored status is an appeal waiting for a moderator."""
+    return fields.get("status") == "pending_review" and bool(fields.get("appealed_ms"))
+
+
+def stored_appeal(fields: dict[str, str]) -> Appeal | None:
+    """The appeal a status records, or None when there was none."""
+    if not fields.get("appealed_ms"):
+        return None
+    return Appeal(fields.get("appeal_explanation", ""), ms_to_datetime(_count(fields["appealed_ms"])))
+
+
+def decided_ms(fields: dict[str, str]) -> int:
+    """When the decision now standing (or, while an appeal waits, the decision appealed) was made."""
+    key = "appeal_of_ms" if appeal_pending(fields) else "updated_ms"
+    return _count(fields.get(key))
+
+
+def check_appealable(comment_id: str, fields: dict[str, str], now_ms: int, window_s: int) -> Status:
+    """The status to appeal from, or AppealRefused: once per comment, a rejection only, within `window_s` of
+    the decision. A review still pending needs no appeal: a moderator will decide it anyway."""
+    status = known_status(fields)
+    if fields.get("appealed_ms"):
+        raise AppealRefused(
+            "already_appealed", f"Comment {comment_id} was appealed already (once per comment)."
+        )
+    if status == "pending_review":
+        raise AppealRefused(
+            "pending_review", f"Comment {comment_id} is already awaiting a moderator; no appeal is needed."
+        )
+    if status not in APPEALABLE or status is None:
+        raise AppealRefused("not_appealable", f"Comment {comment_id} is not rejected (it is {status}).")
+    if now_ms - decided_ms(fields) > window_s * 1000:
+        raise AppealRefused(
+            "window_passed",
+            f"The time to appeal comment {comment_id} has passed ({window_s // 86_400} days from the decision).",
+        )
+    return status
+
+
+def appeal_entry(
+    comment_id: str,
+    fields: dict[str, str],
+    logged: dict[str, str] | None,
+    explanation: str,
+    at_ms: int,
+) -> dict[str, str]:
+    """What the review queue shows of an appealed comment: its verdict's log entry (`logged`, None when the log
+    has trimmed it: then the verdict the status keeps, without the text) and the appeal."""
+    if logged is None:
+        stored = stored_verdict(fields)
+        logged = {
+            "kind": "verdict",
+            "comment_id": comment_id,
+            "verdict": fields.get("verdict", ""),
+            "text": "",
+            "article_id": fields.get("article_id", ""),
+            "author_id": fields.get("author_id", ""),
+            "site": fields.get("site", ""),
+            "at_ms": fields.get("updated_ms", "0"),
+        }
+        if stored is not None:
+            logged |= {
+                "reasons": _json([r.model_dump(mode="json") for r in stored.reasons]),
+                "matches": _json([m.model_dump(mode="json") for m in stored.profanity.matches]),
+                "scores": _json(stored.scores),
+                "notice": stored.notice or "",
+                "policy_version": stored.policy_version,
+                "model": stored.model,
+            }
+    return {**logged, "appeal": "1", "appeal_explanation": explanation, "appealed_ms": str(at_ms)}

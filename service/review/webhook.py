@@ -11,11 +11,12 @@ and the body (see DecisionLog._apply)
     {"event": "comment.decided", "delivery_id": "…", "comment_id": "…", "article_id": "…" | null,
      "site": "…" | null, "status": "approved" | "rejected_by_moderator", "publish": true | false,
      "previous_status": "pending_review" | "accepted" | "rejected" | …, "overturn": false,
-     "decided_by": "…", "decided_at": "2025-01-31T12:00:00.123Z"}
+     "decided_by": "…", "decided_at": "2025-01-31T12:00:00.123Z", "appeal": false}
 
-`site` is the site whose API key the comment came with (null: anonymous). A receiver verifies the signature
-over the bytes it received (before parsing them) with a constant-time comparison, and may drop a
-delivery_id it has already seen. A 2xx answer ends the delivery. A connection
+`site` is the site whose API key the comment came with (null: anonymous). `appeal` is true when the decision
+is a moderator's answer to the commenter's appeal (issue 14: POST /v1/comments/{id}/appeal). A receiver
+verifies the signature over the bytes it received (before parsing them) with a constant-time comparison, and
+may drop a delivery_id it has already seen. A 2xx answer ends the delivery. A connection
 error, a timeout, 408, 429 or 5xx is retried in the background with exponential backoff (WEBHOOK_BACKOFF_S,
 doubling, capped at WEBHOOK_BACKOFF_MAX_S) up to WEBHOOK_MAX_ATTEMPTS attempts; any other answer is final
 and logged. Deliveries in flight are in process memory: a restart drops them (the site can always read the

@@ -9,12 +9,10 @@ that the page logged no JavaScript error. Screenshots of each state go to artifa
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -226,11 +224,6 @@ def admin(service: Server) -> httpx.Client:
     return client
 
 
-@pytest.mark.skipif(
-    not Path(__file__).resolve().parents[2].joinpath("service/api/appeal.py").exists()
-    and os.environ.get("WIDGET_APPEAL") is None,
-    reason="the appeal endpoint (r16-appeal) is not merged yet",
-)
 def test_an_appeal_reaches_the_queue_and_the_decision_reaches_the_commenter(page, service, errors):
     open_demo(page, service)
     text = f"{OBSCENE} ({uuid.uuid4().hex[:6]})"

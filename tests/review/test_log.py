@@ -281,7 +281,8 @@ async def test_what_record_and_decide_write_to_redis(
     accepted = raw_redis.hgetall(f"{prefix}comment:ok1")
     common = {"status", "verdict", "updated_ms", "article_id", "author_id", "decided_by", "note", "log_id"}
     common |= {"verdict_json", "text_digest", "status_token"}  # what the first writer's status keeps
-    assert set(rejected) == set(accepted) == common and set(pending) == common | {"entry"}
+    assert set(accepted) == common  # an accept has nothing to appeal (issue 14)
+    assert set(rejected) == common | {"appeal_token"} and set(pending) == common | {"entry", "appeal_token"}
     assert (rejected["status"], rejected["verdict"], rejected["author_id"]) == ("rejected", "reject", "u-1")
     assert accepted["log_id"] == "" and rejected["log_id"]
     assert (pending["status"], pending["decided_by"], pending["note"]) == ("approved", "mod-ann", "fine")
