@@ -9,6 +9,7 @@ that the page logged no JavaScript error. Screenshots of each state go to artifa
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import uuid
@@ -207,6 +208,9 @@ def test_the_form_submits_when_the_service_is_slow(page, service, errors):
     page.wait_for_url(f"{service.base}/demo/comments", timeout=6_000)
     assert page.get_attribute("#outcome", "data-checked") == "server"
     assert held, "the widget never asked the service"
+    for route in held:  # answer what was held, so that nothing is left pending when the page closes
+        with contextlib.suppress(playwright_sync.Error):
+            route.abort()  # type: ignore[attr-defined]
     assert not [e for e in errors if e.startswith("pageerror")]
 
 
@@ -233,17 +237,21 @@ def test_an_appeal_reaches_the_queue_and_the_decision_reaches_the_commenter(page
     statement = page.get_attribute(".cmw-statement", "href") or ""
     assert "/statement.html?appeal_token=" in statement
     comment_id = statement.split("/v1/comments/")[1].split("/")[0]
+    assert page.request.get(statement).status == 200  # the statement of reasons the widget links to
     page.fill(".cmw-explanation", "It is a quote from the article's headline writer, not an insult.")
     page.click(".cmw-appeal button[type=submit]")
     page.wait_for_selector('.cmw[data-state="appealed"]')
     assert "moderator will read your comment" in page.text_content(".cmw-live")
     shot(page, "appealed")
 
-    with admin(service) as moderator:
+    moderator = admin(service)
+    try:
         queue = moderator.get("/v1/review", params={"limit": 200}).json()
         assert comment_id in [item["comment_id"] for item in queue["items"]]
         decided = moderator.post(f"/v1/review/{comment_id}", json={"decision": "approve"})
         assert decided.status_code == 200, decided.text
+    finally:
+        moderator.close()
 
     page.click(".cmw-status button")
     page.wait_for_selector('.cmw[data-status="approved"]')

@@ -349,6 +349,7 @@
       if (answer.status !== 200 || !answer.body) { self.say("The status could not be read now.", "advice"); return; }
       self.say(STATUSES[answer.body.status] || answer.body.status, answer.body.publish ? "accepted" : "held");
       self.box.setAttribute("data-status", answer.body.status);
+      if (answer.body.publish) self.preview.hidden = true;   // published: nothing left to reconsider
     }).catch(function () { self.say("The service did not answer; try again in a moment.", "advice"); });
   };
 
