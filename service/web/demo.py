@@ -16,8 +16,11 @@ site's. The widget's files are always served.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from service.api.deps import DecisionsDep, PipelineDep, SettingsDep
 from service.api.errors import ApiError
@@ -37,26 +40,34 @@ DEMO_SITE = "demo"
 DEMO_ARTICLE = "demo-seed-library"
 
 
-def _asset(name: str, media_type: str) -> FileResponse:
-    return FileResponse(
-        WIDGET_DIR / name,
-        media_type=media_type,
-        headers={
-            "Cache-Control": WIDGET_CACHE_CONTROL,
-            # A site's page loads these from our origin: a cross-origin isolated page needs this to do so.
-            "Cross-Origin-Resource-Policy": "cross-origin",
-        },
-    )
+@functools.cache
+def _read(name: str) -> tuple[bytes, str]:
+    """A widget file's bytes and its ETag (read once: they change only with a new release of the service)."""
+    body = (WIDGET_DIR / name).read_bytes()
+    return body, f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+
+
+def _asset(request: Request, name: str, media_type: str) -> Response:
+    body, etag = _read(name)
+    headers = {
+        "Cache-Control": WIDGET_CACHE_CONTROL,
+        "ETag": etag,
+        # A site's page loads these from our origin: a cross-origin isolated page needs this to do so.
+        "Cross-Origin-Resource-Policy": "cross-origin",
+    }
+    if etag in (tag.strip() for tag in request.headers.get("if-none-match", "").split(",")):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
 
 
 @router.get("/widget.js")
-async def widget_js() -> FileResponse:
-    return _asset("widget.js", "text/javascript; charset=utf-8")
+async def widget_js(request: Request) -> Response:
+    return _asset(request, "widget.js", "text/javascript; charset=utf-8")
 
 
 @router.get("/widget.css")
-async def widget_css() -> FileResponse:
-    return _asset("widget.css", "text/css; charset=utf-8")
+async def widget_css(request: Request) -> Response:
+    return _asset(request, "widget.css", "text/css; charset=utf-8")
 
 
 def _demo_on(settings: Settings) -> None:
@@ -73,9 +84,9 @@ async def demo(request: Request, settings: SettingsDep) -> HTMLResponse:
 
 
 @router.get("/demo/demo.css")
-async def demo_css(settings: SettingsDep) -> FileResponse:
+async def demo_css(request: Request, settings: SettingsDep) -> Response:
     _demo_on(settings)
-    return _asset("demo.css", "text/css; charset=utf-8")
+    return _asset(request, "demo.css", "text/css; charset=utf-8")
 
 
 _OUTCOMES = {
