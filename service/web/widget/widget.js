@@ -273,6 +273,7 @@
     var text = this.field.value;
     if (!text.trim()) return;                     // nothing to judge: the site's own checks answer
     event.preventDefault();
+    if (this.box.getAttribute("data-state") === "checking") return;   // a second click while we ask
     if (this.pending) { this.pending.abort(); this.pending = null; }
     clearTimeout(this.timer);
     var self = this;
