@@ -9,6 +9,7 @@
     rerecord(comments, verdicts)   rescoring's (trusted): new verdicts over the service's own statuses only
     decide(id, approve|reject)     a moderator clears a pending review (an appeal too)
     appeal(id, token, explanation) the commenter contests a rejection: back in the queue, as an appeal
+    statement(id, token)           the statement of reasons of a rejected or withheld comment (statement.py)
     overturn(id)                   a moderator reverses a final status (accepted <-> rejected)
     public_status(id, token)       what the site asks before publishing (with the comment's status token)
     status(id)                     the same for trusted callers, without a token
@@ -44,7 +45,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from service.moderation.types import Comment, Verdict
@@ -76,6 +77,7 @@ from service.review.models import (
     verdict_status,
 )
 from service.review.queries import LogReader
+from service.review.statement import Statement, export_statements, statement
 from service.store.base import MAX_ID_PART, CounterName, DecisionStore, LogCursor, Spill
 
 log = logging.getLogger(__name__)
@@ -88,7 +90,7 @@ _HOUR_COUNTER_TTL_S = 2 * HOURS_SHOWN * 3600
 STATUS_TOKEN_BYTES = 16
 # Compared against when a comment has no status (or no token), so that the comparison costs the same.
 _NO_TOKEN = secrets.token_urlsafe(STATUS_TOKEN_BYTES).encode("ascii")
-_NO_APPEAL = appeal_digest(secrets.token_urlsafe(STATUS_TOKEN_BYTES)).encode("ascii")
+_NO_APPEAL = secrets.token_urlsafe(STATUS_TOKEN_BYTES)
 
 
 class DecisionLog(LogReader):
@@ -144,11 +146,14 @@ class DecisionLog(LogReader):
     async def rerecord(self, comments: Sequence[Comment], verdicts: Sequence[Verdict]) -> int:
         """Record new verdicts for comments already judged (rescoring's `--apply`: trusted, internal). Only
         over a status the service gave (accepted, rejected, pending_review), tested and written in one step:
-        never over a moderator's decision, and not for a comment whose status has expired. The text digest
-        and status token stay the first writer's. Returns how many were recorded."""
+        never over a moderator's decision, nor over an appeal waiting for one, and not for a comment whose
+        status has expired. The text digest and the tokens stay the first writer's. Returns how many were
+        recorded."""
         now_ms = self._now_ms()
         recorded: list[tuple[Comment, Verdict]] = []
         for comment, verdict in zip(comments, verdicts, strict=True):
+            if appeal_pending(await self.store.get_status(verdict.id) or {}):
+                continue  # an appeal waits for a person (issue 14): a rescoring run must not settle it
             pending = verdict.verdict == "review"
             written = await self.store.set_status(
                 verdict.id,
@@ -278,13 +283,7 @@ class DecisionLog(LogReader):
         (AppealRefused otherwise). A wrong token is CommentNotFound, as an unknown id is, and costs the same.
         The appeal waits, without expiring, for a moderator's `decide`; its text comes from the verdict's log
         entry (without it, when the log has trimmed that, from the verdict the status keeps)."""
-        fields = await self.store.get_status(comment_id)
-        stored = (fields or {}).get("appeal_token", "")
-        # Digests of both, compared in constant time: the same cost whatever the token's length or characters.
-        given = appeal_digest(token).encode("ascii")
-        matches = hmac.compare_digest(given, appeal_digest(stored).encode("ascii") if stored else _NO_APPEAL)
-        if not (matches and stored) or fields is None or known_status(fields) is None:
-            raise CommentNotFound(comment_id)
+        fields = await self._appeal_status(comment_id, token)
         now_ms = self._now_ms()
         current = check_appealable(comment_id, fields, now_ms, window_s)
         entry = appeal_entry(comment_id, fields, await self._logged(fields), explanation, now_ms)
@@ -307,6 +306,34 @@ class DecisionLog(LogReader):
         )
         await self._spilled(spill, now_ms)
         return comment_status(comment_id, {**fields, **update})
+
+    async def statement(self, comment_id: str, token: str, *, window_s: int) -> Statement:
+        """The statement of reasons for whoever holds the comment's appeal token (CommentNotFound as for
+        `appeal`); NoStatement when the comment is published."""
+        fields = await self._appeal_status(comment_id, token)
+        return statement(comment_id, fields, now_ms=self._now_ms(), window_s=window_s)
+
+    def statements(
+        self, *, since_ms: int | None, until_ms: int | None, limit: int, window_s: int
+    ) -> AsyncIterator[Statement]:
+        """The statements of the comments logged from `since_ms` to `until_ms`, newest first, at most `limit`
+        (statement.py's `export_statements`), as of now."""
+        return export_statements(
+            self, since_ms=since_ms, until_ms=until_ms, limit=limit, now_ms=self._now_ms(), window_s=window_s
+        )
+
+    async def _appeal_status(self, comment_id: str, token: str) -> dict[str, str]:
+        """The comment's status fields when `token` is its appeal token; else CommentNotFound, at the same
+        cost for an unknown id, a comment without a token and a wrong token."""
+        fields = await self.store.get_status(comment_id)
+        stored = (fields or {}).get("appeal_token", "")
+        # Digests of both, compared in constant time: the same work whatever the token's length or characters,
+        # and whether the comment has a token at all (a random one stands in for a missing one).
+        given = appeal_digest(token).encode("ascii")
+        matches = hmac.compare_digest(given, appeal_digest(stored or _NO_APPEAL).encode("ascii"))
+        if not (matches and stored) or fields is None or known_status(fields) is None:
+            raise CommentNotFound(comment_id)
+        return fields
 
     async def _logged(self, fields: dict[str, str]) -> dict[str, str] | None:
         """The log entry a status points at (`log_id`), or None when there is none (or no longer)."""

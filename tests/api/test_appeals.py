@@ -79,6 +79,7 @@ def test_an_appeal_reaches_the_queue_and_the_moderators_decision_reaches_status_
     verdict = moderate(app, "c-1", REJECTED, article_id="a-9")
     response = appeal(app, verdict, "I was quoting <b>the article</b>\u202e.")
     assert response.status_code == 202, response.text
+    assert response.headers["cache-control"] == "no-store"  # it quotes the commenter's words
     body = response.json()
     assert (body["status"], body["publish"], body["final"]) == ("pending_review", None, False)
     assert body["appeal"]["explanation"] == "I was quoting <b>the article</b>\u202e."
