@@ -28,7 +28,10 @@ def test_the_widget_files_are_served_for_any_sites_page(client, path, media_type
 
 
 def test_the_widget_uses_no_framework_cdn_or_inline_style(client):
-    script = client.get("/widget.js").text
+    response = client.get("/widget.js")
+    assert response.status_code == 200
+    script = response.text
+    assert "/v1/precheck" in script and "/v1/moderate" in script
     # Nothing fetched from elsewhere: the only URLs it builds are on the service's own base.
     assert not re.search(r"https?://(?!moderation\.example)", script)
     assert "import " not in script and "require(" not in script
