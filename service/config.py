@@ -330,6 +330,12 @@ class Settings(BaseSettings):
     #: Pre-checks per site (the request's API key), all of its commenters together; anonymous requests
     #: count under the address alone.
     PRECHECK_LIMIT_PER_SITE: str = "6000/minute"
+    #: Whether a pre-check runs the model as well as the word list. The words the widget underlines all come
+    #: from the word list; the model adds advice on insults and threats that no listed word shows, at the
+    #: price of one model call per pause in typing (with bert-base on a few CPU cores, a handful of people
+    #: typing at once is already a model's full load). Off: the word list alone, a few ms of CPU a pre-check
+    #: (bench_widget); the comment's own /v1/moderate still runs the model.
+    PRECHECK_MODEL: bool = True
     #: Serve /demo (an article of ours with the widget on its comment form). Unset: on in development only.
     DEMO_PAGE: bool | None = None
 

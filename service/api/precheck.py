@@ -51,7 +51,10 @@ class Span(BaseModel):
 
 
 class PrecheckOut(BaseModel):
-    verdict: VerdictKind = Field(description="What /v1/moderate would answer for this text now.")
+    verdict: VerdictKind = Field(
+        description="What /v1/moderate would answer for this text now (by the word list alone where "
+        "MODERATION_PRECHECK_MODEL is off: then model_consulted is false)."
+    )
     notice: str | None = Field(description="The text to show the commenter; null for an accept.")
     reasons: list[Reason] = Field(default_factory=list)
     spans: list[Span] = Field(default_factory=list, description="The listed words found, in text order.")
@@ -131,7 +134,8 @@ async def precheck(
             headers={"Retry-After": str(wait)},
         )
     check_text(body.text, settings, "text")
-    verdict = await pipeline.precheck(Comment(text=body.text, lang=body.lang, site=site))
+    comment = Comment(text=body.text, lang=body.lang, site=site)
+    verdict = await pipeline.precheck(comment, use_model=settings.PRECHECK_MODEL)
     spans = sorted(
         (
             Span(start=m.start, end=m.end, text=m.text, clause=m.clause, tier=m.tier, term=m.term)

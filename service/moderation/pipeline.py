@@ -135,12 +135,15 @@ class Pipeline:
         verdicts, _ = await self._moderate(comments, (), do_not_store=do_not_store)
         return verdicts
 
-    async def precheck(self, comment: Comment) -> Verdict:
+    async def precheck(self, comment: Comment, *, use_model: bool = True) -> Verdict:
         """The verdict `comment` would get now, as advice while it is being written (the widget's pre-check,
         issue 14): it may come from the verdict cache, but leaves nothing behind: no cache entry, no status,
         no log entry, not even a count (it is not a decision, and a commenter typing would otherwise count
-        dozens). Raises `Overloaded` as `moderate` does."""
-        (verdict,), _ = await self._moderate([comment], (), do_not_store=True, counted=False)
+        dozens). Without `use_model`, a verdict not in the cache is the word list's alone (model_consulted is
+        false). Raises `Overloaded` as `moderate` does."""
+        (verdict,), _ = await self._moderate(
+            [comment], (), do_not_store=True, counted=False, use_model=use_model
+        )
         return verdict.model_copy(update={"status_token": None})
 
     async def moderate_with_parts(
@@ -153,7 +156,13 @@ class Pipeline:
         return verdict, part_scores
 
     async def _moderate(
-        self, comments: Sequence[Comment], parts: Sequence[str], *, do_not_store: bool, counted: bool = True
+        self,
+        comments: Sequence[Comment],
+        parts: Sequence[str],
+        *,
+        do_not_store: bool,
+        counted: bool = True,
+        use_model: bool = True,
     ) -> tuple[list[Verdict], list[dict[str, float]] | None]:
         wordlist = self.wordlists.current()
         identity = self.identity(wordlist)
@@ -182,7 +191,7 @@ class Pipeline:
         scores: dict[int, dict[str, float]] = {}
         part_scores: list[dict[str, float]] | None = None
         model_failed = False
-        if (todo or parts) and self.model_enabled:
+        if (todo or parts) and self.model_enabled and use_model:
             try:
                 # One submission: the parts share the comments' batches.
                 batch_scores = await self._score([comments[i].text for i in todo] + list(parts))
