@@ -2,18 +2,23 @@
 
 The service runs without a model (MODERATION_MODEL=none): the shipped word lists decide, so "sh1t" is a
 disguised obscenity (reject, obscene) and "dumbass" a word of the review tier (review, personal). Redis is
-the real one, under this module's own prefix. Every test but the one that takes the service away checks
-that the page logged no JavaScript error. Screenshots of each state go to artifacts/screenshots/widget-*.png
+the real one, under this module's own prefix. Besides /demo (same origin), another site's page on a server of
+its own (another origin, allowed by MODERATION_CORS_ORIGINS) embeds the widget as a site would. Every test
+but those that take the service away checks that the page logged no JavaScript error. Screenshots of each state go to artifacts/screenshots/widget-*.png
 (git-ignored); widget-rejected.png is the README's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import html
 import signal
 import subprocess
+import threading
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -30,8 +35,74 @@ HELD = "Only a dumbass would close it on Mondays."
 CLEAN = "Lovely project. I will bring back some bean seeds in the autumn."
 
 
+class Site:
+    """Another site's page (another origin: a port of its own) with the widget on its comment form, served by a
+    tiny server of its own; its form posts back to it, which echoes what it received."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.origin = f"http://127.0.0.1:{self.port}"
+        self.pages: dict[str, bytes] = {}
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = site.pages.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                kind = "text/javascript" if self.path.endswith(".js") else "text/html; charset=utf-8"
+                self._send(body, kind)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                fields = parse_qs(self.rfile.read(length).decode())
+                items = "".join(
+                    f'<li data-name="{html.escape(k)}">{html.escape(v[0])}</li>'
+                    for k, v in sorted(fields.items())
+                )
+                self._send(
+                    f'<!doctype html><link rel="icon" href="data:,"><title>posted</title><ul>{items}</ul>'.encode(),
+                    "text/html",
+                )
+
+            def _send(self, body: bytes, kind: str) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def page(self, path: str, script: str) -> str:
+        self.pages[path] = (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
+            "<title>Another site</title></head><body><h1>Another site's article</h1>"
+            '<form id="talk" method="post" action="/posted"><textarea name="body" rows="4"></textarea>'
+            f'<button type="submit">Send</button></form>{script}</body></html>'
+        ).encode()
+        return f"{self.origin}{path}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Server]:
+def site() -> Iterator[Site]:
+    s = Site()
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory, redis_url: str, site: Site) -> Iterator[Server]:
     prefix = f"test-widget-{uuid.uuid4().hex[:8]}:"
     port = free_port()
     log = tmp_path_factory.mktemp("widget") / "server.log"
@@ -40,6 +111,8 @@ def service(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterato
         REDIS_URL=redis_url,
         MODERATION_REDIS_PREFIX=prefix,
         MODERATION_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        # The other site's pages may call the widget's endpoints (CORS).
+        MODERATION_CORS_ORIGINS=site.origin,
     )
     server = Server(_start(["serve"], env, log, port), port, log)
     try:
@@ -216,7 +289,7 @@ def test_the_form_submits_when_the_service_is_slow(page, service, errors):
 
 def open_demo_without_notice(page, service: Server) -> None:  # type: ignore[no-untyped-def]
     page.goto(f"{service.base}/demo")
-    page.wait_for_selector(".cmw")
+    page.wait_for_selector(".cmw", state="attached")
     assert page.is_hidden(".cmw-notice")
 
 
@@ -257,4 +330,63 @@ def test_an_appeal_reaches_the_queue_and_the_decision_reaches_the_commenter(page
     page.wait_for_selector('.cmw[data-status="approved"]')
     assert "A moderator approved your comment" in page.text_content(".cmw-live")
     shot(page, "appeal-decided")
+    assert errors == []
+
+
+def test_on_another_sites_page_the_widget_works_across_origins(page, service, site, errors):
+    url = site.page("/article", f'<script src="{service.base}/widget.js" data-form="#talk" defer></script>')
+    page.goto(url)
+    page.wait_for_selector(".cmw-notice:not([hidden])")  # GET /v1/notice, cross-origin
+    page.click("textarea")
+    page.keyboard.type(OBSCENE, delay=15)
+    assert (
+        page.wait_for_selector("mark.cmw-span").text_content() == "sh1t"
+    )  # the pre-check's preflight passed
+    page.fill("textarea", CLEAN)
+    page.click("#talk button")
+    page.wait_for_url(f"{site.origin}/posted")
+    received = {li.get_attribute("data-name"): li.text_content() for li in page.query_selector_all("li")}
+    assert received["body"] == CLEAN
+    assert received["moderation_verdict"] == "accept"
+    assert received["moderation_comment_id"].startswith("w-") and len(received["moderation_comment_id"]) == 22
+    # What the site's server does next: read the comment's status with the token the form carried.
+    status = httpx.get(
+        f"{service.base}/v1/comments/{received['moderation_comment_id']}",
+        headers={"X-Status-Token": received["moderation_status_token"]},
+        timeout=10,
+    ).json()
+    assert (status["status"], status["publish"]) == ("accepted", True)
+    assert errors == []
+
+
+def test_with_the_service_stopped_the_other_sites_form_still_submits(page, site, service, errors):
+    # The widget served by the site itself, pointed at a service that is not running at all.
+    site.pages["/widget.js"] = page.request.get(f"{service.base}/widget.js").body()
+    stopped = f"http://127.0.0.1:{free_port()}"
+    url = site.page(
+        "/offline", f'<script src="/widget.js" data-form="#talk" data-service="{stopped}" defer></script>'
+    )
+    page.goto(url)
+    page.wait_for_selector(".cmw", state="attached")
+    page.fill("textarea", OBSCENE)
+    page.click("#talk button")
+    page.wait_for_url(f"{site.origin}/posted")
+    received = {li.get_attribute("data-name"): li.text_content() for li in page.query_selector_all("li")}
+    # Unchecked: no verdict travels with it, and the site's server-side check decides.
+    assert received == {"body": OBSCENE}
+    assert not [e for e in errors if e.startswith("pageerror")]
+
+
+def test_the_widget_works_from_the_keyboard(page, service, errors):
+    open_demo(page, service)
+    page.focus("#comment")
+    page.keyboard.type(OBSCENE)
+    page.keyboard.press("Tab")  # to the form's button
+    page.keyboard.press("Enter")
+    page.wait_for_selector('.cmw[data-state="rejected"]')
+    # The message has the focus; the next Tab reaches nothing hidden, and no mark is a stop on the way.
+    assert page.evaluate("document.activeElement.classList.contains('cmw-live')")
+    page.keyboard.press("Tab")
+    if page.is_visible(".cmw-appeal"):
+        assert page.evaluate("document.activeElement.classList.contains('cmw-explanation')")
     assert errors == []
