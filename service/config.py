@@ -330,12 +330,14 @@ class Settings(BaseSettings):
     #: Pre-checks per site (the request's API key), all of its commenters together; anonymous requests
     #: count under the address alone.
     PRECHECK_LIMIT_PER_SITE: str = "6000/minute"
-    #: Whether a pre-check runs the model as well as the word list. The words the widget underlines all come
-    #: from the word list; the model adds advice on insults and threats that no listed word shows, at the
-    #: price of one model call per pause in typing (with bert-base on a few CPU cores, a handful of people
-    #: typing at once is already a model's full load). Off: the word list alone, a few ms of CPU a pre-check
-    #: (bench_widget); the comment's own /v1/moderate still runs the model.
-    PRECHECK_MODEL: bool = True
+    #: Whether a pre-check runs the model as well as the word list. Off by default: the words the widget
+    #: underlines all come from the word list, and the model would cost one call per pause in typing, in the
+    #: same queue as the comments being decided. Measured (bench_widget, 2 cores, bert-base ONNX int8): 20
+    #: typists cost 3.8 ms of CPU a pre-check on the word list (p99 25 ms) and 179 ms with the model, six times
+    #: what 2 cores have (latencies of minutes, overloaded answers). On: the pre-check also warns of insults and
+    #: threats no listed word shows; for machines with cores to spare. The comment's own /v1/moderate always
+    #: runs the model.
+    PRECHECK_MODEL: bool = False
     #: Serve /demo (an article of ours with the widget on its comment form). Unset: on in development only.
     DEMO_PAGE: bool | None = None
 

@@ -1,8 +1,9 @@
 """POST /v1/precheck (what the comment would get, while it is being written) and GET /v1/notice (the notice
 itself): the commenter's widget asks these (issue 14; /widget.js).
 
-A pre-check is advice, not a decision: the pipeline judges the text as /v1/moderate would, but nothing of
-it is kept or counted (`Pipeline.precheck`). The widget sends one per pause in typing, so it is rate limited
+A pre-check is advice, not a decision: the pipeline judges the text as /v1/moderate would (by the word list
+alone unless MODERATION_PRECHECK_MODEL is on: see Settings for why), but nothing of it is kept or counted
+(`Pipeline.precheck`). The widget sends one per pause in typing, so it is rate limited
 per client address and, with an API key, per site (Settings.PRECHECK_LIMIT_PER_IP / _PER_SITE): past either,
 429 `too_many_requests` with Retry-After. When the limits cannot be counted (Redis down) the pre-check goes
 ahead: it is only advice, and the comment's own /v1/moderate is what decides.
@@ -52,8 +53,8 @@ class Span(BaseModel):
 
 class PrecheckOut(BaseModel):
     verdict: VerdictKind = Field(
-        description="What /v1/moderate would answer for this text now (by the word list alone where "
-        "MODERATION_PRECHECK_MODEL is off: then model_consulted is false)."
+        description="What /v1/moderate would answer for this text now, by the word list alone unless "
+        "MODERATION_PRECHECK_MODEL is on (model_consulted says which; a cached verdict may include the model)."
     )
     notice: str | None = Field(description="The text to show the commenter; null for an accept.")
     reasons: list[Reason] = Field(default_factory=list)

@@ -150,15 +150,15 @@ def test_the_widget_endpoints_are_in_the_openapi_document(client, path):
     assert path in client.get("/openapi.json").json()["paths"]
 
 
-def test_the_model_is_asked_unless_the_precheck_is_told_not_to(make_client):
+def test_the_model_is_left_out_unless_the_precheck_is_told_to_ask_it(make_client):
     insult = "You are a disgrace [[insult=0.95]]"
-    with_model = make_client().post("/v1/precheck", json={"text": insult}).json()
-    assert (with_model["verdict"], with_model["model_consulted"]) == ("reject", True)
     scorer = MarkerScorer()
-    word_list = make_client(scorer, PRECHECK_MODEL=False)
+    word_list = make_client(scorer)
     alone = word_list.post("/v1/precheck", json={"text": insult}).json()
     assert (alone["verdict"], alone["model_consulted"], alone["reasons"]) == ("accept", False, [])
     assert word_list.post("/v1/precheck", json={"text": "sh1t"}).json()["verdict"] == "reject"
     assert scorer.texts_scored == 0
     # The comment itself is still judged with the model.
     assert word_list.post("/v1/moderate", json={"text": insult}).json()["verdict"] == "reject"
+    with_model = make_client(PRECHECK_MODEL=True).post("/v1/precheck", json={"text": insult}).json()
+    assert (with_model["verdict"], with_model["model_consulted"]) == ("reject", True)

@@ -4,8 +4,8 @@ The service runs without a model (MODERATION_MODEL=none): the shipped word lists
 disguised obscenity (reject, obscene) and "dumbass" a word of the review tier (review, personal). Redis is
 the real one, under this module's own prefix. Besides /demo (same origin), another site's page on a server of
 its own (another origin, allowed by MODERATION_CORS_ORIGINS) embeds the widget as a site would. Every test
-but those that take the service away checks that the page logged no JavaScript error. Screenshots of each state go to artifacts/screenshots/widget-*.png
-(git-ignored); widget-rejected.png is the README's.
+but those that take the service away checks that the page logged no JavaScript error. Screenshots of each
+state go to artifacts/screenshots/widget-*.png (git-ignored); widget-rejected.png is the README's.
 """
 
 from __future__ import annotations
