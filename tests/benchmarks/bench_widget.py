@@ -15,7 +15,8 @@
    bench_inference.py ($BENCH_MODELS_DIR/original-base-onnx-int8, default .cache/bench-models/; built there
    with `--build-model`), or any folder in $BENCH_WIDGET_MODEL_PATH.
 
-Run: `python -m tests.benchmarks.bench_widget [--build-model]` (about a minute per setting on 2 cores).
+Run: `python -m tests.benchmarks.bench_widget [--build-model]` (about a minute per setting on 2 cores; the pre-check
+asking bert-base overloads 2 cores and takes minutes to drain).
 Prints the figures; exit status 0 (they are for the README).
 """
 
