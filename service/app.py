@@ -1,7 +1,8 @@
 """create_app(settings) and the lifespan that opens the store and builds the pipeline on loaded components.
 
-Around the routes, outermost first: SecurityHeaders (service/api/surface.py), TrustedHosts and BodyGuard
-(service/api/errors.py); the OpenAPI document declares each route's error answers (service/api/openapi.py).
+Around the routes, outermost first: SecurityHeaders (service/api/surface.py), SiteCors (the widget's
+CORS, service/api/cors.py), TrustedHosts and BodyGuard (service/api/errors.py); the OpenAPI document
+declares each route's error answers (service/api/openapi.py).
 /docs and /redoc exist in development only: FastAPI's pages load Swagger UI and ReDoc from a CDN.
 """
 
@@ -18,8 +19,10 @@ from fastapi import FastAPI
 from service import runtime
 from service.api import metrics
 from service.api import routes as api
+from service.api.cors import SiteCors
 from service.api.errors import BodyGuard, TrustedHosts, install_error_handlers
 from service.api.openapi import declare_error_responses
+from service.api.precheck import PrecheckLimits
 from service.api.surface import SecurityHeaders
 from service.config import Settings, get_settings
 from service.logs import configure_logging
@@ -104,6 +107,8 @@ def create_app(
         app.state.site_keys = runtime.site_keys(settings, store)
         # Perspective's suggested scores (issue 13), in a capped store of their own.
         app.state.suggestions, suggestions_store = runtime.suggestion_log(settings)
+        # The widget's pre-checks (issue 14), limited per client address and per site.
+        app.state.precheck_limits = precheck_limits = PrecheckLimits(settings)
         try:
             yield
         finally:
@@ -119,6 +124,7 @@ def create_app(
                     with contextlib.suppress(asyncio.CancelledError):
                         await replay
                 await asyncio.to_thread(journal.close)
+            await precheck_limits.aclose()
             await suggestions_store.aclose()
             await login_limiter.aclose()
             pipeline.close()
@@ -145,5 +151,7 @@ def create_app(
     # The last added runs first: headers on every answer, then the Host, then the body.
     app.add_middleware(BodyGuard, rules=api.body_rules(settings), fallback=api.fallback_body_rule(settings))
     app.add_middleware(TrustedHosts, allowed_hosts=settings.allowed_hosts)
+    # Which sites' pages may read the widget's answers; its preflights and refusals carry the headers below.
+    app.add_middleware(SiteCors, origins=settings.CORS_ORIGINS)
     app.add_middleware(SecurityHeaders)
     return app

@@ -57,9 +57,18 @@ class ErrorResponse(BaseModel):
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
+        self.headers = dict(headers or {})
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None, **kw: Any) -> JSONResponse:
@@ -154,7 +163,7 @@ def problem_of(request: Request, exc: Exception) -> ApiProblem:
     if isinstance(exc, StarletteHTTPException):
         return _http_problem(request, exc)
     if isinstance(exc, ApiError):
-        return ApiProblem(exc.status, exc.code, exc.message, exc.field)
+        return ApiProblem(exc.status, exc.code, exc.message, exc.field, headers=exc.headers)
     if isinstance(exc, StoreUnavailable):
         # Moderation itself never gets here (the pipeline carries on without the store); reading the log, the
         # queue or a status cannot.

@@ -25,7 +25,7 @@ from service.review.models import IdConflict
 router = APIRouter(prefix="/v1/moderate", tags=["moderation"])
 
 
-def _check_text(text: str, settings: Settings, field: str) -> None:
+def check_text(text: str, settings: Settings, field: str) -> None:
     if not text.strip():
         raise ApiError(422, "empty_text", "The comment text is empty or only whitespace.", field)
     if len(text) > settings.MAX_CHARS:
@@ -106,7 +106,7 @@ KEY_REFUSED: dict[int | str, dict[str, Any]] = {
 async def moderate_one(
     request: Request, body: CommentIn, pipeline: PipelineDep, settings: SettingsDep, site: SiteDep
 ) -> Verdict:
-    _check_text(body.text, settings, "text")
+    check_text(body.text, settings, "text")
     (verdict,) = await _moderate(request, pipeline, [_comment(body, site)], "id")
     return verdict
 
@@ -130,7 +130,7 @@ async def moderate_batch(
             "comments",
         )
     for i, c in enumerate(body.comments):
-        _check_text(c.text, settings, f"comments.{i}.text")
+        check_text(c.text, settings, f"comments.{i}.text")
     verdicts = await _moderate(
         request, pipeline, [_comment(c, site) for c in body.comments], "comments.{i}.id"
     )

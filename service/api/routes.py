@@ -14,6 +14,7 @@ from service.api import (
     moderate,
     openai_moderation,
     perspective,
+    precheck,
     review,
     session,
 )
@@ -29,6 +30,8 @@ for resource in (moderate, openai_moderation, perspective, coral, health, metric
     router.include_router(resource.router)
 # The commenter's appeal and statement of reasons (issue 14).
 router.include_router(appeals.router)
+# The commenter's widget (issue 14): the pre-check while the comment is written, and the notice.
+router.include_router(precheck.router)
 
 
 def body_rules(settings: Settings) -> list[BodyRule]:
@@ -51,6 +54,8 @@ def body_rules(settings: Settings) -> list[BodyRule]:
         ),
         # Coral's phase request: its comment's HTML and fields, answered in Coral's shape (issue 13).
         BodyRule("/v1/coral/", settings.CORAL_MAX_BODY_BYTES, json_only=True, shape=coral.coral_shape),
+        # A pre-check is one comment: MAX_CHARS characters escaped at worst (Settings.max_body_bytes says how).
+        BodyRule("/v1/precheck", settings.MAX_CHARS * 12 + 4096, json_only=True),
         # No valid request to our JSON API is larger (Settings.max_body_bytes says why).
         BodyRule("/v1/", settings.max_body_bytes, json_only=True),
         BodyRule("/dashboard", settings.FORM_MAX_BYTES, shape=page_too_large),

@@ -143,6 +143,17 @@ class Pipeline:
         verdicts, _ = await self._moderate(comments, (), do_not_store=do_not_store)
         return verdicts
 
+    async def precheck(self, comment: Comment, *, use_model: bool = True) -> Verdict:
+        """The verdict `comment` would get now, as advice while it is being written (the widget's pre-check,
+        issue 14): it may come from the verdict cache, but leaves nothing behind: no cache entry, no status,
+        no log entry, not even a count (it is not a decision, and a commenter typing would otherwise count
+        dozens). Without `use_model`, a verdict not in the cache is the word list's alone (model_consulted is
+        false). Raises `Overloaded` as `moderate` does."""
+        (verdict,), _ = await self._moderate(
+            [comment], (), do_not_store=True, counted=False, use_model=use_model
+        )
+        return verdict.model_copy(update={"status_token": None})
+
     async def moderate_with_parts(
         self, comment: Comment, parts: Sequence[str], *, do_not_store: bool = False
     ) -> tuple[Verdict, list[dict[str, float]] | None]:
@@ -153,7 +164,13 @@ class Pipeline:
         return verdict, part_scores
 
     async def _moderate(
-        self, comments: Sequence[Comment], parts: Sequence[str], *, do_not_store: bool
+        self,
+        comments: Sequence[Comment],
+        parts: Sequence[str],
+        *,
+        do_not_store: bool,
+        counted: bool = True,
+        use_model: bool = True,
     ) -> tuple[list[Verdict], list[dict[str, float]] | None]:
         # One set of rules for the whole request, however a reload goes meanwhile.
         rules = self.rules.current()
@@ -185,7 +202,7 @@ class Pipeline:
         scores: dict[int, dict[str, float]] = {}
         part_scores: list[dict[str, float]] | None = None
         model_failed = False
-        if (todo or parts) and self.model_enabled:
+        if (todo or parts) and self.model_enabled and use_model:
             try:
                 # One submission: the parts share the comments' batches.
                 batch_scores = await self._score([comments[i].text for i in todo] + list(parts))
@@ -203,6 +220,8 @@ class Pipeline:
         for i in todo:
             results[i] = self._verdict(rules.policy, ids[i], matches[i], scores.get(i), model_failed)
         final = [r for r in results if r is not None]
+        if not counted:  # a pre-check: no decision was made
+            return final, part_scores
         for v in final:
             self.stats.verdicts[v.verdict] += 1
         # Once verdicts exist they are cached and recorded in full even if the caller is cancelled now (a

@@ -20,7 +20,7 @@ from typing import TypeVar
 
 from service.config import Settings
 from service.sites.apikey import SITE_RULE
-from service.sites.registry import InvalidSite, SiteKeys, UnknownKey, key_storage
+from service.sites.registry import InvalidOrigin, InvalidSite, SiteKeys, UnknownKey, key_storage
 from service.store.base import ApiKeyRecord, ApiKeyStore, StoreUnavailable
 from service.store.redis import RedisStore
 
@@ -41,6 +41,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     actions = p.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     create = actions.add_parser("create", help="make a key for SITE and print it (once)")
     create.add_argument("site", metavar="SITE", help=f"the site the key speaks for: {SITE_RULE}")
+    create.add_argument(
+        "--origin",
+        dest="origins",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a web origin (https://news.example) whose pages may call the widget's endpoints with this key "
+        "(CORS); repeat for several",
+    )
     create.set_defaults(func=_create)
     listing = actions.add_parser("list", help="every key: id, site, created, revoked (never the key)")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -73,7 +82,7 @@ def _run(action: Callable[[SiteKeys], Awaitable[T]]) -> tuple[int, T | None, str
         return 0, asyncio.run(run()), storage.describe()
     except StoreUnavailable as exc:
         print(f"moderation keys: the keys cannot be reached ({storage.describe()}): {exc}", file=sys.stderr)
-    except (InvalidSite, UnknownKey) as exc:
+    except (InvalidSite, InvalidOrigin, UnknownKey) as exc:
         print(f"moderation keys: {exc.args[0]}", file=sys.stderr)
     return 1, None, storage.describe()
 
@@ -85,12 +94,14 @@ def _when(ms: int | None) -> str:
 
 
 def _create(args: argparse.Namespace) -> int:
-    status, issued, where = _run(lambda keys: keys.create(args.site))
+    status, issued, where = _run(lambda keys: keys.create(args.site, args.origins))
     if issued is None:
         return status
     print(issued.key)
     print(
-        f"Created API key {issued.record.id} for site {issued.record.site} (kept in {where}). The key is "
+        f"Created API key {issued.record.id} for site {issued.record.site}"
+        f"{' (origins: ' + ', '.join(issued.record.origins) + ')' if issued.record.origins else ''}"
+        f" (kept in {where}). The key is "
         "shown this once, above: only its SHA-256 is kept. Clients send it in X-API-Key (our API), "
         "?key= (Perspective) or Authorization: Bearer (OpenAI).",
         file=sys.stderr,
@@ -123,6 +134,7 @@ def _json(record: ApiKeyRecord) -> dict[str, object]:
         "site": record.site,
         "created": _when(record.created_ms),
         "revoked": None if record.revoked_ms is None else _when(record.revoked_ms),
+        "origins": list(record.origins),
     }
 
 

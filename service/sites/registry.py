@@ -20,10 +20,10 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from service.config import Settings
+from service.config import Settings, web_origin
 from service.sites.apikey import SITE_RULE, is_key_id, is_site, key_digest, key_id_of, new_key
 from service.store.base import ApiKeyRecord, ApiKeyStore
 from service.store.keyfile import KeyFile
@@ -38,6 +38,14 @@ _NO_DIGEST = key_digest("no key has this digest").encode("ascii")
 
 class InvalidSite(ValueError):
     """A site name outside SITE_RULE."""
+
+
+class InvalidOrigin(ValueError):
+    """A web origin that is not scheme://host[:port], or too many of them."""
+
+
+#: Origins one key may name: a site's pages live at a handful (www, the bare domain, a staging host).
+MAX_ORIGINS = 20
 
 
 class UnknownKey(LookupError):
@@ -66,13 +74,31 @@ class SiteKeys:
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
 
-    async def create(self, site: str) -> IssuedKey:
-        """A new key for `site`. Raises InvalidSite, StoreUnavailable."""
+    async def create(self, site: str, origins: Sequence[str] = ()) -> IssuedKey:
+        """A new key for `site`, whose pages at `origins` may call the widget's endpoints (CORS). Raises
+        InvalidSite, InvalidOrigin, StoreUnavailable."""
         if not is_site(site):
             raise InvalidSite(f"a site's name is {SITE_RULE}, got {site!r}")
+        written = []
+        for origin in origins:
+            normal = web_origin(origin)
+            if normal is None:
+                raise InvalidOrigin(
+                    f"an origin is scheme://host[:port] with no path (e.g. https://news.example), got {origin!r}"
+                )
+            if normal not in written:
+                written.append(normal)
+        if len(written) > MAX_ORIGINS:
+            raise InvalidOrigin(f"a key takes at most {MAX_ORIGINS} origins, got {len(written)}")
         for _ in range(_ID_ATTEMPTS):
             key_id, key = new_key()
-            record = ApiKeyRecord(id=key_id, site=site, digest=key_digest(key), created_ms=self._now_ms())
+            record = ApiKeyRecord(
+                id=key_id,
+                site=site,
+                digest=key_digest(key),
+                created_ms=self._now_ms(),
+                origins=tuple(written),
+            )
             if await self.store.add_api_key(record):
                 log.info("API key %s created for site %s (%s)", key_id, site, self.describe())
                 return IssuedKey(key, record)
@@ -106,6 +132,11 @@ class SiteKeys:
     async def site_of(self, presented: str) -> str | None:
         """The site of `presented` when it is a live key of this service; None when it is not one (another
         form), unknown, wrong or revoked. Raises StoreUnavailable when the keys cannot be read."""
+        record = await self.record_of(presented)
+        return record.site if record is not None else None
+
+    async def record_of(self, presented: str) -> ApiKeyRecord | None:
+        """The record of `presented` when it is a live key of this service, else None (as `site_of`)."""
         key_id = key_id_of(presented)
         if key_id is None:
             return None
@@ -114,7 +145,17 @@ class SiteKeys:
         matches = hmac.compare_digest(key_digest(presented).encode("ascii"), stored)
         if not matches or record is None or record.revoked:
             return None
-        return record.site
+        return record
+
+    async def live_origins(self) -> frozenset[str]:
+        """Every origin a live key names (what a CORS preflight, which carries no key, is answered by).
+        Raises StoreUnavailable."""
+        return frozenset(
+            origin
+            for record in await self.store.list_api_keys()
+            if not record.revoked
+            for origin in record.origins
+        )
 
 
 def key_storage(settings: Settings, store: ApiKeyStore | None) -> ApiKeyStore | None:

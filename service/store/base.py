@@ -31,6 +31,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
+from service.config import web_origin
+
 StoreKind = Literal["redis", "memory"]
 CounterPeriod = Literal["m", "h"]
 
@@ -514,11 +516,17 @@ class ApiKeyRecord:
     digest: str
     created_ms: int
     revoked_ms: int | None = None
+    origins: tuple[str, ...] = ()
+    """The web origins whose pages may call the widget's endpoints with this key (CORS, issue 14), each as a
+    browser writes it in an Origin header (config.web_origin); none: only MODERATION_CORS_ORIGINS'."""
 
     def __post_init__(self) -> None:
         check_api_key_id(self.id)
         if not self.site or not self.digest:
             raise ValueError("an API key record needs its site and its digest")
+        for origin in self.origins:
+            if not isinstance(origin, str) or web_origin(origin) != origin:
+                raise ValueError(f"an API key's origin is written scheme://host[:port], got {origin!r}")
 
     @property
     def revoked(self) -> bool:
@@ -531,6 +539,8 @@ class ApiKeyRecord:
             "sha256": self.digest,
             "created_ms": str(self.created_ms),
             "revoked_ms": "" if self.revoked_ms is None else str(self.revoked_ms),
+            # Only where there are some: a key made before origins existed reads the same as one without.
+            **({"origins": " ".join(self.origins)} if self.origins else {}),
         }
 
     @classmethod
@@ -543,6 +553,7 @@ class ApiKeyRecord:
             digest=fields.get("sha256", ""),
             created_ms=int(fields.get("created_ms") or 0),
             revoked_ms=int(revoked) if revoked else None,
+            origins=tuple((fields.get("origins") or "").split()),
         )
 
 

@@ -187,6 +187,7 @@ def _entry(record: ApiKeyRecord) -> dict[str, Any]:
         "sha256": record.digest,
         "created_ms": record.created_ms,
         "revoked_ms": record.revoked_ms,
+        **({"origins": list(record.origins)} if record.origins else {}),
     }
 
 
@@ -204,12 +205,16 @@ def _parse(path: Path, document: Any) -> dict[str, ApiKeyRecord]:
             created, revoked = entry.get("created_ms"), entry.get("revoked_ms")
             if not isinstance(created, int) or not (revoked is None or isinstance(revoked, int)):
                 raise ValueError("created_ms and revoked_ms must be whole milliseconds (revoked_ms or null)")
+            origins = entry.get("origins", [])
+            if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+                raise ValueError("origins must be a list of web origins")
             record = ApiKeyRecord(
                 id=str(entry.get("id", "")),
                 site=str(entry.get("site", "")),
                 digest=str(entry.get("sha256", "")),
                 created_ms=created,
                 revoked_ms=revoked,
+                origins=tuple(origins),
             )
         except ValueError as exc:
             raise KeyFileError(f"the API key file {path}: entry {i} is not a key ({exc})") from exc

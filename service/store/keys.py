@@ -31,6 +31,8 @@ hand, and only the Redis store asks for them (everyone else names a digest, a co
     {prefix}api-key:{key id}                      a site's API key (hash: site, sha256 of the whole key,
                                                   created_ms, revoked_ms; never the key; kept, revoked too)
     {prefix}api-keys                              every API key's id (set), for `moderation keys list`
+    {prefix}precheck-limit:LIMITER/{who}/...      the widget's pre-checks per client address and per site
+                                                  (moving windows, as the login's; issue 14)
 """
 
 from __future__ import annotations
@@ -128,6 +130,12 @@ class Keys:
     def api_key_ids(self) -> str:
         """The set of every API key's id, so that listing them needs no SCAN."""
         return f"{self.prefix}api-keys"
+
+    # -- the commenter's widget (issue 14) ------------------------------------------------------------------
+
+    def precheck_limits(self) -> str:
+        """The prefix the `limits` package puts (with its own ":") before its pre-check keys."""
+        return f"{self.prefix}precheck-limit"
 
     def __repr__(self) -> str:
         return f"Keys(prefix={self.prefix!r})"

@@ -73,10 +73,16 @@ class RateLimits:
 
     @classmethod
     def open(
-        cls, redis_url: str | None, *, prefix: str = DEFAULT_PREFIX, socket_timeout_s: float = 0.5
+        cls,
+        redis_url: str | None,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        socket_timeout_s: float = 0.5,
+        name: Callable[[Keys], str] = Keys.login_limits,
     ) -> RateLimits:
-        """Limits in Redis at `redis_url` under the deployment's `prefix`, or in memory when it is unset.
-        Connects lazily."""
+        """Limits in Redis at `redis_url` under the deployment's `prefix`, or in memory when it is unset; `name`
+        is the `Keys` method that names their keys (the login's, or the widget's pre-checks'). Connects
+        lazily."""
         if not redis_url:
             return cls(MemoryStorage(), kind="memory")
         # Our own pool, so that its timeouts are the store's and `aclose` can release it.
@@ -93,11 +99,11 @@ class RateLimits:
         storage = RedisStorage(
             uri,
             implementation="redispy",
-            key_prefix=Keys(prefix).login_limits(),
+            key_prefix=name(Keys(prefix)),
             wrap_exceptions=True,
             **cast(dict[str, float | str | bool], options),
         )
-        log.info("login rate limits: Redis at %s", mask_url(redis_url))
+        log.info("rate limits (%s): Redis at %s", name(Keys(prefix)), mask_url(redis_url))
         return cls(storage, kind="redis", pool=pool, operation_timeout_s=2 * socket_timeout_s + 0.1)
 
     async def hit(self, item: RateLimitItem, *identifiers: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from service.web import login, pages, statements, suggestions
+from service.web import demo, login, pages, statements, suggestions
 from service.web.errors import install_error_handlers
 from service.web.responses import WEB_DIR
 
@@ -18,6 +18,8 @@ router.include_router(login.router)
 router.include_router(pages.router)
 router.include_router(suggestions.router)
 router.include_router(statements.router)  # the statement of reasons' page and export (issue 14)
+# The commenter's widget and its demo page (issue 14).
+router.include_router(demo.router)
 
 
 def install(app: FastAPI) -> None:

@@ -132,3 +132,30 @@ def test_a_key_file_others_may_write_is_refused(clean_env, capsys, tmp_path) -> 
     path.chmod(0o666)
     assert main(["keys", "list"]) == 1
     assert "chmod 600" in capsys.readouterr().err
+
+
+def test_create_takes_origins_for_the_widgets_cors(storage, capsys) -> None:
+    assert (
+        main(
+            [
+                "keys",
+                "create",
+                "news.example",
+                "--origin",
+                "https://news.example",
+                "--origin",
+                "https://www.news.example",
+            ]
+        )
+        == 0
+    )
+    captured = capsys.readouterr()
+    assert "(origins: https://news.example, https://www.news.example)" in captured.err
+    assert main(["keys", "list", "--json"]) == 0
+    (listed,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert listed["origins"] == ["https://news.example", "https://www.news.example"]
+
+
+def test_an_origin_that_is_not_one_fails_saying_why(storage, capsys) -> None:
+    assert main(["keys", "create", "news.example", "--origin", "news.example"]) == 1
+    assert "an origin is scheme://host[:port]" in capsys.readouterr().err

@@ -125,3 +125,42 @@ def test_the_key_file_wins_over_the_store_when_set(tmp_path: Path) -> None:
     assert key_storage(make_settings(), None) is None
     chosen = key_storage(make_settings(KEYS_FILE=tmp_path / "k.json"), store)
     assert isinstance(chosen, KeyFile) and chosen.path == tmp_path / "k.json"
+
+
+# -- origins (the widget's CORS, issue 14) -------------------------------------------------------------------
+
+
+async def test_a_keys_origins_are_kept_as_browsers_write_them_and_listed_while_it_lives(
+    keys: SiteKeys,
+) -> None:
+    issued = await keys.create(
+        "news.example", ["HTTPS://News.Example/", "https://news.example:443", "http://x.test:8080"]
+    )
+    assert issued.record.origins == ("https://news.example", "http://x.test:8080")
+    assert (await keys.record_of(issued.key)) == issued.record
+    (record,) = await keys.keys()
+    assert record.origins == issued.record.origins  # read back from the storage as written
+    other = await keys.create("blog.example", ["https://blog.example"])
+    assert await keys.live_origins() == {"https://news.example", "http://x.test:8080", "https://blog.example"}
+    await keys.revoke(other.record.id)
+    assert await keys.live_origins() == {"https://news.example", "http://x.test:8080"}
+    assert await keys.record_of(other.key) is None
+
+
+async def test_a_key_without_origins_reads_as_before(keys: SiteKeys) -> None:
+    issued = await keys.create("example.org")
+    assert issued.record.origins == ()
+    assert await keys.live_origins() == frozenset()
+
+
+@pytest.mark.parametrize("bad", ["news.example", "https://news.example/path", "*", "null"])
+async def test_what_is_not_an_origin_is_refused_and_nothing_is_kept(keys: SiteKeys, bad: str) -> None:
+    with pytest.raises(registry.InvalidOrigin, match="scheme://host"):
+        await keys.create("news.example", [bad])
+    assert await keys.keys() == []
+
+
+async def test_a_key_takes_a_bounded_number_of_origins(keys: SiteKeys) -> None:
+    many = [f"https://s{i}.example" for i in range(registry.MAX_ORIGINS + 1)]
+    with pytest.raises(registry.InvalidOrigin, match="at most"):
+        await keys.create("news.example", many)
