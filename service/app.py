@@ -54,8 +54,9 @@ def create_app(
             log.info(
                 "/metrics and /readyz's details are open to every caller (development, no METRICS_TOKEN)"
             )
-        webhook = loaded.webhook
-        decisions = runtime.decision_log(settings, store, on_final=webhook.send if webhook else None)
+        # The webhook outbox (issue 12): decisions are written to it, and its worker delivers them.
+        outbox = runtime.outbox_worker(settings, loaded.webhook) if loaded.webhook else None
+        decisions = runtime.decision_log(settings, store, on_final=outbox.submit if outbox else None)
         pipeline = runtime.pipeline(
             settings,
             policy=loaded.policy,
@@ -70,7 +71,9 @@ def create_app(
         app.state.metrics.watch(pipeline)
         app.state.decisions = decisions
         app.state.auth = loaded.auth
-        app.state.webhook = webhook
+        app.state.webhook = loaded.webhook
+        app.state.webhook_outbox = outbox
+        app.state.metrics.watch_outbox(outbox)
         # Login hardening (issue 10): sessions on the same store, login attempts counted beside it.
         app.state.sessions = runtime.sessions(loaded.auth, store)
         app.state.login_limiter = login_limiter = runtime.login_limiter(settings, loaded.auth)
@@ -78,14 +81,16 @@ def create_app(
         app.state.site_keys = runtime.site_keys(settings, store)
         # Perspective's suggested scores (issue 13), in a capped store of their own.
         app.state.suggestions, suggestions_store = runtime.suggestion_log(settings)
+        if outbox is not None:
+            outbox.start()
         try:
             yield
         finally:
             await suggestions_store.aclose()
             await login_limiter.aclose()
             pipeline.close()
-            if webhook is not None:
-                await webhook.aclose()
+            if outbox is not None:
+                await outbox.aclose()
             await store.aclose()
 
     development = settings.ENVIRONMENT == "development"
