@@ -115,6 +115,15 @@ class OutboxWorker:
                 self._wake.set()
                 return
 
+    async def retry(self, dead_id: str) -> str | None:
+        """Put dead letter `dead_id` back in the outbox, to be delivered at once with a fresh count of
+        attempts; None when there is no such dead letter. Raises OutboxFull, StoreUnavailable, and ValueError
+        for an id that is not one."""
+        entry_id = await self.outbox.retry_dead(dead_id)
+        if entry_id is not None:
+            self._wake.set()
+        return entry_id
+
     # -- delivering ------------------------------------------------------------------------------------------
 
     def start(self) -> None:

@@ -25,6 +25,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 import redis.asyncio as aioredis
@@ -67,6 +68,10 @@ class DeadLetter:
     attempts: int
     error: str
     failed_ms: int
+
+    @property
+    def failed_at(self) -> datetime:
+        return datetime.fromtimestamp(self.failed_ms / 1000, tz=UTC)
 
     @property
     def payload(self) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from service.web import login, pages, suggestions
+from service.web import login, pages, suggestions, webhooks
 from service.web.errors import install_error_handlers
 from service.web.responses import WEB_DIR
 
@@ -17,6 +17,7 @@ router = APIRouter()
 router.include_router(login.router)
 router.include_router(pages.router)
 router.include_router(suggestions.router)
+router.include_router(webhooks.router)
 
 
 def install(app: FastAPI) -> None:
