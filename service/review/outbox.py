@@ -6,11 +6,12 @@
                                               WEBHOOK_CLAIM_IDLE_S ────┘     back off, again; last attempt
                                               (a dead consumer's)            or a final answer: dead letter
 
-`submit` is what the decision log calls (it must not block): it writes the payload to the outbox in the
-background, retrying while the outbox is unreachable (WEBHOOK_MAX_ATTEMPTS times, backing off as deliveries
-do); shutdown waits for those writes. The worker, one asyncio task per app, takes new entries (XREADGROUP),
-and entries idle for WEBHOOK_CLAIM_IDLE_S whose consumer died (XAUTOCLAIM), up to WEBHOOK_CONCURRENCY at a
-time, each delivered by a task of its own: nothing here blocks the event loop, and the HTTP work is httpx's.
+`submit` is what the decision log calls (it must not block): one writer task writes the payloads to the
+outbox in order, and while the outbox is unreachable keeps them (at most 10,000, then each further one is
+logged as lost) and tries again, backing off as deliveries do; shutdown gives those writes two seconds.
+The worker, one asyncio task per app, takes new entries (XREADGROUP), and entries idle for
+WEBHOOK_CLAIM_IDLE_S whose consumer died (XAUTOCLAIM), up to WEBHOOK_CONCURRENCY at a time, each delivered
+by a task of its own: nothing here blocks the event loop, and the HTTP work is httpx's.
 
 Attempts are counted in the outbox, so a restart continues the count: a delivery gets WEBHOOK_MAX_ATTEMPTS
 attempts in all, whichever processes make them. A claimed entry is attempted at once (its idle time served
@@ -33,6 +34,7 @@ import os
 import socket
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,44 +78,55 @@ class OutboxWorker:
         self.stats = OutboxStats()
         self._wake = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
-        self._submitting: set[asyncio.Task[None]] = set()
+        self._waiting: deque[tuple[str, str]] = deque()  # (body, delivery id) not yet in the outbox
+        self._writer: asyncio.Task[None] | None = None
+        self._stopping = False
         self._delivering: dict[str, asyncio.Task[None]] = {}
 
     # -- writing ---------------------------------------------------------------------------------------------
 
     def submit(self, payload: dict[str, Any]) -> None:
-        """Write `payload` to the outbox in the background (the decision log's on_final)."""
-        if len(self._submitting) >= _MAX_SUBMITTING:
+        """Have `payload` written to the outbox in the background, in order (the decision log's on_final)."""
+        delivery_id = str(payload.get("delivery_id", ""))
+        if len(self._waiting) >= _MAX_SUBMITTING:
             self.stats.lost += 1
             log.error(
                 "webhook delivery %s LOST: %d deliveries are already waiting for the outbox to answer",
-                payload.get("delivery_id"),
-                len(self._submitting),
+                delivery_id,
+                len(self._waiting),
             )
             return
-        task = asyncio.get_running_loop().create_task(self._write(payload))
-        self._submitting.add(task)
-        task.add_done_callback(self._submitting.discard)
+        self._waiting.append((encode(payload).decode("utf-8"), delivery_id))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write(), name="webhook-outbox-writer")
 
-    async def _write(self, payload: dict[str, Any]) -> None:
-        body, delivery_id = encode(payload).decode("utf-8"), str(payload.get("delivery_id", ""))
-        for attempt in range(1, self.sender.max_attempts + 1):
+    async def _write(self) -> None:
+        # One writer, one entry at a time: a burst of decisions takes one connection, not one each.
+        failures = 0
+        while self._waiting:
+            body, delivery_id = self._waiting[0]  # only this task removes entries, from the left
             try:
                 await self.outbox.enqueue(body, delivery_id)
             except OutboxFull as exc:
+                self._waiting.popleft()
                 self.stats.lost += 1
                 log.error("webhook delivery %s LOST: %s", delivery_id, exc)
-                return
             except StoreUnavailable as exc:
+                # Kept (up to _MAX_SUBMITTING) and written once the outbox answers again.
+                failures += 1
                 self.stats.store_errors += 1
-                if attempt == self.sender.max_attempts:
-                    self.stats.lost += 1
-                    log.error("webhook delivery %s LOST: the outbox did not answer (%s)", delivery_id, exc)
-                    return
-                await asyncio.sleep(self.sender.backoff(attempt))
+                delay = self.sender.backoff(failures)
+                log.warning(
+                    "webhook outbox unavailable (%s): %d deliveries waiting to be written; again in %.1f s",
+                    exc,
+                    len(self._waiting),
+                    delay,
+                )
+                await asyncio.sleep(delay)
             else:
+                self._waiting.popleft()
+                failures = 0
                 self._wake.set()
-                return
 
     async def retry(self, dead_id: str) -> str | None:
         """Put dead letter `dead_id` back in the outbox, to be delivered at once with a fresh count of
@@ -133,7 +146,7 @@ class OutboxWorker:
 
     async def _run(self) -> None:
         prepared = False
-        while True:
+        while not self._stopping:
             try:
                 if not prepared:
                     # Consumers of earlier starts that hold nothing are forgotten after a day.
@@ -145,8 +158,11 @@ class OutboxWorker:
                 log.warning("webhook outbox unavailable (%s); trying again in %.1f s", exc, self.poll_s)
             except Exception:  # the worker must outlive any one surprise; the next poll tries again
                 log.exception("webhook outbox worker failed; trying again in %.1f s", self.poll_s)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation that arrives as
+            # the event is set, and the worker would then outlive the app's shutdown.
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
+                async with asyncio.timeout(self.poll_s):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()
@@ -226,7 +242,7 @@ class OutboxWorker:
         await self.outbox.dead_letter(entry, attempts, problem)
         self.stats.dead_lettered += 1
         log.error(
-            "webhook %s: delivery %s dead-lettered after %d attempt(s): %s",
+            "webhook %s: delivery %s failed after %d attempts (%s); dead-lettered, to retry from the dashboard",
             self.sender.url,
             entry.delivery_id,
             attempts,
@@ -238,19 +254,29 @@ class OutboxWorker:
     async def aclose(self, grace_s: float = 2.0) -> None:
         """Stop: give the payloads still being written `grace_s`, cancel deliveries in flight (unacknowledged,
         they stay pending for the next worker), close the sender and the outbox."""
-        if self._submitting:
-            _, late = await asyncio.wait(set(self._submitting), timeout=grace_s)
-            for task in late:
-                task.cancel()
-            if late:
-                self.stats.lost += len(late)
-                log.error("shutting down with %d webhook deliveries not written to the outbox", len(late))
-                await asyncio.gather(*late, return_exceptions=True)
+        if self._writer is not None:
+            await asyncio.wait({self._writer}, timeout=grace_s)
+            self._writer.cancel()
+            await asyncio.gather(self._writer, return_exceptions=True)
+            self._writer = None
+        if self._waiting:
+            self.stats.lost += len(self._waiting)
+            log.error(
+                "shutting down with %d webhook deliveries not written to the outbox: LOST", len(self._waiting)
+            )
+            self._waiting.clear()
+        self._stopping = True
         in_flight = len(self._delivering)
         tasks = [t for t in (self._runner, *self._delivering.values()) if t is not None]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            stopped, stuck = await asyncio.wait(tasks, timeout=grace_s)
+            for task in stopped:
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("webhook outbox task failed", exc_info=task.exception())
+            if stuck:  # never seen; but shutdown must not hang on it
+                log.error("webhook outbox: %d tasks did not stop when cancelled", len(stuck))
         if in_flight:
             log.info("webhook outbox: %d deliveries left pending for the next start", in_flight)
         self._runner = None
