@@ -7,12 +7,14 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
+from pydantic import ValidationError
 
 from service.review.outbox import OutboxWorker
 from service.review.webhook import WebhookSender, verify
 from service.store.outbox import MemoryOutbox, Outbox, RedisOutbox
 from tests.support.receiver import Receiver
 from tests.support.redis_server import ThrowawayRedis
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -186,3 +188,16 @@ async def test_decisions_made_while_redis_is_down_are_written_and_delivered_when
             await worker.aclose()
     finally:
         redis_server.close()
+
+
+def test_the_claim_time_must_outlast_a_post():
+    with pytest.raises(
+        ValidationError, match=r"WEBHOOK_CLAIM_IDLE_S .* must be longer than .*WEBHOOK_TIMEOUT_S"
+    ):
+        make_settings(WEBHOOK_TIMEOUT_S=10, WEBHOOK_CLAIM_IDLE_S=5)
+    settings = make_settings()
+    assert (settings.WEBHOOK_CLAIM_IDLE_S, settings.WEBHOOK_OUTBOX_MAX, settings.WEBHOOK_DEAD_LETTER_MAX) == (
+        30.0,
+        100_000,
+        10_000,
+    )
