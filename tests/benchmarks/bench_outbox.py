@@ -1,5 +1,6 @@
 """Webhook outbox benchmark: what delivering through the outbox costs, and how long a restart delays one.
 
+- direct: the same POSTs from process memory, 8 at a time, without the outbox (the baseline);
 - store: the outbox's own work per delivery (no HTTP), sequentially;
 - burst: N decisions' payloads submitted at once (as DecisionLog's on_final does), delivered by one worker
   (WEBHOOK_CONCURRENCY 8) to a receiver answering 204 at once, for the Redis outbox and the memory one:
@@ -18,6 +19,7 @@ ten seconds). Prints the figures; exit status 0.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import statistics
 import time
@@ -80,6 +82,22 @@ async def burst(outbox: Outbox, receiver: Receiver) -> str:
     )
 
 
+async def direct(receiver: Receiver) -> str:
+    """The baseline: the same POSTs from process memory, 8 at a time as the worker makes them, no outbox."""
+    sender = WebhookSender(receiver.url, SECRET, timeout_s=5.0)
+    room = asyncio.Semaphore(8)
+
+    async def post(n: int) -> bool:
+        async with room:
+            return (await sender.attempt(json.dumps(_payload(n)).encode(), f"d{n}")).delivered
+
+    started = time.perf_counter()
+    delivered = sum(await asyncio.gather(*(post(n) for n in range(N))))
+    elapsed = time.perf_counter() - started
+    await sender.aclose()
+    return f"{delivered} delivered in {elapsed:.2f} s = {N / elapsed:.0f}/s (8 at a time)"
+
+
 async def store_cost(outbox: Outbox) -> str:
     """The outbox's own work per delivery, without HTTP: enqueue, read, count the attempt, acknowledge."""
     await outbox.prepare("bench", forget_idle_ms=86_400_000)
@@ -132,6 +150,7 @@ async def main() -> None:
     prefix = f"bench-outbox-{uuid.uuid4().hex[:8]}:"
     receiver = Receiver()
     try:
+        print(f"direct (no outbox) {await direct(receiver)}")
         for name, outbox in (
             ("redis", RedisOutbox.from_url(url, prefix=prefix, max_entries=N * 2)),  # closed by burst
             ("memory", MemoryOutbox(max_entries=N * 2)),
