@@ -59,8 +59,9 @@ def create_app(
             log.info(
                 "/metrics and /readyz's details are open to every caller (development, no METRICS_TOKEN)"
             )
-        webhook = loaded.webhook
-        decisions = runtime.decision_log(settings, store, on_final=webhook.send if webhook else None)
+        # The webhook outbox (issue 12): decisions are written to it, and its worker delivers them.
+        outbox = runtime.outbox_worker(settings, loaded.webhook) if loaded.webhook else None
+        decisions = runtime.decision_log(settings, store, on_final=outbox.submit if outbox else None)
         # Outage journal (issue 12): records Redis cannot take wait on disk and are replayed in order.
         try:
             journal = await asyncio.to_thread(runtime.open_journal, settings)
@@ -99,7 +100,9 @@ def create_app(
         reloading = asyncio.create_task(loaded.rules.watch(), name="rules-reload")
         app.state.decisions = decisions
         app.state.auth = loaded.auth
-        app.state.webhook = webhook
+        app.state.webhook = loaded.webhook
+        app.state.webhook_outbox = outbox
+        app.state.metrics.watch_outbox(outbox)
         # Login hardening (issue 10): sessions on the same store, login attempts counted beside it.
         app.state.sessions = runtime.sessions(loaded.auth, store)
         app.state.login_limiter = login_limiter = runtime.login_limiter(settings, loaded.auth)
@@ -109,6 +112,8 @@ def create_app(
         app.state.suggestions, suggestions_store = runtime.suggestion_log(settings)
         # The widget's pre-checks (issue 14), limited per client address and per site.
         app.state.precheck_limits = precheck_limits = PrecheckLimits(settings)
+        if outbox is not None:
+            outbox.start()
         try:
             yield
         finally:
@@ -128,8 +133,8 @@ def create_app(
             await suggestions_store.aclose()
             await login_limiter.aclose()
             pipeline.close()
-            if webhook is not None:
-                await webhook.aclose()
+            if outbox is not None:
+                await outbox.aclose()
             await store.aclose()
 
     development = settings.ENVIRONMENT == "development"

@@ -441,6 +441,32 @@ class Settings(BaseSettings):
             ) from None
         return value
 
+    # -- Webhook outbox (issue 12) ------------------------------------------------------------------------------
+    # Deliveries go through a Redis Stream (process memory without REDIS_URL) read by a consumer group.
+    #: Deliveries waiting or in flight, at most; past it a decision's delivery is refused and logged as lost.
+    WEBHOOK_OUTBOX_MAX: int = Field(default=100_000, ge=1, le=10_000_000)
+    #: Dead letters kept for the dashboard; past it the oldest are dropped.
+    WEBHOOK_DEAD_LETTER_MAX: int = Field(default=10_000, ge=1, le=1_000_000)
+    #: How long a delivery may sit unattended before another worker takes it over (its process died).
+    WEBHOOK_CLAIM_IDLE_S: float = Field(default=30.0, gt=0)
+    #: How often a worker looks for deliveries written by other processes (its own are taken at once).
+    WEBHOOK_POLL_S: float = Field(default=1.0, gt=0, le=60)
+    #: Deliveries one worker attempts at the same time.
+    WEBHOOK_CONCURRENCY: int = Field(default=8, ge=1, le=256)
+
+    @field_validator("WEBHOOK_CLAIM_IDLE_S")
+    @classmethod
+    def _claim_outlasts_a_post(cls, value: float, info: ValidationInfo) -> float:
+        # A delivery is touched before each attempt and during each wait; an attempt that outlasted the
+        # claim time could be taken over by another worker mid-POST and sent twice.
+        timeout = info.data.get("WEBHOOK_TIMEOUT_S", 5.0)
+        if value <= timeout:
+            raise ValueError(
+                f"MODERATION_WEBHOOK_CLAIM_IDLE_S ({value:g} s) must be longer than MODERATION_WEBHOOK_TIMEOUT_S "
+                f"({timeout:g} s): otherwise another worker may take over a delivery while it is being POSTed"
+            )
+        return value
+
 
 def _default_data_dir() -> Path:
     """$XDG_STATE_HOME/moderation, else ~/.local/state/moderation (the XDG base directory default)."""

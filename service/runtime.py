@@ -33,6 +33,7 @@ from service.moderation.rules import RulesWatcher
 from service.review.journal import Journal, JournalError, deployment_directory
 from service.review.log import DecisionLog
 from service.review.models import PendingRecord
+from service.review.outbox import OutboxWorker
 from service.review.suggestions import SuggestionLog
 from service.review.webhook import WebhookConfigError, WebhookSender
 from service.sites.registry import SiteKeys, key_storage
@@ -40,6 +41,7 @@ from service.store import open_store as _open_store
 from service.store.base import Store
 from service.store.keyfile import KeyFile, KeyFileError
 from service.store.memory import MemoryStore
+from service.store.outbox import MemoryOutbox, Outbox, RedisOutbox
 from service.store.redis import RedisStore, mask_url
 from service.wordlist.rules import WordListError
 
@@ -140,6 +142,34 @@ def webhook_sender(settings: Settings) -> WebhookSender | None:
         backoff_s=settings.WEBHOOK_BACKOFF_S,
         backoff_max_s=settings.WEBHOOK_BACKOFF_MAX_S,
         timeout_s=settings.WEBHOOK_TIMEOUT_S,
+    )
+
+
+def webhook_outbox(settings: Settings) -> Outbox:
+    """The webhook outbox: a Redis Stream at REDIS_URL under REDIS_PREFIX, or process memory (lost on
+    restart) without REDIS_URL. Connects lazily."""
+    if settings.REDIS_URL:
+        return RedisOutbox.from_url(
+            settings.REDIS_URL,
+            prefix=settings.REDIS_PREFIX,
+            max_entries=settings.WEBHOOK_OUTBOX_MAX,
+            dead_max=settings.WEBHOOK_DEAD_LETTER_MAX,
+        )
+    log.warning(
+        "webhook outbox in process memory (no REDIS_URL): deliveries not yet made are lost on restart"
+    )
+    return MemoryOutbox(max_entries=settings.WEBHOOK_OUTBOX_MAX, dead_max=settings.WEBHOOK_DEAD_LETTER_MAX)
+
+
+def outbox_worker(settings: Settings, sender: WebhookSender, outbox: Outbox | None = None) -> OutboxWorker:
+    """The delivery worker for `sender` on the outbox (`webhook_outbox(settings)` unless given); start it
+    with `start()` in the running loop, stop it with `aclose()` (which closes the sender and the outbox)."""
+    return OutboxWorker(
+        outbox or webhook_outbox(settings),
+        sender,
+        claim_idle_s=settings.WEBHOOK_CLAIM_IDLE_S,
+        poll_s=settings.WEBHOOK_POLL_S,
+        concurrency=settings.WEBHOOK_CONCURRENCY,
     )
 
 

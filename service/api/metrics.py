@@ -28,6 +28,8 @@ from service.config import Settings
 from service.moderation.pipeline import Pipeline
 from service.moderation.rules import RulesWatcher
 from service.review.journal import JournalDepth
+from service.review.outbox import OutboxWorker
+from service.store.base import StoreUnavailable
 
 router = APIRouter(tags=["metrics"])
 
@@ -42,6 +44,7 @@ class ServiceMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self._collector: _PipelineCollector | None = None
         self._rules_collector: _RulesCollector | None = None
+        self._outbox: _OutboxCollector | None = None
         self.batch_size = Histogram(
             "moderation_batch_size",
             "Comments per model call.",
@@ -66,6 +69,20 @@ class ServiceMetrics:
             self.registry.unregister(self._collector)
         self._collector = _PipelineCollector(pipeline)
         self.registry.register(self._collector)
+
+    def watch_outbox(self, worker: OutboxWorker | None) -> None:
+        """Show the webhook outbox's depth, dead letters and deliveries (None: no webhook configured)."""
+        if self._outbox is not None:
+            self.registry.unregister(self._outbox)
+            self._outbox = None
+        if worker is not None:
+            self._outbox = _OutboxCollector(worker)
+            self.registry.register(self._outbox)
+
+    async def refresh(self) -> None:
+        """Read what lives in a store (the outbox's lengths) before a scrape; collectors cannot await."""
+        if self._outbox is not None:
+            await self._outbox.refresh()
 
     def watch_rules(self, rules: RulesWatcher) -> None:
         """Read how `rules`' reloading goes at scrape time (replacing an earlier watcher's)."""
@@ -183,6 +200,39 @@ def _journal_metrics(depth: JournalDepth) -> Iterator[Metric]:
         yield CounterMetricFamily(f"moderation_journal_{name}", help_text, value=count)
 
 
+class _OutboxCollector(Collector):
+    def __init__(self, worker: OutboxWorker) -> None:
+        self._worker = worker
+        self._lengths: tuple[int, int] | None = None
+
+    async def refresh(self) -> None:
+        outbox = self._worker.outbox
+        try:
+            self._lengths = (await outbox.depth(), await outbox.dead_count())
+        except StoreUnavailable:
+            self._lengths = None  # not shown rather than stale
+
+    def collect(self) -> Iterator[Metric]:
+        if self._lengths is not None:
+            depth, dead = self._lengths
+            yield GaugeMetricFamily(
+                "moderation_webhook_outbox_depth", "Webhook deliveries waiting or in flight.", value=depth
+            )
+            yield GaugeMetricFamily(
+                "moderation_webhook_dead_letters",
+                "Webhook deliveries that failed for good (kept).",
+                value=dead,
+            )
+        stats = self._worker.stats
+        for name, text, value in (
+            ("delivered", "Webhook deliveries this process delivered.", stats.delivered),
+            ("dead_lettered", "Webhook deliveries this process dead-lettered.", stats.dead_lettered),
+            ("failed_attempts", "Webhook attempts that failed (retried or not).", stats.failed_attempts),
+            ("lost", "Webhook deliveries that never reached the outbox (full or unreachable).", stats.lost),
+        ):
+            yield CounterMetricFamily(f"moderation_webhook_{name}", text, value=value)
+
+
 def operator_access(request: Request, settings: Settings) -> Literal["granted", "refused", "closed"]:
     """Whether `request` may see the service's internals: "granted"; "refused" (no or a wrong token); or
     "closed" (no token configured outside development: nobody may)."""
@@ -220,5 +270,6 @@ async def metrics(request: Request, settings: SettingsDep) -> Response:
             "Send the metrics token as 'Authorization: Bearer <MODERATION_METRICS_TOKEN>'.",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    await request.app.state.metrics.refresh()
     registry: CollectorRegistry = request.app.state.metrics.registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -18,9 +18,12 @@ is a moderator's answer to the commenter's appeal (issue 14: POST /v1/comments/{
 verifies the signature over the bytes it received (before parsing them) with a constant-time comparison, and
 may drop a delivery_id it has already seen. A 2xx answer ends the delivery. A connection
 error, a timeout, 408, 429 or 5xx is retried in the background with exponential backoff (WEBHOOK_BACKOFF_S,
-doubling, capped at WEBHOOK_BACKOFF_MAX_S) up to WEBHOOK_MAX_ATTEMPTS attempts; any other answer is final
-and logged. Deliveries in flight are in process memory: a restart drops them (the site can always read the
-status from GET /v1/comments/{id}).
+doubling, capped at WEBHOOK_BACKOFF_MAX_S) up to WEBHOOK_MAX_ATTEMPTS attempts; any other answer is final.
+
+The service delivers through the outbox (service/review/outbox.py): each payload is written to Redis first
+and the delivery worker POSTs it with `WebhookSender.attempt`, so deliveries survive a restart and a failed
+one ends in the dashboard's dead letters. `WebhookSender.send` delivers from process memory alone (no
+outbox): what a restart drops, it loses.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -50,6 +54,20 @@ def sign(secret: str, body: bytes) -> str:
 def verify(secret: str, body: bytes, header: str | None) -> bool:
     """Whether `header` is the signature of `body` (what a receiver does; the tests use it too)."""
     return header is not None and hmac.compare_digest(sign(secret, body), header)
+
+
+def encode(payload: dict[str, Any]) -> bytes:
+    """The body POSTed for `payload`: the same bytes on every attempt, as signed."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One POST's outcome: delivered, or the problem and whether another attempt may succeed."""
+
+    delivered: bool
+    retry: bool = False
+    problem: str = ""
 
 
 class WebhookSender:
@@ -73,10 +91,10 @@ class WebhookSender:
         self.failed = 0
 
     def send(self, payload: dict[str, Any]) -> asyncio.Task[bool]:
-        """Deliver `payload` in the background; the task's result says whether it was delivered."""
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        """Deliver `payload` in the background, from process memory (no outbox); the task's result says
+        whether it was delivered."""
         task = asyncio.get_running_loop().create_task(
-            self._deliver(body, str(payload.get("delivery_id", "")))
+            self._deliver(encode(payload), str(payload.get("delivery_id", "")))
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -86,42 +104,54 @@ class WebhookSender:
     def pending(self) -> int:
         return len(self._tasks)
 
-    async def _deliver(self, body: bytes, delivery_id: str) -> bool:
+    def backoff(self, attempt: int) -> float:
+        """The wait after failed attempt number `attempt` (1 for the first): doubling, capped."""
+        return float(min(self.backoff_s * 2.0 ** min(attempt - 1, 62), self.backoff_max_s))
+
+    async def attempt(self, body: bytes, delivery_id: str) -> Attempt:
+        """POST `body` once, signed; never raises for the receiver's trouble."""
         headers = {
             "Content-Type": "application/json",
             SIGNATURE_HEADER: sign(self._secret, body),
             DELIVERY_HEADER: delivery_id,
         }
-        delay = self.backoff_s
+        try:
+            response = await self._client.post(self.url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return Attempt(False, retry=True, problem=f"{type(exc).__name__}: {exc}")
+        if response.is_success:
+            return Attempt(True)
+        retry = response.status_code >= 500 or response.status_code in _RETRIED_STATUSES
+        return Attempt(False, retry=retry, problem=f"HTTP {response.status_code}")
+
+    async def _deliver(self, body: bytes, delivery_id: str) -> bool:
         for attempt in range(1, self.max_attempts + 1):
-            try:
-                response = await self._client.post(self.url, content=body, headers=headers)
-            except httpx.HTTPError as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-            else:
-                if response.is_success:
-                    self.delivered += 1
-                    return True
-                problem = f"HTTP {response.status_code}"
-                if response.status_code < 500 and response.status_code not in _RETRIED_STATUSES:
-                    log.error(
-                        "webhook %s refused delivery %s (%s); not retrying", self.url, delivery_id, problem
-                    )
-                    self.failed += 1
-                    return False
+            outcome = await self.attempt(body, delivery_id)
+            if outcome.delivered:
+                self.delivered += 1
+                return True
+            if not outcome.retry:
+                log.error(
+                    "webhook %s refused delivery %s (%s); not retrying",
+                    self.url,
+                    delivery_id,
+                    outcome.problem,
+                )
+                self.failed += 1
+                return False
             if attempt == self.max_attempts:
                 break
+            delay = self.backoff(attempt)
             log.warning(
                 "webhook %s delivery %s attempt %d/%d failed (%s); retrying in %.1f s",
                 self.url,
                 delivery_id,
                 attempt,
                 self.max_attempts,
-                problem,
+                outcome.problem,
                 delay,
             )
             await self._sleep(delay)
-            delay = min(delay * 2, self.backoff_max_s)
         log.error(
             "webhook %s: delivery %s failed after %d attempts", self.url, delivery_id, self.max_attempts
         )

@@ -33,6 +33,13 @@ hand, and only the Redis store asks for them (everyone else names a digest, a co
     {prefix}api-keys                              every API key's id (set), for `moderation keys list`
     {prefix}precheck-limit:LIMITER/{who}/...      the widget's pre-checks per client address and per site
                                                   (moving windows, as the login's; issue 14)
+    {prefix}webhook:outbox                        webhook deliveries waiting or in flight (stream, consumer
+                                                  group "deliverers"; an entry is deleted once delivered or
+                                                  dead-lettered), capped by WEBHOOK_OUTBOX_MAX
+    {prefix}webhook:attempts                      attempts made so far per outbox entry (hash: entry id ->
+                                                  count; the field goes with its entry)
+    {prefix}webhook:dead                          dead-lettered deliveries with their last error (stream,
+                                                  capped by WEBHOOK_DEAD_LETTER_MAX, oldest dropped)
 """
 
 from __future__ import annotations
@@ -136,6 +143,20 @@ class Keys:
     def precheck_limits(self) -> str:
         """The prefix the `limits` package puts (with its own ":") before its pre-check keys."""
         return f"{self.prefix}precheck-limit"
+
+    # -- the webhook outbox (issue 12) ----------------------------------------------------------------------
+
+    def webhook_outbox(self) -> str:
+        """The webhook deliveries not yet delivered: a Stream read by the deliverers' consumer group."""
+        return f"{self.prefix}webhook:outbox"
+
+    def webhook_attempts(self) -> str:
+        """How many attempts each outbox entry has had: a hash by entry id, so a restart continues the count."""
+        return f"{self.prefix}webhook:attempts"
+
+    def webhook_dead(self) -> str:
+        """Deliveries that failed for good, with their last error: a capped Stream, newest last."""
+        return f"{self.prefix}webhook:dead"
 
     def __repr__(self) -> str:
         return f"Keys(prefix={self.prefix!r})"

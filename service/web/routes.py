@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from service.web import demo, login, pages, statements, suggestions
+from service.web import demo, login, pages, statements, suggestions, webhooks
 from service.web.errors import install_error_handlers
 from service.web.responses import WEB_DIR
 
@@ -20,6 +20,7 @@ router.include_router(suggestions.router)
 router.include_router(statements.router)  # the statement of reasons' page and export (issue 14)
 # The commenter's widget and its demo page (issue 14).
 router.include_router(demo.router)
+router.include_router(webhooks.router)
 
 
 def install(app: FastAPI) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from fastapi.testclient import TestClient
 
+from service.app import create_app
 from service.review.webhook import (
     SIGNATURE_HEADER,
     WebhookConfigError,
@@ -20,46 +20,11 @@ from service.review.webhook import (
 )
 from service.runtime import webhook_sender
 from tests.support.admin import ADMIN_PASSWORD, login
+from tests.support.receiver import Receiver
 from tests.support.scorers import MarkerScorer
 from tests.support.settings import make_settings
 
 SECRET = "webhook-secret-for-tests"
-
-
-class Receiver:
-    """A tiny HTTP server on 127.0.0.1 that answers `fail_status` to the first `failures` posts, then 204."""
-
-    def __init__(self, failures: int = 0, fail_status: int = 500) -> None:
-        self.failures, self.fail_status = failures, fail_status
-        self.requests: list[tuple[dict[str, str], bytes, int]] = []  # headers, raw body, status answered
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                status = receiver.fail_status if len(receiver.requests) < receiver.failures else 204
-                receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body, status))
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def wait_for(self, count: int, timeout_s: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while len(self.requests) < count:
-            assert time.monotonic() < deadline, f"receiver got {len(self.requests)} of {count} requests"
-            time.sleep(0.02)
 
 
 @pytest.fixture
@@ -228,3 +193,36 @@ async def test_https_and_a_strong_secret_are_accepted_and_development_takes_a_lo
         for sender in (production, development):
             if sender is not None:
                 await sender.aclose()
+
+
+def test_a_delivery_in_flight_when_the_service_stops_is_delivered_after_a_restart(redis_url, key_prefix):
+    """Regression (issue 12): deliveries in flight lived in process memory, and a restart dropped them."""
+    receiver = Receiver(failures=1)
+    settings = make_settings(
+        REDIS_URL=redis_url,
+        REDIS_PREFIX=key_prefix,
+        ADMIN_PASSWORD=ADMIN_PASSWORD,
+        WEBHOOK_URL=receiver.url,
+        WEBHOOK_SECRET=SECRET,
+        WEBHOOK_BACKOFF_S=30.0,  # the retry is still waiting when the service stops
+        WEBHOOK_TIMEOUT_S=0.3,
+        WEBHOOK_CLAIM_IDLE_S=0.5,
+        WEBHOOK_POLL_S=0.1,
+    )
+    try:
+        with TestClient(create_app(settings, scorer=MarkerScorer())) as before:
+            before.post("/v1/moderate", json={"text": "Borderline [[insult=0.6]]", "id": "r1"})
+            response = before.post("/v1/review/r1", json={"decision": "approve"}, headers=login(before))
+            assert response.status_code == 200
+            receiver.wait_for(1)
+        assert receiver.statuses == [500]
+
+        with TestClient(create_app(settings, scorer=MarkerScorer())):
+            receiver.wait_for(2, timeout_s=10)
+            time.sleep(0.6)  # a second delivery would have come by now
+        assert receiver.statuses == [500, 204]
+        first, second = receiver.payloads()
+        assert first == second and first["comment_id"] == "r1"
+        assert len(set(receiver.delivered())) == 1
+    finally:
+        receiver.close()
