@@ -84,6 +84,12 @@ def test_compose_runs_the_service_with_a_persistent_redis():
     volume = redis_service["volumes"][0].split(":")
     assert volume[1] == "/data" and volume[0] in compose["volumes"]
     assert services["moderation"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    # The outage journal (issue 12) lives in MODERATION_DATA_DIR, /data in the image, which the non-root user
+    # owns; compose keeps it on a named volume so that a restarted container replays what it left.
+    assert re.search(r"^ENV MODERATION_DATA_DIR=/data$", DOCKERFILE, re.M)
+    assert re.search(r"mkdir -p /data && chown moderation /data", DOCKERFILE)
+    data = [v.split(":") for v in services["moderation"]["volumes"] if v.split(":")[1] == "/data"]
+    assert len(data) == 1 and data[0][0] in compose["volumes"]
     # Production (the image's environment) refuses to start without these: compose asks for them.
     environment = services["moderation"]["environment"]
     for name in ("MODERATION_ALLOWED_HOSTS", "MODERATION_ADMIN_PASSWORD", "MODERATION_SESSION_SECRET"):
