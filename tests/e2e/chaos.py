@@ -14,8 +14,8 @@ What it does, all on this machine and in a temporary directory:
   3. meanwhile, at 15%, 35%, 55% and 75% of the run: Redis killed (SIGKILL) and started again after
      CHAOS_REDIS_DOWN_S (default 8); Redis paused (`DEBUG SLEEP 3` from a side connection); the service
      killed (SIGKILL) and started again; Redis killed and started again;
-  4. afterwards waits for the service to be ready and its outage journal (a /metrics gauge whose name says
-     journal and depth) to be empty, then reads Redis directly through the service's key names:
+  4. afterwards waits for the service to be ready and its outage journal (/metrics'
+     moderation_journal_records) to be empty, then reads Redis directly through the service's key names:
      every comment answered with a verdict must have its status (and a review or rejection its log entry),
      every answered review must be in the review queue (or its overflow), every queued id must be
      pending_review and every pending_review status queued (or marked lost by the overflow);

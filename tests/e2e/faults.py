@@ -316,20 +316,15 @@ class ServedService:
 
 
 def journal_depth(metrics_text: str) -> float | None:
-    """The outage journal's depth from /metrics: the sum of every sample whose name says journal and depth
-    (or pending), or None when the service exposes no such metric (before the journal exists)."""
-    total: float | None = None
+    """The outage journal's depth from /metrics (`moderation_journal_records`: records waiting to be
+    replayed), or None when the service exposes none (no Redis, or MODERATION_JOURNAL=false)."""
     for line in metrics_text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        name = line.split("{", 1)[0].split(" ", 1)[0]
-        if "journal" in name and ("depth" in name or "pending" in name):
+        if line.startswith("moderation_journal_records ") or line.startswith("moderation_journal_records{"):
             try:
-                value = float(line.rsplit(" ", 1)[1])
+                return float(line.rsplit(" ", 1)[1])
             except (IndexError, ValueError):
-                continue
-            total = (total or 0.0) + value
-    return total
+                return None
+    return None
 
 
 # -- the records check ---------------------------------------------------------------------------------------

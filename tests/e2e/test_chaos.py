@@ -92,10 +92,10 @@ def test_a_review_the_overflow_lost_is_not_a_queue_violation(make_client, redis_
     assert check.violations() == {}
 
 
-def test_journal_depth_reads_any_journal_gauge_and_says_when_there_is_none():
+def test_journal_depth_reads_the_journal_records_gauge_and_says_when_there_is_none():
     assert journal_depth("# HELP x\nmoderation_verdicts_total 3\n") is None
-    text = 'moderation_journal_depth 4\nmoderation_journal_pending_records{file="a"} 2.0\nother_journal 9\n'
-    assert journal_depth(text) == 6.0
+    text = "moderation_journal_records_total 9\nmoderation_journal_records 4.0\nmoderation_journal_bytes 900\n"
+    assert journal_depth(text) == 4.0
 
 
 def test_percentile_is_nearest_rank():
