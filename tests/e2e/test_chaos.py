@@ -94,7 +94,9 @@ def test_a_review_the_overflow_lost_is_not_a_queue_violation(make_client, redis_
 
 def test_journal_depth_reads_the_journal_records_gauge_and_says_when_there_is_none():
     assert journal_depth("# HELP x\nmoderation_verdicts_total 3\n") is None
-    text = "moderation_journal_records_total 9\nmoderation_journal_records 4.0\nmoderation_journal_bytes 900\n"
+    text = (
+        "moderation_journal_records_total 9\nmoderation_journal_records 4.0\nmoderation_journal_bytes 900\n"
+    )
     assert journal_depth(text) == 4.0
 
 
