@@ -129,7 +129,17 @@ class Judge:
             # Let the cancelled micro-batcher task finish its cancellation before the loop goes.
             tasks = asyncio.all_tasks(self.loop)
             if tasks:
-                self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+                gathered = asyncio.gather(*tasks, return_exceptions=True)
+                # A Ctrl-C that lands just as the awaited chunk finishes leaves that run's "stop the loop"
+                # callback queued (the interrupted run_until_complete could no longer take it back): the
+                # next run stops early on it, saying "Event loop stopped before Future completed". Run again.
+                for _ in range(3):
+                    try:
+                        self.loop.run_until_complete(gathered)
+                        break
+                    except RuntimeError:
+                        if gathered.done() or self.loop.is_closed():
+                            break
             self.loop.close()
 
 

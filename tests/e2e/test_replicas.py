@@ -203,10 +203,16 @@ def test_counts_add_up_across_replicas(replicas):
     before = _dashboard_accepts(a)
     metrics_before = _metric_accepts(a) + _metric_accepts(b)
     run = secrets.token_hex(4)
+    # Distinct texts (no cache hits) made of plain words: a random hex tag in the text can read as leetspeak
+    # for a listed word ("a55..." folds to "ass") and turn an accept into a review.
+    words = ["maple", "harbor", "lantern", "meadow", "pebble"]
+    tag = " ".join(secrets.choice(words) for _ in range(6))
     for n in range(3):
-        assert a.moderate(f"A fine article, thank you ({run} a{n}).", f"{run}-a{n}")["verdict"] == "accept"
+        text = f"A fine article, thank you ({tag}, from {words[n]} on the first)."
+        assert a.moderate(text, f"{run}-a{n}")["verdict"] == "accept"
     for n in range(2):
-        assert b.moderate(f"A fine article, thank you ({run} b{n}).", f"{run}-b{n}")["verdict"] == "accept"
+        text = f"A fine article, thank you ({tag}, from {words[n]} on the second)."
+        assert b.moderate(text, f"{run}-b{n}")["verdict"] == "accept"
     # The dashboard (counted in Redis) shows all five on either replica; each /metrics counts its own.
     assert _dashboard_accepts(a) - before == 5
     assert _dashboard_accepts(b) - before == 5

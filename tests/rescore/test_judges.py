@@ -84,3 +84,19 @@ def test_an_interrupt_cancels_every_chunk_in_flight() -> None:
         for task in asyncio.all_tasks(judge.loop):
             task.cancel()  # whatever the assertion found, close() must not wait forever here
         judge.close()
+
+
+def test_close_survives_a_stop_left_queued_by_an_interrupted_run():
+    # A Ctrl-C landing just as an awaited chunk finishes leaves run_until_complete's "stop the loop" callback
+    # queued; close() must still let the cancelled tasks finish instead of failing with "Event loop stopped
+    # before Future completed" (seen in CI, where the interrupted run then exited 1 instead of 130).
+    judge = Judge(make_settings(), scorer_factory=MarkerScorer)
+
+    async def pending_forever() -> None:
+        await asyncio.Event().wait()
+
+    task = judge.loop.create_task(pending_forever())
+    judge.loop.call_soon(judge.loop.stop)  # the stale callback an interrupted run leaves behind
+    task.cancel()
+    judge.close()
+    assert task.cancelled() and judge.loop.is_closed()
