@@ -123,3 +123,15 @@ def test_coral_publishes_the_innocent_sense_and_rejects_the_abusive_one(make_cli
     assert abusive["moderationAction"] == {"rejectionReason": {"code": "BANNED_WORD"}}
     unsure = answer("Shut up, you cock. [[obscene=0.4]]")
     assert unsure["status"] == "SYSTEM_WITHHELD" and unsure["actions"]
+
+
+def test_the_statement_of_reasons_says_how_the_model_judged_the_word(client):
+    response = client.post(
+        "/v1/moderate", json={"id": "amb-1", "text": "Shut up, you cock. [[obscene=0.91]]"}
+    )
+    verdict = response.json()
+    assert verdict["verdict"] == "reject"
+    statement = client.get(
+        "/v1/comments/amb-1/statement", headers={"X-Appeal-Token": verdict["appeal_token"]}
+    ).json()
+    assert "ambiguous word 'cock': the model agrees (obscene 0.91 ≥ 0.7)" in statement["facts"]
