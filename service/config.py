@@ -186,9 +186,10 @@ class Settings(BaseSettings):
     #: batch, /healthz's median 9 ms with one thread against 92-102 ms with two, the batch as fast (2.9 s).
     MATCH_THREADS: int = Field(default=1, ge=1)
     #: Word-list matches a verdict keeps (the verdict says how many it left out). One match of each
-    #: (tier, clause) pair always stays, so the cap never changes a verdict: at least 6. A reader gets the
-    #: point from a few highlighted words; each match costs about 120 bytes in the verdict, the cache and the log.
-    MAX_MATCHES: int = Field(default=20, ge=6)
+    #: (tier, clause) pair always stays, so the cap never changes a verdict: at least 9 (three tiers that
+    #: match, three clauses). A reader gets the point from a few highlighted words; each match costs about 120
+    #: bytes in the verdict, the cache and the log.
+    MAX_MATCHES: int = Field(default=20, ge=9)
     #: Reasons a verdict keeps, the most severe first (the verdict says how many it left out).
     MAX_REASONS: int = Field(default=20, ge=1)
     #: Characters of a comment the decision log keeps (the entry says how many it cut): two screens of

@@ -232,7 +232,7 @@ def _parse(body: bytes) -> CoralPhaseRequest:
 
 
 def _answer(verdict: Verdict, body: HtmlText) -> CoralAnswer:
-    found = [r for r in verdict.reasons if r.code in ("wordlist_match", "model_score")]
+    found = [r for r in verdict.reasons if r.code in ("wordlist_match", "wordlist_ambiguous", "model_score")]
     moderation_action = None
     if verdict.verdict == "reject":
         code = _rejection_code(verdict)

@@ -96,7 +96,15 @@ def moderation_result(verdict: Verdict) -> dict[str, Any]:
         if reason.source == "model" and reason.category is not None:
             flagged_by.add(reason.category)
     assessed = set(verdict.scores) if verdict.model_consulted else set()
+    # An ambiguous word the model disagreed with ("fag", the cigarette) stands for nothing.
+    dismissed = {
+        (r.term, r.start, r.end)
+        for r in verdict.reasons
+        if r.code == "wordlist_ambiguous" and r.action == "accept"
+    }
     for match in verdict.profanity.matches:
+        if (match.term, match.start, match.end) in dismissed:
+            continue
         standing_for = WORDLIST_SOURCES.get(match.clause)
         if standing_for is not None:
             flagged_by.add(standing_for)

@@ -19,7 +19,9 @@ Attributes and the Detoxify categories they come from (ATTRIBUTES):
     SEXUALLY_EXPLICIT  sexual_explicit (the `unbiased` and `multilingual` models; not `original`)
     PROFANITY          obscene, with the word list: the highest of the model's obscene score, 1.0 when a
                        word of the reject tier is listed in the comment, PERSPECTIVE_PROFANITY_REVIEW_SCORE when
-                       one of the review tier is (any clause: the list is the site's list of unpublishable words)
+                       one of the review tier is (any clause: the list is the site's list of unpublishable words);
+                       a word of the ambiguous tier scores as the model judged it: 1.0 where the model agreed,
+                       the review score where it was unsure or absent, nothing where it disagreed
 
 An attribute whose category the running model does not produce (SEXUALLY_EXPLICIT on `original`, all but
 PROFANITY without a model) is refused, or left out with `dropUnsupportedAttributes`. Scores are
@@ -642,7 +644,26 @@ class _Scores:
         self.review_score = review_score
 
     def _word(self, match: WordMatch) -> float:
-        return REJECT_TIER_SCORE if match.tier == "reject" else self.review_score
+        if match.tier == "reject":
+            return REJECT_TIER_SCORE
+        if match.tier == "ambiguous":
+            return self._ambiguous(match)
+        return self.review_score
+
+    def _ambiguous(self, match: WordMatch) -> float:
+        """An ambiguous word counts as the model judged it: as a reject-tier word where the model agreed, a
+        review-tier one where it was unsure or absent, not at all where it disagreed (its reason says which;
+        a reason left out past the cap is taken as unsure)."""
+        for reason in self.verdict.reasons:
+            if (
+                reason.code == "wordlist_ambiguous"
+                and reason.term == match.term
+                and (reason.start, reason.end) == (match.start, match.end)
+            ):
+                if reason.action == "reject":
+                    return REJECT_TIER_SCORE
+                return self.review_score if reason.action == "review" else 0.0
+        return self.review_score
 
     def _profanity(self, obscene: float, matches: Sequence[WordMatch]) -> float:
         return max([obscene, *(self._word(m) for m in matches)])

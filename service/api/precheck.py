@@ -47,7 +47,10 @@ class Span(BaseModel):
     end: int = Field(description="Offset one past the last character (UTF-16 code units).")
     text: str = Field(description="The text between start and end, as the commenter wrote it.")
     clause: Clause
-    tier: Tier = Field(description="What the word alone asks for: review or reject.")
+    tier: Tier = Field(
+        description="What the word alone asks for: review or reject; ambiguous for a word with a common innocent "
+        "sense, which the model judges (without it, as in the word-list pre-check, it goes to review)."
+    )
     term: str = Field(description="The listed term it matched.")
 
 

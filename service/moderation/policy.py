@@ -15,9 +15,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from service.moderation.types import (
-    ACTIONS,
     CLAUSES,
     NOTICE_ORDER,
+    TIERS,
     Action,
     Clause,
     Reason,
@@ -26,8 +26,15 @@ from service.moderation.types import (
 )
 
 #: What apply_policy decides a verdict and a notice by, among word-list matches: which (tier, clause) pairs
-#: occur. `cap_matches` keeps one match of each, so a cap never changes a verdict; a cap must leave room.
-DECIDING_MATCHES = len(ACTIONS) * len(CLAUSES)
+#: occur (an ambiguous match's outcome depends on its clause and the comment's scores, the same for every
+#: match of that pair). `cap_matches` keeps one match of each, so a cap never changes a verdict; a cap must
+#: leave room.
+DECIDING_MATCHES = len(TIERS) * len(CLAUSES)
+
+
+#: Which matches a cap keeps first: an ambiguous word may reject, a review-tier word never does.
+_TIER_ORDER: dict[str, int] = {"reject": 0, "ambiguous": 1, "review": 2}
+_ACTION_ORDER: dict[str, int] = {"reject": 0, "review": 1, "accept": 2}
 
 
 class PolicyError(Exception):
@@ -53,9 +60,40 @@ class Messages(_Strict):
     review: str = Field(min_length=1)
 
 
+def _default_ambiguous_categories() -> dict[Clause, tuple[str, ...]]:
+    return {
+        "obscene": ("obscene", "sexual_explicit"),
+        "derogatory": ("identity_attack",),
+        "personal": ("insult", "threat"),
+    }
+
+
+class AmbiguousTier(_Strict):
+    """How a word of the `ambiguous` tier (a word with a common innocent sense) is judged: by the highest
+    model score among the categories named for the word's clause. At or above `reject` the model agrees
+    (reject); at or above `review` it is unsure (review); below `review` it clearly disagrees (the word does
+    not count). Without a model score the word goes to review."""
+
+    reject: float = Field(default=0.7, ge=0.0, le=1.0)
+    review: float = Field(default=0.2, ge=0.0, le=1.0)
+    categories: dict[Clause, tuple[str, ...]] = Field(default_factory=_default_ambiguous_categories)
+
+    @model_validator(mode="after")
+    def _valid(self) -> AmbiguousTier:
+        if self.review > self.reject:
+            raise ValueError(f"review threshold {self.review} is above reject threshold {self.reject}")
+        missing = [c for c in CLAUSES if not self.categories.get(c)]
+        if missing:
+            raise ValueError(
+                f"categories: name at least one model category for each clause; missing: {', '.join(missing)}"
+            )
+        return self
+
+
 class WordlistTiers(_Strict):
     reject: Action
     review: Action
+    ambiguous: AmbiguousTier = Field(default_factory=AmbiguousTier)
 
 
 class CategoryRule(_Strict):
@@ -98,7 +136,7 @@ def load_policy(path: Path) -> Policy:
         raise PolicyError(path, "fingerprint", "computed by the service; remove it from the file")
     raw["fingerprint"] = hashlib.sha256(raw_bytes).hexdigest()[:16]
     try:
-        return Policy.model_validate(raw)
+        policy = Policy.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "<root>"
@@ -107,6 +145,22 @@ def load_policy(path: Path) -> Policy:
             reason = "unknown field (a typo?)"
         more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
         raise PolicyError(path, field, reason + more) from exc
+    _check_ambiguous_categories(path, policy)
+    return policy
+
+
+def _check_ambiguous_categories(path: Path, policy: Policy) -> None:
+    """Every category the ambiguous tier names must be one of the policy's own categories: a typo there
+    would otherwise never find a score and send every ambiguous word to review."""
+    known = sorted(policy.categories)
+    for clause, names in policy.wordlist.ambiguous.categories.items():
+        for name in names:
+            if name not in policy.categories:
+                raise PolicyError(
+                    path,
+                    f"wordlist.ambiguous.categories.{clause}",
+                    f"unknown category {name!r}; the policy's categories are {', '.join(known)}",
+                )
 
 
 @dataclass(frozen=True)
@@ -123,7 +177,8 @@ class PolicyOutcome:
 def cap_matches(matches: Sequence[WordMatch], limit: int) -> list[WordMatch]:
     """At most `limit` of `matches`, in text order, chosen so that `apply_policy` reaches the same verdict and
     notice from them as from all: first one match of each (tier, clause) pair (what the verdict and the notice
-    depend on), then one of each further term, then repeats; reject-tier matches before review-tier ones.
+    depend on), then one of each further term, then repeats; reject-tier matches before ambiguous ones, those before
+    review-tier ones.
 
     A comment repeating one word thousands of times would otherwise carry thousands of matches into the
     verdict, the cache, the decision log and every page that shows them. `limit` must be at least
@@ -140,22 +195,22 @@ def cap_matches(matches: Sequence[WordMatch], limit: int) -> list[WordMatch]:
         rank = 0 if pair not in seen_pairs else 1 if term not in seen_terms else 2
         seen_pairs.add(pair)
         seen_terms.add(term)
-        ranked.append((rank, 0 if match.tier == "reject" else 1, index))
+        ranked.append((rank, _TIER_ORDER[match.tier], index))
     kept = sorted(index for _, _, index in sorted(ranked)[:limit])
     return [matches[i] for i in kept]
 
 
 def cap_reasons(reasons: Sequence[Reason], limit: int) -> list[Reason]:
     """At most `limit` of `reasons`, in their order, keeping the most severe: those asking for a reject before
-    those asking for a review, and within each, one of each kind (source, clause, term or category) before
-    repeats of it."""
+    those asking for a review, and those before an ambiguous word's accept; within each, one of each kind
+    (source, clause, term or category) before repeats of it."""
     if len(reasons) <= limit:
         return list(reasons)
     seen: set[tuple[str, str | None, str | None]] = set()
     ranked: list[tuple[int, int, int]] = []
     for index, reason in enumerate(reasons):
         kind = (reason.source, reason.clause, reason.term or reason.category or reason.code)
-        ranked.append((0 if reason.action == "reject" else 1, 0 if kind not in seen else 1, index))
+        ranked.append((_ACTION_ORDER[reason.action], 0 if kind not in seen else 1, index))
         seen.add(kind)
     kept = sorted(index for _, _, index in sorted(ranked)[: max(limit, 0)])
     return [reasons[i] for i in kept]
@@ -174,6 +229,9 @@ def apply_policy(
     are kept (`cap_reasons`)."""
     reasons: list[Reason] = []
     for match in matches:
+        if match.tier == "ambiguous":
+            reasons.append(judge_ambiguous(policy.wordlist.ambiguous, match, scores))
+            continue
         reasons.append(
             Reason(
                 code="wordlist_match",
@@ -221,7 +279,7 @@ def apply_policy(
 
     if any(r.action == "reject" for r in reasons):
         verdict: VerdictKind = "reject"
-    elif reasons:
+    elif any(r.action == "review" for r in reasons):
         verdict = "review"
     else:
         verdict = "accept"
@@ -229,6 +287,65 @@ def apply_policy(
     kept = reasons if max_reasons is None else cap_reasons(reasons, max_reasons)
     return PolicyOutcome(
         verdict=verdict, reasons=kept, notice=notice, reasons_omitted=len(reasons) - len(kept)
+    )
+
+
+def judge_ambiguous(rule: AmbiguousTier, match: WordMatch, scores: Mapping[str, float] | None) -> Reason:
+    """The reason an ambiguous word gives: whether the model agrees with its offensive reading (reject), is
+    unsure (review) or clearly disagrees (accept: the word does not count), judged by the highest score among
+    the categories the policy names for the word's clause; review without a score. Thresholds are inclusive,
+    as for categories. The clause is left out of an accepted word's reason: it broke none."""
+    word = f"ambiguous word {match.term!r}"
+    names = rule.categories.get(match.clause, ())
+    found = [(float(scores[name]), name) for name in names if scores is not None and name in scores]
+    base = Reason(
+        code="wordlist_ambiguous",
+        clause=match.clause,
+        source="wordlist",
+        action="review",
+        term=match.term,
+        start=match.start,
+        end=match.end,
+    )
+    if scores is None:
+        return base.model_copy(update={"message": f"{word}: no model: held for review"})
+    if not found:
+        wanted = " or ".join(names) or "clause"
+        return base.model_copy(
+            update={"message": f"{word}: the model gives no {wanted} score: held for review"}
+        )
+    # The first of the highest scores, in the policy's order, so that ties name the same category each time.
+    score, category = max(found, key=lambda pair: pair[0])
+    shown = round(score, 6)
+    if score >= rule.reject:
+        return base.model_copy(
+            update={
+                "action": "reject",
+                "category": category,
+                "score": shown,
+                "threshold": rule.reject,
+                "message": f"{word}: the model agrees ({category} {score:.2f} ≥ {rule.reject:g})",
+            }
+        )
+    if score >= rule.review:
+        return base.model_copy(
+            update={
+                "category": category,
+                "score": shown,
+                "threshold": rule.review,
+                "message": f"{word}: the model is unsure ({category} {score:.2f}, between {rule.review:g} "
+                f"and {rule.reject:g}): held for review",
+            }
+        )
+    return base.model_copy(
+        update={
+            "action": "accept",
+            "clause": None,
+            "category": category,
+            "score": shown,
+            "threshold": rule.review,
+            "message": f"{word}: the model disagrees ({category} {score:.2f} < {rule.review:g}): accepted",
+        }
     )
 
 

@@ -29,10 +29,13 @@ Action = Literal["review", "reject"]
 """What a reason asks for, and what a policy rule assigns: the verdicts that are not an accept."""
 ACTIONS: tuple[Action, ...] = get_args(Action)
 
-Tier = Action
-"""Word-list tiers that produce matches (a term's tier is the action it asks for). The third tier, `allow`,
-never produces a match."""
-WordlistTier = Literal["reject", "review", "allow"]
+Tier = Literal["reject", "review", "ambiguous"]
+"""Word-list tiers that produce matches. A `reject` or `review` term asks for that action; an `ambiguous` term
+(a word with a common innocent sense: "cock" the bird, "Dick" the name) asks the model: it rejects when the
+model agrees, goes to review when the model is unsure or absent, and is accepted when the model disagrees
+(rules/policy.yaml, `wordlist.ambiguous`). The fourth tier, `allow`, never produces a match."""
+TIERS: tuple[Tier, ...] = get_args(Tier)
+WordlistTier = Literal["reject", "review", "ambiguous", "allow"]
 WORDLIST_TIERS: tuple[WordlistTier, ...] = get_args(WordlistTier)
 
 Source = Literal["wordlist", "model", "rule"]
@@ -85,14 +88,19 @@ class WordMatch(BaseModel):
 
 
 class Reason(BaseModel):
-    """Why a verdict is not a plain accept: one broken clause (or one failure), with its evidence."""
+    """Why a verdict is not a plain accept: one broken clause (or one failure), with its evidence; or why an
+    ambiguous word did not count (action accept)."""
 
     code: str = Field(
-        description="Machine-readable reason: wordlist_match, model_score or model_unavailable."
+        description="Machine-readable reason: wordlist_match, wordlist_ambiguous (a word with an innocent "
+        "sense, judged by the model), model_score or model_unavailable."
     )
     clause: Clause | None = Field(description="The clause of the notice that was broken; null for failures.")
     source: Source
-    action: Action = Field(description="What this reason alone asks for.")
+    action: VerdictKind = Field(
+        description="What this reason alone asks for. Only a wordlist_ambiguous reason may say accept: the "
+        "model clearly disagreed with the word's offensive reading."
+    )
     category: str | None = Field(default=None, description="Model category, for model reasons.")
     term: str | None = Field(default=None, description="Listed term, for word-list reasons.")
     score: float | None = None

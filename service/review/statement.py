@@ -141,7 +141,12 @@ def _facts(verdict: Verdict | None, status: str, moderator: bool, pending_appeal
         facts += [_match_fact(m) for m in verdict.profanity.matches]
         if verdict.profanity.omitted:
             facts.append(f"{verdict.profanity.omitted} more listed words were found and are not shown.")
-        facts += [_reason_fact(r) for r in verdict.reasons if r.source != "wordlist"]
+        # An ambiguous word's reason says how the model judged it ("the model agrees (obscene 0.91 ≥ 0.7)").
+        facts += [
+            _reason_fact(r)
+            for r in verdict.reasons
+            if r.source != "wordlist" or (r.code == "wordlist_ambiguous" and r.message)
+        ]
     if status == "pending_review" and not pending_appeal:
         facts.append("The comment is held until a moderator has read it; it is not published meanwhile.")
     if moderator and status == "rejected_by_moderator":

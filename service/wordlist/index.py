@@ -75,7 +75,8 @@ LONG: Final = 8
 PHRASE: Final = 16
 """Phrases only, through the phrase automaton."""
 
-_TIER_RANK: dict[Tier, int] = {"reject": 0, "review": 1}
+# An ambiguous term may reject, but only when the model agrees; a review term holds its comment for certain.
+_TIER_RANK: dict[Tier, int] = {"reject": 0, "review": 1, "ambiguous": 2}
 _SPACED_RE = re.compile(r"(?<![^ ])[a-zI](?: [a-zI](?![^ ])){2,}")
 _MASKED_TOKEN_RE = re.compile(r"(?<![^ ])[^ *]*\*[^ ]*")
 _SQUEEZED = frozenset("abcdefghijklmnopqrstuvwxyz" + nz.AMBIGUOUS)
@@ -611,9 +612,12 @@ def spell_terms(terms: Mapping[str, Term], common: frozenset[str]) -> Spellings:
         letters = len(qkey.replace(" ", ""))
         # A review word is searched inside other words only where no ordinary word contains it:
         # "asshole" in "youareanasshole" yes, "meth" in "method" or "oral" in "moral" no (noise, and a
-        # benign-word check for most clean comments). Reject words always are; benign words cancel.
+        # benign-word check for most clean comments). Reject words always are; benign words cancel. An
+        # ambiguous word never is: its offensive reading needs the sentence around it, which a word joined
+        # to others does not show ("peacock", "Dickens"); its derivatives are listed terms of their own.
         substring = " " in qkey or (
-            letters >= LONG_MIN_LETTERS and (entry.tier == "reject" or qkey not in in_common)
+            letters >= LONG_MIN_LETTERS
+            and (entry.tier == "reject" or (entry.tier == "review" and qkey not in in_common))
         )
         if qkey != key and (qkey in common or (substring and qkey in in_common)):
             # Squeezing turns it into an ordinary word ("reefer" → "refer", "ass" → "as"): match only

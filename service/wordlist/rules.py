@@ -2,8 +2,9 @@
 
 File format (the header of rules/wordlist/better-profanity.txt says the same for reviewers):
 
-    [TIER CLAUSE]     section header; TIER reject | review | allow; CLAUSE obscene | derogatory | personal
-                      (none for allow)
+    [TIER CLAUSE]     section header; TIER reject | review | ambiguous | allow; CLAUSE obscene | derogatory |
+                      personal (none for allow). An ambiguous term has a common innocent sense ("cock" the
+                      bird): the model decides (rules/policy.yaml, wordlist.ambiguous).
     term              one term or phrase per line
     term | stem       a stem: dictionary words that begin or end with it (or with it and an inflection) are
                       derivatives, not benign words
@@ -28,7 +29,7 @@ from service.moderation.types import WORDLIST_TIERS as TIERS
 CLASSIFICATION_FILE = "better-profanity.txt"
 SITE_FILES: dict[str, tuple[WordlistTier, ...]] = {
     # file name → the tiers its sections may use
-    "site-suspect.txt": ("review",),
+    "site-suspect.txt": ("review", "ambiguous"),
     "site-block.txt": ("reject",),
     "site-allow.txt": ("allow",),
 }

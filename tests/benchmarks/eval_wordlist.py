@@ -17,8 +17,10 @@ whose label a careful moderator could argue either way are left out rather than 
 
 "Flagged" means, for our engine, that the word list finds at least one term (any tier: a `review` hit holds
 the comment back as surely as a `reject` one, from the commenter's side; `--tiers reject` counts only
-matches in the tiers named); for better-profanity, that `profanity.contains_profanity` is true. The model is
-not consulted: this measures the word list alone.
+matches in the tiers named: `ambiguous` is the tier of words with an innocent sense, which only the model can
+judge, so `--tiers reject,review` shows the list where a model clears every ambiguous word); for
+better-profanity, that `profanity.contains_profanity` is true. The model is not consulted: this measures the
+word list alone.
 
 This is a development aid: nothing here asserts a score (tests/benchmarks/test_eval_wordlist.py checks the
 kit itself). It lives beside bench_wordlist.py, which measures the same two engines' speed, and is named
@@ -37,6 +39,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, NamedTuple
 
+from service.moderation.types import TIERS
 from service.wordlist.matcher import WordList
 
 RULES = pathlib.Path(__file__).resolve().parents[2] / "rules"
@@ -281,9 +284,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--tiers",
         metavar="TIER,...",
-        help="count only our matches in these tiers (e.g. reject); default: a match in any tier flags",
+        help=f"count only our matches in these tiers ({', '.join(TIERS)}; e.g. reject: what is refused without "
+        "a model, or reject,review: what is held back where the model clears every ambiguous word); default: a "
+        "match in any tier flags",
     )
     args = parser.parse_args(argv)
+    tiers = {t.strip() for t in args.tiers.split(",") if t.strip()} if args.tiers else None
+    unknown = sorted((tiers or set()) - set(TIERS))
+    if unknown:
+        print(
+            f"eval: unknown tier(s) {', '.join(unknown)}; the tiers are {', '.join(TIERS)}", file=sys.stderr
+        )
+        return 2
 
     try:
         cases = load_cases(args.cases)
@@ -295,7 +307,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     wordlist = WordList.load(args.rules)
     version = wordlist.version
-    tiers = {t.strip() for t in args.tiers.split(",") if t.strip()} if args.tiers else None
     judges = {"ours": our_engine(wordlist, tiers), "better-profanity": better_profanity()}
     result = evaluate(cases, judges)
     counted = f"matches in tiers {', '.join(sorted(tiers))}" if tiers else "a match in any tier"

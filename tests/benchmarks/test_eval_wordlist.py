@@ -140,6 +140,19 @@ def test_a_group_and_the_tiers_can_be_chosen(
     assert "slurs" not in printed
 
 
+def test_the_tiers_include_ambiguous_and_an_unknown_tier_exits_2(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _write(tmp_path / "cases", "a.tsv", "ambiguous_innocent\tno\tA cock crowed at dawn.")
+    assert kit.main(["--cases", str(folder), "--tiers", "ambiguous", "--show-misses"]) == 0
+    printed = capsys.readouterr().out
+    assert "flagged: matches in tiers ambiguous" in printed and "cock (ambiguous" in printed
+    assert kit.main(["--cases", str(folder), "--tiers", "reject,review"]) == 0
+    assert "0.0% (0/1)" in capsys.readouterr().out
+    assert kit.main(["--cases", str(folder), "--tiers", "reject,maybe"]) == 2
+    assert "unknown tier(s) maybe; the tiers are reject, review, ambiguous" in capsys.readouterr().err
+
+
 def test_a_broken_case_file_exits_2_naming_the_line(
     tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -166,20 +166,20 @@ async def test_another_text_under_a_taken_id_is_a_conflict_naming_its_place(stor
 
 
 async def test_a_verdict_keeps_the_capped_matches_and_says_how_many_it_left_out(store: MemoryStore) -> None:
-    pipeline = _build(MarkerScorer(), store, MAX_MATCHES=6, MAX_REASONS=3)
+    pipeline = _build(MarkerScorer(), store, MAX_MATCHES=9, MAX_REASONS=3)
     try:
         (verdict,) = await pipeline.moderate([Comment(text="shit " * 40 + "[[insult=0.95]]")])
     finally:
         pipeline.close()
     assert verdict.verdict == "reject"
     assert (len(verdict.profanity.matches), verdict.profanity.capped, verdict.profanity.omitted) == (
-        6,
+        9,
         True,
-        34,
+        31,
     )
     assert [m.start for m in verdict.profanity.matches] == sorted(m.start for m in verdict.profanity.matches)
-    # Six word-list reasons and one from the model: three kept, one of each kind first.
-    assert len(verdict.reasons) == 3 and verdict.reasons_omitted == 4
+    # Nine word-list reasons and one from the model: three kept, one of each kind first.
+    assert len(verdict.reasons) == 3 and verdict.reasons_omitted == 7
     assert {r.source for r in verdict.reasons} == {"wordlist", "model"}
 
 

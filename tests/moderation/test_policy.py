@@ -161,13 +161,13 @@ _matches = st.builds(
     lambda tier, clause, term, start: WordMatch(
         term=term, tier=tier, clause=clause, start=start, end=start + len(term), text=term
     ),
-    st.sampled_from(["reject", "review"]),
+    st.sampled_from(["reject", "review", "ambiguous"]),
     st.sampled_from(["obscene", "derogatory", "personal"]),
     st.sampled_from(["darn", "heck", "crud", "blast", "drat"]),
     st.integers(0, 10_000),
 )
 _scores = st.none() | st.fixed_dictionaries(
-    {c: st.floats(0, 1) for c in ("insult", "identity_attack", "obscene", "threat")}
+    {c: st.floats(0, 1) for c in ("insult", "identity_attack", "obscene", "threat", "sexual_explicit")}
 )
 
 
