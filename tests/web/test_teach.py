@@ -223,3 +223,18 @@ def test_read_only_rules_are_said_and_never_written(app: TestClient, immutable_r
     )
     assert "The rules are read-only here: nothing was written" in refused.text
     assert (immutable_rules / "site-allow.txt").read_text() == before
+
+
+def test_one_write_at_a_time(app: TestClient, rules_dir: pathlib.Path) -> None:
+    from service.web import teach
+
+    before = (rules_dir / "wordlist" / "site-allow.txt").read_text()
+    assert teach._writing.acquire(blocking=False)  # another moderator's write in progress
+    try:
+        busy = app.post(
+            "/dashboard/teach", data={"csrf_token": _token(app), "list": "allow", "term": "gobbet"}
+        )
+    finally:
+        teach._writing.release()
+    assert "being written; try again in a moment" in busy.text
+    assert (rules_dir / "wordlist" / "site-allow.txt").read_text() == before
