@@ -39,6 +39,8 @@ class Flip:
     """The start of the text (EXCERPT_CHARS at most): the page escapes it like any comment text."""
     old: str
     new: str
+    cut: bool = False
+    """Whether the text goes on past the excerpt."""
 
 
 @dataclass
@@ -119,7 +121,9 @@ def _judge(
                     if new != old:
                         result.changed += 1
                         if len(result.flips) < shown:
-                            result.flips.append(Flip(cid, text[:EXCERPT_CHARS], old, new))
+                            result.flips.append(
+                                Flip(cid, text[:EXCERPT_CHARS], old, new, len(text) > EXCERPT_CHARS)
+                            )
         finally:
             judge.close()
     return result

@@ -78,7 +78,8 @@ def test_allow_offer_after_overturning_a_wordlist_rejection_then_whatif_then_wri
 ) -> None:
     text = f"What a {BLOCKED.capitalize()} this is."
     assert _moderate(app, text, "t1")["verdict"] == "reject"
-    assert _moderate(app, f"another {BLOCKED} here", "t2")["verdict"] == "reject"
+    long_text = f"<i>another</i> {BLOCKED} here " + "and on " * 30
+    assert _moderate(app, long_text, "t2")["verdict"] == "reject"
     assert _moderate(app, "You are a <b>dolt</b> [[insult=0.95]]", "t3")["verdict"] == "reject"
     page = app.get("/dashboard/rejections").text
     assert "teach-allow" not in page  # no offer before a moderator overturned anything
@@ -97,6 +98,8 @@ def test_allow_offer_after_overturning_a_wordlist_rejection_then_whatif_then_wri
     flips = whatif.text.split('id="flips"', 1)[1].split("</table>", 1)[0]
     assert "<bdi>t1</bdi>" in flips and "<bdi>t2</bdi>" in flips and "t3" not in flips
     assert flips.count('class="flip"') == 2
+    assert "&lt;i&gt;another&lt;/i&gt;" in flips and "<i>" not in flips  # escaped excerpts, cut with …
+    assert "and on and on" in flips and "…</td>" in flips and long_text[:121] not in flips
     assert '<span class="badge reject">reject</span> → <span class="badge accept">accept</span>' in flips
     assert 'id="changed-count">2<' in whatif.text
     before = (rules_dir / "wordlist" / "site-allow.txt").read_text()
