@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from service.config import Settings
 from service.model.base import Scorer
+from service.moderation.rules import short_switch_interval
 from service.moderation.types import Clause
 from service.rescore.judges import Judge
 from service.rescore.records import previous_verdict
@@ -106,7 +107,9 @@ def _judge(
     shown: int,
 ) -> WhatIf:
     result = WhatIf()
-    with tempfile.TemporaryDirectory(prefix="moderation-whatif-") as scratch:
+    # The build and the matching share the interpreter lock with the event loop: while they run, the lock is
+    # handed back as often as during a reload's build, so requests are slowed, not stalled.
+    with short_switch_interval(), tempfile.TemporaryDirectory(prefix="moderation-whatif-") as scratch:
         copy = proposed_copy(settings.RULES_DIR, pathlib.Path(scratch), list_name, term, clause, limits)
         proposed = settings.model_copy(update={"RULES_DIR": copy, "POLICY_FILE": settings.policy_file})
         replay = LoggedScores(scorer.model_id, scorer.categories, scores)
