@@ -131,6 +131,8 @@ def test_the_rules_change_is_in_the_decision_log(app: TestClient, redis_url: str
     finally:
         client.close()
     rules = [e for e in entries if e.get("kind") == "rules"]
+    listed = app.get("/v1/review/log")
+    assert listed.status_code == 200 and [e["comment_id"] for e in listed.json()["entries"]] == ["l1"]
     assert rules == [
         {
             "kind": "rules",
