@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from service.wordlist.rules import parse_rules_file
 from tests.support.admin import ADMIN_PASSWORD, csrf_token, dashboard_login
 from tests.support.scorers import MarkerScorer
 
@@ -111,7 +112,7 @@ def test_allow_offer_after_overturning_a_wordlist_rejection_then_whatif_then_wri
     )
     assert f"Added &#39;{BLOCKED}&#39; to site-allow.txt" in done.text
     after = (rules_dir / "wordlist" / "site-allow.txt").read_text()
-    assert after.startswith(before.rstrip("\n")) and after.endswith(f"[allow]\n{BLOCKED}\n")
+    assert after == before.rstrip("\n") + f"\n{BLOCKED}\n"  # the header and entries kept, [allow] last
     assert not [p.name for p in (rules_dir / "wordlist").iterdir() if p.name.endswith(".tmp")]
     assert _verdict_after_reload(app, text, "accept") == "accept"
 
@@ -174,7 +175,8 @@ def test_block_offer_after_rejecting_a_review_the_list_missed(
         },
     )
     text = (rules_dir / "wordlist" / "site-block.txt").read_text()
-    assert "[reject personal]\nsnorfwit\n" in text and f"[reject obscene]\n{BLOCKED}\n" in text
+    entries = {e.term: e for _, e in parse_rules_file(rules_dir / "wordlist" / "site-block.txt", ("reject",))}
+    assert entries["snorfwit"].clause == "personal" and entries[BLOCKED].clause == "obscene"
     assert text.startswith("# Terms this site rejects")
     assert _verdict_after_reload(app, "What a snorfwit.", "reject") == "reject"
 
