@@ -468,6 +468,20 @@ class Settings(BaseSettings):
             )
         return value
 
+    # -- Moderators teach the word list (issue 11, item 7) ----------------------------------------------------
+    # From the dashboard a moderator adds a term to rules/wordlist/site-allow.txt or site-block.txt, after
+    # seeing what it would change among the most recent logged verdicts. Needs a writable rules folder.
+    #: Logged verdicts the what-if re-judges (newest first, each comment once): the page's cost bound.
+    TEACH_WHATIF_ENTRIES: int = Field(default=2_000, ge=1, le=100_000)
+    #: Comments whose verdict would change listed on the page, at most (the count is always shown).
+    TEACH_WHATIF_SHOWN: int = Field(default=50, ge=1, le=1_000)
+    #: A taught term's length in characters, at most.
+    TEACH_TERM_MAX_CHARS: int = Field(default=60, ge=1, le=200)
+    #: Entries a site file may hold before the dashboard refuses to add more (edit it by hand past that).
+    TEACH_FILE_MAX_ENTRIES: int = Field(default=5_000, ge=1, le=1_000_000)
+    #: A site file's size in bytes before the dashboard refuses to add more.
+    TEACH_FILE_MAX_BYTES: int = Field(default=512 * 1024, ge=1024, le=64 * 1024 * 1024)
+
 
 def _default_data_dir() -> Path:
     """$XDG_STATE_HOME/moderation, else ~/.local/state/moderation (the XDG base directory default)."""

@@ -22,3 +22,17 @@ def test_out_of_range_numbers_are_refused(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("MODERATION_BATCH_MAX_SIZE", "0")
     with pytest.raises(ValueError, match="BATCH_MAX_SIZE"):
         Settings()
+
+
+def test_teaching_the_word_list_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings()
+    assert settings.TEACH_WHATIF_ENTRIES == 2_000 and settings.TEACH_TERM_MAX_CHARS == 60
+    for name, value in (
+        ("TEACH_WHATIF_ENTRIES", "0"),
+        ("TEACH_TERM_MAX_CHARS", "500"),
+        ("TEACH_FILE_MAX_BYTES", "1"),
+    ):
+        monkeypatch.setenv(f"MODERATION_{name}", value)
+        with pytest.raises(ValueError, match=name):
+            Settings()
+        monkeypatch.delenv(f"MODERATION_{name}")

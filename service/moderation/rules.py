@@ -71,6 +71,9 @@ def _short_switch_interval() -> Iterator[None]:
                 sys.setswitchinterval(_usual_interval)
 
 
+#: For builds elsewhere that share the event loop's process (the teach page's what-if, issue 11 item 7).
+short_switch_interval = _short_switch_interval
+
 #: The files' state: (path, mtime in ns, size) for each, -1s for one that cannot be read.
 Signature = tuple[tuple[str, int, int], ...]
 

@@ -66,6 +66,7 @@ from service.review.models import (
     CommentNotFound,
     CommentStatus,
     DecisionConflict,
+    LogRecord,
     ModeratorAction,
     PendingRecord,
     Recorded,
@@ -79,6 +80,7 @@ from service.review.models import (
     first_writer_status,
     known_status,
     moderator_entry,
+    parse_record,
     stored_verdict,
     text_digest,
     verdict_entry,
@@ -403,6 +405,33 @@ class DecisionLog(LogReader):
         after = LogCursor(position.ms, position.seq + 1) if position.seq < MAX_ID_PART else None
         rows = await self.store.read_log(count=1, before=after, since_ms=position.ms)
         return rows[0].fields if rows and rows[0].id == position else None
+
+    async def logged_verdict(self, comment_id: str) -> LogRecord | None:
+        """The verdict entry a comment's status points at, or None (unknown comment, entry gone)."""
+        fields = await self.store.get_status(comment_id)
+        entry = await self._logged(fields) if fields else None
+        if fields is None or entry is None or entry.get("kind") != "verdict":
+            return None
+        return parse_record(fields.get("log_id", ""), entry)
+
+    async def record_rules_change(
+        self, moderator: str, term: str, file_name: str, comment_id: str = ""
+    ) -> LogCursor:
+        """A moderator taught the word list (issue 11, item 7): who added which term to which file, and the
+        comment that prompted it. A log entry of its own kind ("rules"), which the verdict pages skip."""
+        now_ms = int(self._clock() * 1000)
+        entry = {
+            "kind": "rules",
+            "comment_id": comment_id,
+            "action": "add_term",
+            "moderator": moderator,
+            "term": term,
+            "file": file_name,
+            "at_ms": str(now_ms),
+        }
+        return await self.store.append_log(
+            entry, max_len=self.max_entries, min_ms=now_ms - self.retention_s * 1000
+        )
 
     # -- moderators' decisions -----------------------------------------------------------------------------
 

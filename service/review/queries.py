@@ -86,6 +86,9 @@ class LogReader:
                 fields = row.fields
                 if (
                     (kind and fields.get("kind") != kind)
+                    # A moderator's change of the word list (issue 11, item 7) is neither a verdict nor a
+                    # decision on a comment: no page of comments lists it.
+                    or fields.get("kind") == "rules"
                     or (verdict and fields.get("verdict") != verdict)
                     or (clause and clause not in fields.get("clauses", "").split(","))
                     or (article_id and fields.get("article_id") != article_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from service.web import demo, login, pages, statements, suggestions, webhooks
+from service.web import demo, login, pages, statements, suggestions, teach, webhooks
 from service.web.errors import install_error_handlers
 from service.web.responses import WEB_DIR
 
@@ -21,6 +21,7 @@ router.include_router(statements.router)  # the statement of reasons' page and e
 # The commenter's widget and its demo page (issue 14).
 router.include_router(demo.router)
 router.include_router(webhooks.router)
+router.include_router(teach.router)  # moderators teach the word list (issue 11, item 7)
 
 
 def install(app: FastAPI) -> None:
