@@ -17,7 +17,7 @@ def test_readyz_with_memory_cache(client):
     assert r.status_code == 200
     body = r.json()
     assert body["status"] == "ready"
-    assert body["checks"]["policy"]["ok"] and "2026-11-27.1" in body["checks"]["policy"]["detail"]
+    assert body["checks"]["policy"]["ok"] and "2026-11-29.1" in body["checks"]["policy"]["detail"]
     assert body["checks"]["model"]["detail"] == "marker:000000000000"
     assert "memory" in body["checks"]["cache"]["detail"]
 

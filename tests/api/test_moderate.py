@@ -35,7 +35,7 @@ def test_clean_comment_is_accepted_with_every_score(client):
     assert body["profanity"] == {"matches": [], "capped": False, "omitted": 0}
     assert body["reasons_omitted"] == 0
     assert body["cached"] is False and body["model_consulted"] is True
-    assert body["policy_version"] == "2026-11-27.1"
+    assert body["policy_version"] == "2026-11-29.1"
     assert body["model"] == "marker:000000000000"
 
 

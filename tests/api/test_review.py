@@ -29,7 +29,7 @@ def test_log_holds_rejections_and_reviews_in_full(app):
     rejected = entries[1]
     assert rejected["text"] == "This is fucking ridiculous."
     assert (rejected["article_id"], rejected["author_id"]) == ("a-7", "u-9")
-    assert rejected["policy_version"] == "2026-11-27.1" and rejected["model"] == "marker:000000000000"
+    assert rejected["policy_version"] == "2026-11-29.1" and rejected["model"] == "marker:000000000000"
     (match,) = rejected["matches"]
     assert rejected["text"][match["start"] : match["end"]] == match["text"]
     assert any(r["source"] == "wordlist" and r["clause"] == "obscene" for r in rejected["reasons"])

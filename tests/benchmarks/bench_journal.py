@@ -61,7 +61,7 @@ def _records(count: int, text_chars: int = 300) -> list[PendingRecord]:
                 notice="Your comment will appear once a moderator has reviewed it.",
                 scores={c: 0.01 for c in ("toxicity", "severe_toxicity", "obscene", "threat", "insult")},
                 profanity=Profanity(matches=matches),
-                policy_version="2026-11-27.1",
+                policy_version="2026-11-29.1",
                 model="unbiased:0123456789ab",
             )
         )

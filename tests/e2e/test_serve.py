@@ -130,7 +130,7 @@ def test_serves_real_model_verdicts_over_http(server):
 
 def test_log_says_what_was_loaded(server):
     log = server.log.read_text()
-    assert "policy 2026-11-27.1 loaded" in log
+    assert "policy 2026-11-29.1 loaded" in log
     assert "verdict cache: redis://" in log
 
 
