@@ -474,8 +474,9 @@ class Settings(BaseSettings):
     #: Detect the language of a comment sent without `lang` (only when the word list matched something). Off:
     #: such comments are English, as before.
     LANG_DETECT: bool = True
-    #: The detector reads at most this many characters of a comment (its cost stays bounded).
-    LANG_DETECT_MAX_CHARS: int = Field(default=300, ge=20, le=10_000)
+    #: The detector reads at most this many characters of a comment (its cost stays bounded): ~40 us of CPU
+    #: at 120 characters, ~85 us at 300 (py3langid 0.4.0, 16 candidates); 120 is a sentence or two, plenty.
+    LANG_DETECT_MAX_CHARS: int = Field(default=120, ge=20, le=10_000)
     #: Fewer letters than this (in what the detector reads): too short to tell, taken as English.
     LANG_DETECT_MIN_LETTERS: int = Field(default=10, ge=1, le=1_000)
     #: The detector's probability for its best language, at least; under it the comment is taken as English.

@@ -88,8 +88,9 @@ class Language(BaseModel):
     code: str = Field(description="Primary language subtag (ISO 639): 'en', 'de', 'sv', ...")
     source: LanguageSource = Field(
         description=(
-            "'given': the request's lang; 'detected': the language detector was sure enough; 'default': "
-            "English, because no lang was given and the text was too short or the detector unsure."
+            "'given': the request's lang; 'detected': the language detector was sure enough (or the words are "
+            "plainly English); 'default': English, because no lang was given and the text was too short, the "
+            "detector unsure, or every match counts in any language (then nothing is detected)."
         )
     )
 

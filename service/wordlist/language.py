@@ -16,15 +16,19 @@ code) restricted to `candidates`, on at most `max_chars` characters of the text.
 `min_letters` letters, or whose best language scores under `min_confidence`, is taken as English: the
 direction that keeps matches, the safe one for a moderation service.
 
-Cost: detection runs only when it can change something, i.e. when the word list matched and no `lang` was
-given (most comments match nothing), in the matching thread; it reads at most `max_chars` characters, so a
-comment's work stays linear in its length. The detector (~90 MB, ~1 s to load) loads on first use or at
+Cost: detection runs only when it can change something: the word list matched, no `lang` was given (most
+comments match nothing), and some match is not a written-out word that counts in every candidate language.
+Even then, a text whose words are plainly English (a quarter of them frequent English words far rarer in the
+other candidates) is English at sight, with set lookups; the detector (~40-100 us) runs for the rest. All in
+the matching thread, on at most `max_chars` characters, so a comment's work stays linear in its length.
+The detector (~90 MB, ~1 s to load) loads on first use or at
 startup (`warm`).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +46,19 @@ log = logging.getLogger(__name__)
 ENGLISH = "en"
 
 
+#: English text reads as English at sight (no detector) with at least this many English words...
+ENGLISH_MARKERS_MIN = 3
+#: ... making at least this share of its words ...
+ENGLISH_MARKERS_SHARE = 1 / 4
+#: ... taken from English's most frequent words ...
+ENGLISH_MARKER_POOL = 10_000
+#: ... that are this much (Zipf: powers of ten) more frequent in English than in any other candidate language:
+#: "should", "people", "knowledge" are in; "was", "in", "so", "die", "problem" are out (and "the", "you": web
+#: text in every language quotes English).
+MARKER_ZIPF_MARGIN = 1.5
+
+_WORD = re.compile(r"[^\W\d_]+")
+
 #: Where wordfreq names a language otherwise than the detector does.
 _WORDFREQ_CODE = {"no": "nb", "nn": "nb", "tl": "fil"}
 
@@ -56,7 +73,7 @@ class LanguageOptions:
 
     detect: bool = True
     """Detect the language when no lang is given; off: such comments are English."""
-    max_chars: int = 300
+    max_chars: int = 120
     min_letters: int = 10
     min_confidence: float = 0.6
     candidates: tuple[str, ...] = DEFAULT_LANGUAGE_CANDIDATES
@@ -81,6 +98,7 @@ class Languages:
     def __init__(self, options: LanguageOptions | None = None) -> None:
         self.options = options or LanguageOptions()
         self._common: dict[tuple[str, str], bool] = {}
+        self._markers: frozenset[str] | None = None
 
     # ------------------------------------------------------------------------------------------ detection
     def warm(self) -> None:
@@ -89,14 +107,17 @@ class Languages:
         if self.options.detect:
             try:
                 _detector(self.options.candidates)
+                self._english_markers()
             except Exception:
                 log.exception("the language detector did not load; comments without lang count as English")
 
     def detect(self, text: str) -> Language:
         """The language of `text` as detected, or English ('default') when the text is short or unsure."""
         sample = text[: self.options.max_chars]
-        if not self.options.detect or sum(c.isalpha() for c in sample) < self.options.min_letters:
+        if not self.options.detect or sum(map(str.isalpha, sample)) < self.options.min_letters:
             return Language(code=ENGLISH, source="default")
+        if self._english_at_sight(sample):
+            return Language(code=ENGLISH, source="detected")
         try:
             code, confidence = _detector(self.options.candidates).classify(sample)
         except Exception:  # a detector that fails costs the comment its language, never its verdict
@@ -105,6 +126,31 @@ class Languages:
         if confidence < self.options.min_confidence:
             return Language(code=ENGLISH, source="default")
         return Language(code=str(code), source="detected")
+
+    def _english_at_sight(self, sample: str) -> bool:
+        """Whether `sample` plainly reads as English without the detector: at least ENGLISH_MARKERS_MIN of its
+        words, and ENGLISH_MARKERS_SHARE of them, are frequent English words that are far rarer in every other
+        candidate language ("should", "people", "chocolate"; not "was", "in", "so" nor loanwords such as
+        "fucking"). A set question per word, several times cheaper than the detector, which most flagged
+        comments (English ones) then skip."""
+        words = _WORD.findall(sample.lower())
+        markers = sum(1 for w in words if w in self._english_markers())
+        return markers >= ENGLISH_MARKERS_MIN and markers >= ENGLISH_MARKERS_SHARE * len(words)
+
+    def _english_markers(self) -> frozenset[str]:
+        if self._markers is None:
+            self._markers = frozenset(
+                w
+                for w in wordfreq.top_n_list(ENGLISH, ENGLISH_MARKER_POOL, wordlist="small")
+                if w.isalpha()
+                and not any(
+                    wordfreq.zipf_frequency(w, _WORDFREQ_CODE.get(c, c), wordlist="small")
+                    > wordfreq.zipf_frequency(w, ENGLISH, wordlist="small") - MARKER_ZIPF_MARGIN
+                    for c in self.options.candidates
+                    if c != ENGLISH and _WORDFREQ_CODE.get(c, c) in _wordfreq_languages()
+                )
+            )
+        return self._markers
 
     # ------------------------------------------------------------------------------------------- matches
     def judge(
@@ -117,6 +163,10 @@ class Languages:
             language = Language(code=lang, source="given")
         elif not matches:
             return [], None
+        elif all(self._stands_anywhere(text, m) for m in matches):
+            # Every match would count in any candidate language, so detection could change nothing (most
+            # flagged comments write the word out, and detection costs as much as the matching).
+            return list(matches), Language(code=ENGLISH, source="default")
         else:
             language = self.detect(text)
         if language.code == ENGLISH or not matches:
@@ -126,13 +176,15 @@ class Languages:
     def _counts_in(self, text: str, match: WordMatch, code: str) -> bool:
         """Whether a match stands in a text of language `code` (not English): the term written out as a whole
         word, and not a common word of that language."""
-        before = text[match.start - 1] if match.start > 0 else " "
-        after = text[match.end] if match.end < len(text) else " "
-        if before.isalnum() or after.isalnum():
-            return False  # inside a longer word: "erfolg|reich", "slut|a"
-        if match.text.casefold() != match.term.casefold():
-            return False  # disguised or inflected: English spelling tricks, not this language's
-        return not self._common_word(match.term.casefold(), code)
+        return _written_out(text, match) and not self._common_word(match.term.casefold(), code)
+
+    def _stands_anywhere(self, text: str, match: WordMatch) -> bool:
+        """Whether a match counts whatever the text's language among the candidates: written out, and a
+        common word of none of them."""
+        if not _written_out(text, match):
+            return False
+        word = match.term.casefold()
+        return not any(self._common_word(word, c) for c in self.options.candidates if c != ENGLISH)
 
     def _common_word(self, word: str, code: str) -> bool:
         """Whether `word` is a common word of language `code`: at least `common_zipf` there, and at least as
@@ -151,6 +203,17 @@ class Languages:
         if len(self._common) < _COMMON_CACHE_MAX:
             self._common[key] = answer
         return answer
+
+
+def _written_out(text: str, match: WordMatch) -> bool:
+    """Whether a match is its term written out as a whole word (any case): not part of a longer word, not
+    disguised or inflected."""
+    before = text[match.start - 1] if match.start > 0 else " "
+    after = text[match.end] if match.end < len(text) else " "
+    if before.isalnum() or after.isalnum():
+        return False  # inside a longer word: "erfolg|reich", "slut|a"
+    # Disguised or inflected: English spelling tricks, not another language's.
+    return match.text.casefold() == match.term.casefold()
 
 
 _LOADING = threading.Lock()

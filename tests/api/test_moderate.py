@@ -249,7 +249,7 @@ def test_german_and_swedish_words_are_not_english_profanity(client):
 
 
 def test_an_english_insult_in_a_german_sentence_is_still_caught(client):
-    text = "Du bist ein fucking Idiot, das weiss hier jeder"
+    text = "Du bist ein fucking Idiot, das war sehr erfolgreich"
     body = client.post("/v1/moderate", json={"text": text}).json()
     assert body["verdict"] == "reject"
     assert [m["text"] for m in body["profanity"]["matches"]] == ["fucking"]

@@ -38,18 +38,35 @@ def test_words_of_other_languages_are_not_english_profanity(
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"),
+    ("text", "expected", "code"),
     [
-        ("Du bist ein fucking Idiot und ein asshole", ["fucking", "asshole"]),
-        ("Tu es vraiment un asshole, tout le monde le sait bien", ["asshole"]),
+        ("Du bist ein fucking Idiot, das war sehr erfolgreich", ["fucking"], "de"),
+        ("Du är en asshole och vi måste sluta nu", ["asshole"], "sv"),
     ],
 )
 def test_english_profanity_written_out_in_another_language_still_counts(
-    wordlist: WordList, languages: Languages, text: str, expected: list[str]
+    wordlist: WordList, languages: Languages, text: str, expected: list[str], code: str
 ) -> None:
+    assert len(wordlist.find(text)) > len(expected)  # a sub-word match too, so the language is detected
     kept, language = _judged(wordlist, languages, text)
     assert kept == expected
-    assert language is not None and language.code != "en" and language.source == "detected"
+    assert language is not None and (language.code, language.source) == (code, "detected")
+
+
+def test_no_detection_when_every_match_counts_in_any_language(wordlist: WordList) -> None:
+    # A detector that could not even load is never asked: "fucking" and "asshole" written out count anywhere.
+    languages = Languages(LanguageOptions(candidates=("en", "de", "xx")))
+    kept, language = _judged(wordlist, languages, "Du bist ein fucking Idiot und ein asshole")
+    assert kept == ["fucking", "asshole"]
+    assert language is not None and (language.code, language.source) == ("en", "default")
+
+
+def test_plainly_english_text_needs_no_detector(wordlist: WordList) -> None:
+    languages = Languages(LanguageOptions(candidates=("en", "de", "xx")))
+    text = "People should really think before they post this sh1t about other people"
+    kept, language = _judged(wordlist, languages, text)
+    assert kept == ["sh1t"]
+    assert language is not None and (language.code, language.source) == ("en", "detected")
 
 
 def test_disguised_spellings_count_in_english_only(wordlist: WordList, languages: Languages) -> None:
