@@ -163,6 +163,8 @@ class Languages:
             language = Language(code=lang, source="given")
         elif not matches:
             return [], None
+        elif not self.options.detect:
+            return list(matches), Language(code=ENGLISH, source="default")
         elif all(self._stands_anywhere(text, m) for m in matches):
             # Every match would count in any candidate language, so detection could change nothing (most
             # flagged comments write the word out, and detection costs as much as the matching).

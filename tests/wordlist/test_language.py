@@ -120,3 +120,10 @@ def test_detection_reads_a_bounded_prefix(wordlist: WordList) -> None:
     kept, language = Languages(options).judge(text, None, wordlist.find(text))
     assert language is not None and language.code == "de"
     assert kept and all(m.text == "fucking" for m in kept)
+
+
+def test_without_detection_a_comment_without_lang_is_english(wordlist: WordList) -> None:
+    languages = Languages(LanguageOptions(detect=False))
+    kept, language = _judged(wordlist, languages, "Das war sehr erfolgreich")
+    assert kept == ["reich"] and language is not None and (language.code, language.source) == ("en", "default")
+    assert _judged(wordlist, languages, "Vi måste sluta nu", "sv")[0] == []  # a given lang still counts
