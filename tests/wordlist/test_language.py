@@ -125,5 +125,7 @@ def test_detection_reads_a_bounded_prefix(wordlist: WordList) -> None:
 def test_without_detection_a_comment_without_lang_is_english(wordlist: WordList) -> None:
     languages = Languages(LanguageOptions(detect=False))
     kept, language = _judged(wordlist, languages, "Das war sehr erfolgreich")
-    assert kept == ["reich"] and language is not None and (language.code, language.source) == ("en", "default")
+    assert (
+        kept == ["reich"] and language is not None and (language.code, language.source) == ("en", "default")
+    )
     assert _judged(wordlist, languages, "Vi måste sluta nu", "sv")[0] == []  # a given lang still counts
