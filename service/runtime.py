@@ -43,6 +43,7 @@ from service.store.keyfile import KeyFile, KeyFileError
 from service.store.memory import MemoryStore
 from service.store.outbox import MemoryOutbox, Outbox, RedisOutbox
 from service.store.redis import RedisStore, mask_url
+from service.wordlist.language import LanguageOptions, Languages
 from service.wordlist.rules import WordListError
 
 log = logging.getLogger("service")
@@ -296,7 +297,7 @@ def pipeline(
 ) -> Pipeline:
     """The pipeline every door uses; `decisions=None` records nothing, `cache=False` skips the verdict cache
     (`store`, opened with `open_store(settings)`). Its matching threads stop with `Pipeline.close()`."""
-    return Pipeline(
+    built = Pipeline(
         rules=rules,
         scorer=scorer,
         store=store,
@@ -308,7 +309,11 @@ def pipeline(
         max_reasons=settings.MAX_REASONS,
         cache=cache,
         journal=journal,
+        languages=Languages(LanguageOptions.from_settings(settings)),
     )
+    # The language detector loads in a matching thread now rather than with the first comment needing it.
+    built.matching.submit(built.languages.warm)
+    return built
 
 
 # -- API keys per site (issue 13) ---------------------------------------------------------------------------

@@ -342,7 +342,9 @@ async def analyze(
     groups = _span_groups(text, settings.PERSPECTIVE_MAX_SPANS) if body.span_annotations else []
     # A comment of one sentence is its own span: its scores are the comment's, not a second model input.
     parts = [text[s:e] for s, e in groups] if len(groups) > 1 else []
-    comment = Comment(text=text, lang=_primary(languages[0]), site=site)
+    # The word list detects the language of a comment sent without `languages` (English is only the model's
+    # default here).
+    comment = Comment(text=text, lang=_primary(body.languages[0]) if body.languages else None, site=site)
     verdict, part_scores = await unless_disconnected(
         request, pipeline.moderate_with_parts(comment, parts, do_not_store=body.do_not_store)
     )

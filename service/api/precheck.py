@@ -15,11 +15,12 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.api.deps import PipelineDep, SettingsDep
 from service.api.errors import ERROR_RESPONSES, ApiError, ErrorResponse
 from service.api.moderate import KEY_REFUSED, SiteDep, check_text
+from service.api.schemas import check_lang
 from service.config import Settings
 from service.moderation.types import Clause, Comment, Reason, Tier, VerdictKind
 from service.store.base import StoreUnavailable
@@ -37,7 +38,14 @@ class PrecheckIn(BaseModel):
     )
 
     text: str = Field(description="The comment as it stands (at most MODERATION_MAX_CHARS characters).")
-    lang: str | None = Field(default=None, max_length=35, description="BCP 47 language tag, if known.")
+    lang: str | None = Field(
+        default=None, max_length=35, description="BCP 47 language tag, if known (as for /v1/moderate)."
+    )
+
+    @field_validator("lang")
+    @classmethod
+    def _lang_tag(cls, value: str | None) -> str | None:
+        return check_lang(value)
 
 
 class Span(BaseModel):

@@ -9,9 +9,19 @@ from service.moderation.types import (
     COMMENT_ID_MAX_CHARS,
     COMMENT_ID_PATTERN,
     COMMENT_ID_RULE,
+    LANG_TAG_PATTERN,
+    LANG_TAG_RULE,
     Verdict,
     is_comment_id,
+    primary_language,
 )
+
+
+def check_lang(value: str | None) -> str | None:
+    """A request's `lang` as sent, or a validation error naming LANG_TAG_RULE."""
+    if value is not None and primary_language(value) is None:
+        raise PydanticCustomError("lang", LANG_TAG_RULE)
+    return value
 
 
 class CommentIn(BaseModel):
@@ -37,7 +47,20 @@ class CommentIn(BaseModel):
     )
     article_id: str | None = Field(default=None, max_length=200)
     author_id: str | None = Field(default=None, max_length=200)
-    lang: str | None = Field(default=None, max_length=35, description="BCP 47 language tag, if known.")
+    lang: str | None = Field(
+        default=None,
+        max_length=35,
+        description=(
+            "BCP 47 language tag, if known ('de', 'pt-BR'). In a language other than English only listed terms "
+            "written out as whole words count; without it the language is detected when the word list matches."
+        ),
+        json_schema_extra={"pattern": f"^{LANG_TAG_PATTERN}$"},
+    )
+
+    @field_validator("lang")
+    @classmethod
+    def _lang_tag(cls, value: str | None) -> str | None:
+        return check_lang(value)
 
     @field_validator("id")
     @classmethod

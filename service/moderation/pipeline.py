@@ -35,12 +35,21 @@ from service.model.base import Scorer
 from service.model.batcher import MicroBatcher, Overloaded
 from service.moderation.policy import Policy, apply_policy, cap_matches
 from service.moderation.rules import Rules, RulesSource
-from service.moderation.types import VERDICTS, Comment, Profanity, Verdict, WordMatch
+from service.moderation.types import (
+    VERDICTS,
+    Comment,
+    Language,
+    Profanity,
+    Verdict,
+    WordMatch,
+    primary_language,
+)
 from service.review.journal import Journal
 from service.review.log import DecisionLog
 from service.review.models import IdConflict, PendingRecord
 from service.store.base import StoreUnavailable, VerdictCache
 from service.store.keys import verdict_digest
+from service.wordlist.language import Languages
 from service.wordlist.matcher import WordList
 
 log = logging.getLogger(__name__)
@@ -60,6 +69,10 @@ class Identity:
 
     def as_dict(self) -> dict[str, str]:
         return {"policy": self.policy, "wordlist": self.wordlist, "model": self.model}
+
+
+Matched = tuple[list[WordMatch], int, Language | None]
+"""A comment's matches (capped), how many the cap left out, and the language they were judged in."""
 
 
 @dataclass
@@ -90,11 +103,13 @@ class Pipeline:
         decisions: DecisionLog | None = None,
         cache: bool = True,
         journal: Journal[PendingRecord] | None = None,
+        languages: Languages | None = None,
     ) -> None:
         """`matching` runs word-list matching (the pipeline shuts it down on `close`). `cache=False` neither
         reads nor writes the verdict cache: batch rescoring judges every comment afresh and must not fill
         the service's cache with an archive's worth of verdicts. `journal` keeps the records the decision
-        log's store could not take (its replay task is the caller's to run)."""
+        log's store could not take (its replay task is the caller's to run). `languages` decides which matches
+        count in a comment's language (service/wordlist/language.py; default options without one)."""
         # Policy and word lists, reloaded together off the request path (service/moderation/rules.py).
         self.rules = rules
         self.scorer = scorer
@@ -109,6 +124,7 @@ class Pipeline:
         self.matching = matching
         self.max_matches = max_matches
         self.max_reasons = max_reasons
+        self.languages = languages or Languages()
 
     def identity(self, rules: Rules | None = None) -> Identity:
         """The identity verdicts get now (or with `rules`, the rules a call already holds)."""
@@ -176,8 +192,14 @@ class Pipeline:
         rules = self.rules.current()
         identity = self.identity(rules)
         ids = [c.id or uuid.uuid4().hex for c in comments]
+        langs = [primary_language(c.lang) for c in comments]
+        # The given language changes which matches count, so it is part of the key (a detected one is a
+        # function of the text).
         digests = (
-            [verdict_digest(c.text, identity.policy, identity.wordlist, identity.model) for c in comments]
+            [
+                verdict_digest(c.text, identity.policy, identity.wordlist, identity.model, lang=lang)
+                for c, lang in zip(comments, langs, strict=True)
+            ]
             if self.cache
             else []
         )
@@ -193,7 +215,7 @@ class Pipeline:
         loop = asyncio.get_running_loop()
         found = await asyncio.gather(
             *(
-                loop.run_in_executor(self.matching, self._match, rules.wordlist, comments[i].text)
+                loop.run_in_executor(self.matching, self._match, rules.wordlist, comments[i].text, langs[i])
                 for i in todo
             )
         )
@@ -298,21 +320,22 @@ class Pipeline:
         taken = await self.journal.add(records)
         return [r.verdict for r in records[:taken]] + verdicts[taken:]
 
-    def _match(self, wordlist: WordList, text: str) -> tuple[list[WordMatch], int]:
-        """Step 3, in a matching thread: the word list's matches, capped, and how many the cap left out."""
-        matches = wordlist.find(text)
+    def _match(self, wordlist: WordList, text: str, lang: str | None) -> Matched:
+        """Step 3, in a matching thread: the word list's matches that count in the comment's language (given
+        as `lang`, else detected when something matched), capped; how many the cap left out; the language."""
+        matches, language = self.languages.judge(text, lang, wordlist.find(text))
         kept = cap_matches(matches, self.max_matches)
-        return kept, len(matches) - len(kept)
+        return kept, len(matches) - len(kept), language
 
     def _verdict(
         self,
         policy: Policy,
         comment_id: str,
-        matched: tuple[list[WordMatch], int],
+        matched: Matched,
         scores: dict[str, float] | None,
         model_failed: bool,
     ) -> Verdict:
-        matches, omitted = matched
+        matches, omitted, language = matched
         outcome = apply_policy(
             policy, matches, scores, model_failed=model_failed, max_reasons=self.max_reasons
         )
@@ -323,7 +346,7 @@ class Pipeline:
             reasons_omitted=outcome.reasons_omitted,
             notice=outcome.notice,
             scores={k: round(float(v), 6) for k, v in (scores or {}).items()},
-            profanity=Profanity(matches=matches, capped=omitted > 0, omitted=omitted),
+            profanity=Profanity(matches=matches, capped=omitted > 0, omitted=omitted, language=language),
             cached=False,
             model_consulted=scores is not None,
             policy_version=policy.version,

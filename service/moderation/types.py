@@ -60,6 +60,44 @@ def is_comment_id(value: str) -> bool:
     return len(value) <= COMMENT_ID_MAX_CHARS and _COMMENT_ID.fullmatch(value) is not None
 
 
+#: A BCP 47 language tag as a client sends one ("de", "de-AT", "pt_BR", "gsw"): a primary language subtag of
+#: two or three letters, then any subtags. Only the primary subtag matters to the word list.
+LANG_TAG_PATTERN = r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*"
+LANG_TAG_RULE = (
+    "lang is a BCP 47 language tag: a two- or three-letter language code, then any subtags "
+    '("de", "de-AT", "pt-BR")'
+)
+_LANG_TAG = re.compile(LANG_TAG_PATTERN, re.ASCII)
+
+
+def primary_language(tag: str | None) -> str | None:
+    """The primary language subtag of a BCP 47 tag, lower-cased ("de-AT" -> "de"); None for None or for a tag
+    that does not follow LANG_TAG_RULE."""
+    if tag is None:
+        return None
+    tag = tag.strip()
+    if len(tag) > 35 or _LANG_TAG.fullmatch(tag) is None:
+        return None
+    return re.split(r"[-_]", tag, maxsplit=1)[0].lower()
+
+
+LanguageSource = Literal["given", "detected", "default"]
+LANGUAGE_SOURCES: tuple[LanguageSource, ...] = get_args(LanguageSource)
+
+
+class Language(BaseModel):
+    """The language the word list assumed for a comment, and where that came from."""
+
+    code: str = Field(description="Primary language subtag (ISO 639): 'en', 'de', 'sv', ...")
+    source: LanguageSource = Field(
+        description=(
+            "'given': the request's lang; 'detected': the language detector was sure enough (or the words are "
+            "plainly English); 'default': English, because no lang was given and the text was too short, the "
+            "detector unsure, or every match counts in any language (then nothing is detected)."
+        )
+    )
+
+
 class Comment(BaseModel):
     """One comment as the pipeline receives it (already validated by whichever door it came in by)."""
 
@@ -118,6 +156,15 @@ class Profanity(BaseModel):
     )
     omitted: int = Field(
         default=0, ge=0, description="How many matches were found but left out of `matches`."
+    )
+    language: Language | None = Field(
+        default=None,
+        description=(
+            "The language the word list assumed. Sub-word and disguised matches count in English text only; "
+            "in another language only a listed term written out as a whole word counts, unless it is a "
+            "common word of that language. Null when no lang was given and nothing matched (no language "
+            "was needed, so none was detected)."
+        ),
     )
 
 

@@ -162,7 +162,9 @@ class Keys:
         return f"Keys(prefix={self.prefix!r})"
 
 
-def verdict_digest(text: str, policy_version: str, rules_version: str, model_id: str) -> str:
+def verdict_digest(
+    text: str, policy_version: str, rules_version: str, model_id: str, *, lang: str | None = None
+) -> str:
     """SHA-256 (hex) naming one verdict: the same four inputs always give the same verdict.
 
     The four parts are encoded as a JSON list, not joined with a separator: with a separator, ("a|b", "c")
@@ -171,10 +173,18 @@ def verdict_digest(text: str, policy_version: str, rules_version: str, model_id:
     default) escapes everything outside ASCII, which also keeps lone surrogates — which `str.encode`
     refuses — encodable, and makes the bytes independent of any Unicode normalization along the way.
     The scheme tag leads the list so that a future change of encoding changes every key.
+
+    `lang` is the language the request gave (its primary subtag): it decides which word-list matches count
+    (issue 11), so "slut" sent as Swedish and the same text sent without a language are two verdicts. Without
+    it the list is the four parts alone, so the keys of comments sent without a language stay as they were.
     """
     parts = [DIGEST_SCHEME, text, policy_version, rules_version, model_id]
     for name, value in zip(("text", "policy_version", "rules_version", "model_id"), parts[1:], strict=True):
         if not isinstance(value, str):
             raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    if lang is not None:
+        if not isinstance(lang, str):
+            raise TypeError(f"lang must be a str, got {type(lang).__name__}")
+        parts.append(f"lang:{lang}")
     encoded = json.dumps(parts, ensure_ascii=True, separators=(",", ":")).encode("ascii")
     return hashlib.sha256(encoded).hexdigest()

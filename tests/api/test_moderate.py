@@ -32,7 +32,7 @@ def test_clean_comment_is_accepted_with_every_score(client):
         "threat",
         "sexual_explicit",
     }
-    assert body["profanity"] == {"matches": [], "capped": False, "omitted": 0}
+    assert body["profanity"] == {"matches": [], "capped": False, "omitted": 0, "language": None}
     assert body["reasons_omitted"] == 0
     assert body["cached"] is False and body["model_consulted"] is True
     assert body["policy_version"] == "2026-11-29.1"
@@ -235,3 +235,47 @@ def test_a_megabyte_of_one_word_answers_bounded_json(client):
     assert len(first["profanity"]["matches"]) == 20  # MODERATION_MAX_MATCHES
     assert (first["profanity"]["capped"], first["profanity"]["omitted"]) == (True, 1980)
     assert len(first["reasons"]) <= 20 and first["notice"]
+
+
+# -- other languages (issue 11, item 6) ---------------------------------------------------------------------
+
+
+def test_german_and_swedish_words_are_not_english_profanity(client):
+    for text, code in (("Das war sehr erfolgreich", "de"), ("Vi måste sluta nu", "sv")):
+        body = client.post("/v1/moderate", json={"text": text}).json()
+        assert body["verdict"] == "accept", text
+        assert body["profanity"]["matches"] == []
+        assert body["profanity"]["language"] == {"code": code, "source": "detected"}
+
+
+def test_an_english_insult_in_a_german_sentence_is_still_caught(client):
+    text = "Du bist ein fucking Idiot, das war sehr erfolgreich"
+    body = client.post("/v1/moderate", json={"text": text}).json()
+    assert body["verdict"] == "reject"
+    assert [m["text"] for m in body["profanity"]["matches"]] == ["fucking"]
+    assert body["profanity"]["language"] == {"code": "de", "source": "detected"}
+
+
+def test_a_given_lang_overrides_detection_and_keys_the_cache(client):
+    text = "Das war sehr erfolgreich"
+    as_english = client.post("/v1/moderate", json={"text": text, "lang": "en-GB"}).json()
+    assert as_english["verdict"] != "accept"
+    assert as_english["profanity"]["language"] == {"code": "en", "source": "given"}
+    as_german = client.post("/v1/moderate", json={"text": text, "lang": "de"}).json()
+    assert as_german["verdict"] == "accept" and as_german["cached"] is False
+    assert as_german["profanity"]["language"] == {"code": "de", "source": "given"}
+    again = client.post("/v1/moderate", json={"text": text, "lang": "de-AT"}).json()
+    assert again["cached"] is True and again["verdict"] == "accept"
+
+
+def test_short_text_without_lang_is_english(client):
+    body = client.post("/v1/moderate", json={"text": "sh1t"}).json()
+    assert body["verdict"] == "reject"
+    assert body["profanity"]["language"] == {"code": "en", "source": "default"}
+
+
+def test_a_lang_that_is_no_language_tag_is_refused(client):
+    for lang in ("english please", "e", "de--AT", "12"):
+        r = client.post("/v1/moderate", json={"text": "Hello", "lang": lang})
+        assert r.status_code == 422, lang
+        assert "BCP 47" in r.text

@@ -40,6 +40,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from service.moderation.types import TIERS
+from service.wordlist.language import Languages
 from service.wordlist.matcher import WordList
 
 RULES = pathlib.Path(__file__).resolve().parents[2] / "rules"
@@ -126,11 +127,14 @@ Judge = Callable[[str], tuple[bool, str]]
 
 
 def our_engine(wordlist: WordList, tiers: Collection[str] | None = None) -> Judge:
-    """The service's word list: `WordList.load(rules_dir)`, as the service builds it (runtime.load_rules).
-    A text is flagged where it has a match; with `tiers`, a match in one of those tiers."""
+    """The service's word list: `WordList.load(rules_dir)`, as the service builds it (runtime.load_rules),
+    with the matches that count in the text's language (detected, as for a request without `lang`). A text
+    is flagged where it has a match; with `tiers`, a match in one of those tiers."""
+    languages = Languages()
 
     def judge(text: str) -> tuple[bool, str]:
-        matches = [m for m in wordlist.find(text) if tiers is None or m.tier in tiers]
+        counted, _ = languages.judge(text, None, wordlist.find(text))
+        matches = [m for m in counted if tiers is None or m.tier in tiers]
         found = ", ".join(f"{m.term} ({m.tier}, {m.text!r}, {'+'.join(m.evidence)})" for m in matches)
         return bool(matches), found
 

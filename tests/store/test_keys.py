@@ -75,3 +75,12 @@ def test_the_review_overflow_lives_beside_the_queue_under_the_prefix() -> None:
         "site-a:review:overflow",
         "site-a:review:overflow:lost",
     )
+
+
+def test_a_given_language_changes_the_digest_and_none_keeps_the_old_one() -> None:
+    # Issue 11: "slut" sent as Swedish is another verdict than the same text sent as English or without lang.
+    assert verdict_digest(*BASE, lang=None) == verdict_digest(*BASE)
+    assert verdict_digest(*BASE, lang="sv") != verdict_digest(*BASE)
+    assert verdict_digest(*BASE, lang="sv") != verdict_digest(*BASE, lang="en")
+    with pytest.raises(TypeError):
+        verdict_digest(*BASE, lang=1)  # type: ignore[arg-type]
