@@ -207,6 +207,13 @@
     this.timer = setTimeout(function () { self.precheck(); }, CONFIG.debounceMs);
   };
 
+  // The page's language as a BCP 47 tag the service takes ("de", "pt-BR"), or nothing: a page whose
+  // <html lang> is not such a tag ("english", "") must not make its pre-checks fail; the service then detects.
+  function pageLanguage() {
+    var tag = (document.documentElement.lang || "").trim();
+    return /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/.test(tag) && tag.length <= 35 ? tag : "";
+  }
+
   Widget.prototype.precheck = function () {
     var self = this;
     var text = this.field.value;
@@ -217,7 +224,8 @@
     var controller = new AbortController();
     this.pending = controller;
     var body = { text: text };
-    if (document.documentElement.lang) body.lang = document.documentElement.lang;
+    var lang = pageLanguage();
+    if (lang) body.lang = lang;
     call("POST", "/v1/precheck", body, { signal: controller.signal }).then(function (answer) {
       if (self.pending !== controller || self.field.value !== text) return;
       self.pending = null;
