@@ -18,10 +18,10 @@ from service.api.deps import DecisionsDep, PipelineDep
 from service.api.keys import SiteKeysDep
 from service.moderation.types import ACTIONS, CLAUSES, VERDICTS
 from service.review.models import COUNTED, CommentNotFound, DecisionConflict, ModeratorAction
-from service.store.base import LogCursor, StoreUnavailable
+from service.store.base import StoreUnavailable
 from service.web.charts import stacked_bars
 from service.web.deps import CheckedForm, PageSession
-from service.web.responses import flash_redirect, local_path, render
+from service.web.responses import flash_redirect, local_path, page_cursor, render
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
 
@@ -109,12 +109,9 @@ async def rejections(
     # A page's filters come from links and hand-edited URLs: anything unknown falls back to no filter.
     verdict = verdict if verdict in ACTIONS else "reject"
     clause = clause if clause in CLAUSES else None
-    cursor: LogCursor | None = None
-    if before is not None:
-        try:
-            cursor = LogCursor.parse(before)
-        except ValueError:
-            before = None  # a stale or hand-edited link: start from the newest entries
+    cursor = page_cursor(before)
+    if cursor is None:
+        before = None  # a stale or hand-edited link: start from the newest entries
     page = await decisions.entries(
         before=cursor,
         kind="verdict",

@@ -16,6 +16,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from service.store.base import LogCursor
 from service.web.bidi import reveal
 from service.web.flash import clear_flash, read_flash, set_flash
 from service.web.highlight import highlight_segments
@@ -24,6 +25,17 @@ WEB_DIR = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=WEB_DIR / "templates")
 templates.env.filters["highlight"] = highlight_segments
 templates.env.filters["reveal"] = reveal
+
+
+def page_cursor(before: str | None) -> LogCursor | None:
+    """A page's `before` link parameter as a log position; None (start from the newest) when it is absent
+    or does not parse: a stale or hand-edited link is not an error on a page."""
+    if before is None:
+        return None
+    try:
+        return LogCursor.parse(before)
+    except ValueError:
+        return None
 
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:

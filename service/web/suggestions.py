@@ -9,9 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from service.api.deps import DecisionsDep, SuggestionsDep
-from service.store.base import LogCursor
 from service.web.deps import PageSession
-from service.web.responses import render
+from service.web.responses import page_cursor, render
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
 
@@ -26,12 +25,7 @@ async def suggestions_page(
     suggestions: SuggestionsDep,
     before: str | None = None,
 ) -> Response:
-    cursor: LogCursor | None = None
-    if before is not None:
-        try:
-            cursor = LogCursor.parse(before)
-        except ValueError:
-            cursor = None  # a stale or hand-edited link: start from the newest
+    cursor = page_cursor(before)
     page = await suggestions.page(cursor, _PAGE_SIZE)
     context = {
         "session": session,

@@ -14,10 +14,10 @@ from fastapi.responses import Response
 
 from service.api.deps import DecisionsDep
 from service.review.outbox import OutboxWorker
-from service.store.base import LogCursor, StoreUnavailable
+from service.store.base import StoreUnavailable
 from service.store.outbox import OutboxFull
 from service.web.deps import CheckedForm, PageSession
-from service.web.responses import flash_redirect, render
+from service.web.responses import flash_redirect, page_cursor, render
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
 
@@ -35,12 +35,7 @@ async def dead_letters(
     request: Request, session: PageSession, decisions: DecisionsDep, before: str | None = None
 ) -> Response:
     worker = _worker(request)
-    cursor: LogCursor | None = None
-    if before is not None:
-        try:
-            cursor = LogCursor.parse(before)
-        except ValueError:
-            cursor = None  # a stale or hand-edited link: start from the newest
+    cursor = page_cursor(before)
     letters, depth, kept, unavailable = [], None, None, False
     if worker is not None:
         try:
