@@ -30,12 +30,10 @@ from typing import Any, Literal, Protocol
 
 import redis.asyncio as aioredis
 import redis.exceptions as redis_errors
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from service.store.base import LogCursor, StoreUnavailable
 from service.store.keys import DEFAULT_PREFIX, Keys
-from service.store.redis import mask_url
+from service.store.redis import fail_fast_client, mask_url
 
 log = logging.getLogger(__name__)
 
@@ -259,15 +257,12 @@ class RedisOutbox:
     ) -> RedisOutbox:
         """An outbox on `url` under `prefix`, on a connection of its own: the worker's reads never wait
         behind the requests' cache traffic, nor those behind them. Connects lazily."""
-        client = aioredis.Redis.from_url(
-            url,
-            socket_timeout=socket_timeout_s,
-            socket_connect_timeout=socket_timeout_s,
-            retry=Retry(NoBackoff(), 0),
-            decode_responses=False,
-        )
         return cls(
-            client, description=mask_url(url), prefix=prefix, max_entries=max_entries, dead_max=dead_max
+            fail_fast_client(url, socket_timeout_s),
+            description=mask_url(url),
+            prefix=prefix,
+            max_entries=max_entries,
+            dead_max=dead_max,
         )
 
     async def enqueue(self, body: str, delivery_id: str) -> str:

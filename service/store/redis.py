@@ -327,6 +327,20 @@ class _Health:
     skip_until: float | None = None  # clock() before which calls don't reach Redis
 
 
+def fail_fast_client(url: str, socket_timeout_s: float) -> aioredis.Redis:
+    """A client on `url` that gives up quickly: `socket_timeout_s` to connect and for each reply, and no retry
+    (retrying would double the wait on a Redis that is gone; callers degrade instead). Replies stay bytes:
+    with decode_responses=True a value that is not UTF-8 would raise UnicodeDecodeError out of redis-py
+    instead of being a logged miss. Connects lazily."""
+    return aioredis.Redis.from_url(
+        url,
+        socket_timeout=socket_timeout_s,
+        socket_connect_timeout=socket_timeout_s,
+        retry=Retry(NoBackoff(), 0),
+        decode_responses=False,
+    )
+
+
 class RedisStore:
     kind: Literal["redis"] = "redis"
 
@@ -373,17 +387,8 @@ class RedisStore:
     ) -> RedisStore:
         """A store on `url` (redis://, rediss:// or unix://) for the deployment under `prefix`. Connects
         lazily: no I/O happens here."""
-        client = aioredis.Redis.from_url(
-            url,
-            socket_timeout=socket_timeout_s,
-            socket_connect_timeout=socket_timeout_s,
-            retry=Retry(NoBackoff(), 0),
-            # Bytes, decoded by load_verdict: with decode_responses=True a value that is not UTF-8
-            # would raise UnicodeDecodeError out of redis-py instead of being a logged miss.
-            decode_responses=False,
-        )
         return cls(
-            client,
+            fail_fast_client(url, socket_timeout_s),
             description=mask_url(url),
             prefix=prefix,
             # Connect and one reply each have socket_timeout_s; this deadline bounds the whole call
