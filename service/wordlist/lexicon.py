@@ -1,0 +1,46 @@
+"""The English lexicons the word list asks whether a token is a real word (issue 11).
+
+Two well-kept sources, each answering a different question:
+
+- **wordfreq** (all of its English list, about 320,000 words, not only a frequency cut): every word seen often
+  enough in its corpora, including names ("Cheney", "Scunthorpe") and web spellings. It answers "has this
+  token been written as a word?" and how common it is.
+- **pyspellchecker's English dictionary** (about 160,000 words, MIT licence): word frequencies from
+  OpenSubtitles, cleaned by its maintainers of misspellings and junk. It answers "is this a correctly spelt
+  English word?": wordfreq also holds "fck", "fkn" and "sht" (they are written often), the spelling lexicon
+  does not, so a consonant skeleton is matched only when the spelling lexicon does not know the token.
+
+Both are loaded once per process (lru_cache), at word-list build time, never per comment.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+from importlib import resources
+
+import wordfreq
+
+SPELLING_PACKAGE = "spellchecker"
+SPELLING_RESOURCE = "resources/en.json.gz"
+
+
+@functools.lru_cache(maxsize=1)
+def spelling_words() -> frozenset[str]:
+    """pyspellchecker's English words (lower case, letters only)."""
+    path = resources.files(SPELLING_PACKAGE).joinpath(SPELLING_RESOURCE)
+    with path.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as fh:
+        table = json.load(fh)
+    return frozenset(w for w in table if w.isalpha() and w.islower())
+
+
+@functools.lru_cache(maxsize=1)
+def wordfreq_words() -> frozenset[str]:
+    """Every English word wordfreq knows (lower case, letters only), whatever its frequency."""
+    return frozenset(w for w in wordfreq.top_n_list("en", 10**7) if w.isalpha())
+
+
+def zipf(word: str) -> float:
+    """How common a word is in English (wordfreq's Zipf scale, 0 when unknown)."""
+    return float(wordfreq.zipf_frequency(word, "en"))
