@@ -16,10 +16,11 @@ terms only match whole tokens, except a short term disguised with a leet symbol 
 what finds "youfuckingidiot". A term whose squeezed form is an ordinary word, or sits inside one ("reefer" →
 "refer", "asses" → "ases" in "cases"), matches whole tokens only, with its listed repeats. Terms written with
 f also match with "ph" for it ("phuck"); the ambiguous placeholder of the match view (normalize.py) stands
-for i or l, so each i and l of a term is also spelled with it. Benign words ("Scunthorpe", "cocktail",
-"shiitake") are the dictionary words of `wordfreq` that contain a long term, other than derivatives of a
-listed stem ("shitstorm", "bullshits"); a benign word cancels a hit only where the literal view spells it
-out. ("therapist" needs none: "rapist" is a review-tier term inside ordinary words, so whole tokens only.)
+for i or l, so each i and l of a term is also spelled with it. Benign words ("Scunthorpe", "saltwater",
+"cocktail") are the words of the lexicons (lexicon.py: all of wordfreq's English list, and the spelling
+lexicon) that contain a long term, other than derivatives of a listed stem, words that split into the stem
+and other words ("shit|storm", "bull|shits": compounds.py); a benign word cancels a hit only where the literal
+view spells it out. Capitalised words outside the lexicons are judged as names by the matcher. ("therapist" needs none: "rapist" is a review-tier term inside ordinary words, so whole tokens only.)
 
 The questions (`TermForms`): `locate` finds the candidates in a piece of the match view, `token_roles` says
 what one token may take part in. The matcher asks them of comments, with caches; `read_vocabulary` asks them
@@ -39,8 +40,8 @@ import ahocorasick
 import wordfreq
 
 from service.moderation.types import Clause, Tier
+from service.wordlist import compounds, lexicon, offsets
 from service.wordlist import normalize as nz
-from service.wordlist import offsets
 from service.wordlist.rules import Entry, WordListError, entries_digest
 
 LONG_MIN_LETTERS = 4
@@ -62,6 +63,7 @@ MAX_PH_POSITIONS = 2
 
 INFLECTIONS = ("s", "es", "ed", "d", "ing", "er", "ers", "y", "ies")
 """Endings that make a word a form of a term rather than another word ("assholes", "bullshits")."""
+_INFLECTED = frozenset(("", *compounds.SUFFIXES))
 
 # The searches `TermForms.locate` may run, as bits of its `todo` (plain ints: flags cost on a hot path).
 SHORT: Final = 1
@@ -436,6 +438,10 @@ class Index:
     vocabulary: Vocabulary
     common: frozenset[str]
     """Ordinary words (Zipf >= COMMON_ZIPF): their look-alikes are not suspicious, and they end words."""
+    stems: frozenset[str]
+    """Keys whose derivatives ("shitstorm") count (compounds.py decides what a derivative is)."""
+    parts: Mapping[str, float]
+    """The words compounds split into, with their Zipf frequency (compounds.parts_table)."""
     tables: nz.FoldTables
 
 
@@ -666,15 +672,23 @@ def build_forms(spellings: Spellings, rank: Mapping[str, Rank]) -> TermForms:
     )
 
 
-def benign_words(terms: Terms, spellings: Spellings, forms: TermForms, words: Iterable[str]) -> BenignWords:
-    """Dictionary words containing a long term ("Scunthorpe", "cocktail"): a hit inside one, written out
-    literally, is no hit. Not benign: the terms' own spellings, and words that begin or end with a stem
-    (derivatives such as "shitstorm"). Allowed keys that hold a long term protect in the same way."""
+def benign_words(
+    terms: Terms,
+    spellings: Spellings,
+    forms: TermForms,
+    words: Iterable[str],
+    parts: Mapping[str, float],
+) -> BenignWords:
+    """Dictionary words containing a long term ("Scunthorpe", "saltwater", "cocktail"): a hit inside one,
+    written out literally, is no hit. Not benign: the terms' own spellings, and derivatives of a stem, words
+    that split into the stem (perhaps inflected) and other words ("shit|storm", "bull|shits": compounds.py),
+    where the stem is a part and not spread across two ("sal|twat|er"). Allowed keys that hold a long term
+    protect in the same way."""
     benign: set[str] = set()
     automaton = forms.terms_automaton
     if forms.has_long:
         term_forms = set(spellings.long) | set(spellings.short_q) | set(spellings.short_s)
-        stem_endings = {k: tuple(k + x for x in INFLECTIONS) for k in terms.stems}
+        stem_res = {k: _literal_pattern(k) for k in terms.stems}
         for w in words:
             lw = nz.fold_literal(w)
             qw = nz.squeeze(nz.fold_match(lw))
@@ -683,11 +697,7 @@ def benign_words(terms: Terms, spellings: Spellings, forms: TermForms, words: It
             hits = [keys for _end, (_v, keys) in automaton.iter(qw)]
             if not hits:
                 continue
-            if any(
-                k in terms.stems and (lw.startswith(k) or lw.endswith(k) or lw.endswith(stem_endings[k]))
-                for keys in hits
-                for k in keys
-            ):
+            if any(_is_derivative(lw, k, stem_res[k], parts) for keys in hits for k in keys if k in stem_res):
                 continue  # a derivative ("shitstorm", "bullshits"), not a benign word
             benign.add(lw)
         for key in terms.allowed:
@@ -759,14 +769,31 @@ def _clean_or_half(
     )
 
 
+def _literal_pattern(key: str) -> re.Pattern[str]:
+    """The key as a plain word spells it, each letter perhaps repeated ("shitter" for "shiter")."""
+    return re.compile("".join(("[il]" if c == nz.AMBIGUOUS else re.escape(c)) + "+" for c in nz.squeeze(key)))
+
+
+def _is_derivative(word: str, key: str, pattern: re.Pattern[str], parts: Mapping[str, float]) -> bool:
+    """Whether the stem `key` is written in `word` as a true part of it, or the word is the stem with an
+    inflection ("shits"): compounds.py."""
+    for m in pattern.finditer(word):
+        if m.start() == 0 and word[m.end() :] in _INFLECTED:
+            return True
+        if compounds.is_true_part(word, m.start(), m.end(), parts, compounds.SUFFIXES):
+            return True
+    return False
+
+
 def build_index(entries: Mapping[str, Entry]) -> Index:
     """The index of `entries` (about a second: most of it folds the dictionary for benign words and
     asks the per-token questions of the vocabulary)."""
     words, common = dictionary()
+    parts = compounds.parts_table()
     terms = select_terms(entries)
     spellings = spell_terms(terms.by_key, common)
     forms = build_forms(spellings, rank_terms(terms.by_key))
-    benign = benign_words(terms, spellings, forms, words)
+    benign = benign_words(terms, spellings, forms, (*words, *lexicon.spelling_words()), parts)
     return Index(
         version=entries_digest(entries)[:12],
         terms=terms.by_key,
@@ -774,5 +801,7 @@ def build_index(entries: Mapping[str, Entry]) -> Index:
         benign=benign,
         vocabulary=read_vocabulary(forms, benign.words, words),
         common=common,
+        stems=terms.stems,
+        parts=parts,
         tables=nz.tables(),
     )

@@ -69,8 +69,8 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from service.moderation.types import WordMatch
+from service.wordlist import compounds, offsets
 from service.wordlist import normalize as nz
-from service.wordlist import offsets
 from service.wordlist.index import (
     FEW_TOKENS,
     INFLECTIONS,
@@ -96,6 +96,8 @@ MAX_CACHED_TOKEN = 64
 """Longer tokens are not cached, so a flood of long distinct tokens cannot grow the caches' memory."""
 MIN_REST_WORD = 4
 """After a term inside a word, a dictionary word of at least this many letters marks a word boundary."""
+MAX_NAME = 40
+"""Words longer than this are never taken for names (names are short; the check's cost stays bounded)."""
 BUILT_KEPT = 2
 """Built word lists kept per process: the current one and the one before a reload."""
 
@@ -113,6 +115,7 @@ _DISGUISE_RE = re.compile(r"[$@|+€§](?<=[^\W\d_][$@|+€§])[$@|+€§]*(?=[^
 # A run of one letter (or placeholder): what squeezing cuts to one character.
 _RUN_OF = {c: re.compile(f"{c}+") for c in "abcdefghijklmnopqrstuvwxyz" + nz.AMBIGUOUS}
 _LONGEST_INFLECTION = max(len(x) for x in INFLECTIONS)
+_INFLECTED = frozenset(("", *compounds.SUFFIXES))
 
 Span = tuple[int, int]
 """[start, end) in the original text."""
@@ -484,6 +487,8 @@ class WordList:
                 examined += le - ls + benign_margin
                 if kind == "joined" and ix.benign.covers(literal, ls, le):
                     continue
+                if kind == "joined" and _in_name(text, start, end, key, ix, work):
+                    continue
                 if kind == "token" and literal[ls:le] in ix.common and literal[ls:le] not in ix.terms:
                     continue  # an ordinary word that only squeezing made look like a term
             best[(start, end)] = _Best(rank, hit)
@@ -625,6 +630,35 @@ class WordList:
             f"WordList(version={self.version!r}, terms={len(self.index.terms)}, "
             f"benign={len(self.index.benign.words)})"
         )
+
+
+def _in_name(text: str, start: int, end: int, key: str, ix: Index, work: Work) -> bool:
+    """Whether the hit on text[start:end] lies inside a name: a word written in letters alone and capitalised
+    ("Shitterton", "Penistone"), of at most MAX_NAME letters, that is neither the term with an inflection nor
+    a compound with a stem as a part ("Shitstorm", "Dickheads": compounds.py, with parts of at least
+    MIN_NAME_PART letters, so "Shitter|ton" is no compound). A word whose letters are disguised is no name.
+    Reads at most MAX_NAME characters on each side of the hit, and the word once."""
+    ws = start
+    while ws > 0 and text[ws - 1].isalpha() and start - ws <= MAX_NAME:
+        ws -= 1
+    if start - ws > MAX_NAME or not text[ws].isupper():
+        work.chars += start - ws
+        return False
+    we = end
+    while we < len(text) and text[we].isalpha() and we - end <= MAX_NAME:
+        we += 1
+    work.chars += we - ws
+    word = text[ws:we]
+    if len(word) > MAX_NAME or not (word[0].isupper() and word[1:].islower() and word.isalpha()):
+        return False
+    low = word.lower()
+    hs, he = start - ws, end - ws
+    if hs == 0 and low[he:] in _INFLECTED:
+        return False  # the term itself, inflected ("Assholes"), at the start of a sentence
+    if key not in ix.stems:
+        return True
+    work.chars += len(low) * MAX_NAME
+    return not compounds.is_true_part(low, hs, he, ix.parts, compounds.SUFFIXES, compounds.MIN_NAME_PART)
 
 
 def _end_of_tokens(view: str, at: int, count: int) -> int:

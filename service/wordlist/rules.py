@@ -6,8 +6,8 @@ File format (the header of rules/wordlist/better-profanity.txt says the same for
                       personal (none for allow). An ambiguous term has a common innocent sense ("cock" the
                       bird): the model decides (rules/policy.yaml, wordlist.ambiguous).
     term              one term or phrase per line
-    term | stem       a stem: dictionary words that begin or end with it (or with it and an inflection) are
-                      derivatives, not benign words
+    term | stem       a stem: dictionary words and names that split into it (perhaps inflected) and other
+                      words are derivatives ("shit|storm"), not benign words (compounds.py)
     # comment
 
 Precedence, lowest first: better-profanity's list (default reject / obscene) < better-profanity.txt
