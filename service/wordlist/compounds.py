@@ -15,6 +15,7 @@ match time).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 
@@ -44,10 +45,11 @@ Split = tuple[int, float, tuple[int, ...]]
 def compound_parts() -> dict[str, float]:
     """The words that may be parts of a compound, with their Zipf frequency: the spelling lexicon's words of
     at least MIN_PART letters that are at least MIN_PART_ZIPF common."""
+    zipf = lexicon.zipf_table()
     out: dict[str, float] = {}
     for w in lexicon.spelling_words():
         if len(w) >= MIN_PART:
-            z = lexicon.zipf(w)
+            z = zipf.get(w, 0.0)
             if z >= MIN_PART_ZIPF:
                 out[w] = z
     return out
@@ -108,6 +110,7 @@ class _Parts(dict[str, float]):
         self.longest = max(map(len, table), default=0)
 
 
+@functools.lru_cache(maxsize=1)
 def parts_table() -> Mapping[str, float]:
-    """`compound_parts` ready for `is_true_part`."""
+    """`compound_parts` ready for `is_true_part` (built once per process: it depends on the lexicons only)."""
     return _Parts(compound_parts())

@@ -20,7 +20,8 @@ for i or l, so each i and l of a term is also spelled with it. Benign words ("Sc
 "cocktail") are the words of the lexicons (lexicon.py: all of wordfreq's English list, and the spelling
 lexicon) that contain a long term, other than derivatives of a listed stem, words that split into the stem
 and other words ("shit|storm", "bull|shits": compounds.py); a benign word cancels a hit only where the literal
-view spells it out. Capitalised words outside the lexicons are judged as names by the matcher. ("therapist" needs none: "rapist" is a review-tier term inside ordinary words, so whole tokens only.)
+view spells it out. Capitalised words outside the lexicons are judged as names by the matcher. ("therapist"
+needs none: "rapist" is a review-tier term inside ordinary words, so whole tokens only.)
 
 The questions (`TermForms`): `locate` finds the candidates in a piece of the match view, `token_roles` says
 what one token may take part in. The matcher asks them of comments, with caches; `read_vocabulary` asks them
@@ -793,7 +794,8 @@ def build_index(entries: Mapping[str, Entry]) -> Index:
     terms = select_terms(entries)
     spellings = spell_terms(terms.by_key, common)
     forms = build_forms(spellings, rank_terms(terms.by_key))
-    benign = benign_words(terms, spellings, forms, (*words, *lexicon.spelling_words()), parts)
+    spelling_only = lexicon.spelling_words().difference(words)
+    benign = benign_words(terms, spellings, forms, (*words, *spelling_only), parts)
     return Index(
         version=entries_digest(entries)[:12],
         terms=terms.by_key,

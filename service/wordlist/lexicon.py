@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import gzip
 import json
+import math
 from importlib import resources
 
 import wordfreq
@@ -44,3 +45,9 @@ def wordfreq_words() -> frozenset[str]:
 def zipf(word: str) -> float:
     """How common a word is in English (wordfreq's Zipf scale, 0 when unknown)."""
     return float(wordfreq.zipf_frequency(word, "en"))
+
+
+def zipf_table() -> dict[str, float]:
+    """`zipf` of every word wordfreq knows, in one table (Zipf = log10 of the frequency per billion words;
+    wordfreq's own `zipf_frequency` also rounds to two decimals). Not kept: callers keep what they need."""
+    return {w: round(math.log10(f) + 9, 2) for w, f in wordfreq.get_frequency_dict("en").items() if f > 0}
