@@ -2,7 +2,7 @@
 engine on 10,000-character comments (cost should grow linearly with length), and the engine on hostile
 input (issue 10) next to plain text of the same length.
 
-Run: `python -m tests.benchmarks.bench_wordlist` (about a minute and a half). Exit status 1 if a target is
+Run: `python -m tests.benchmarks.bench_wordlist` (about a minute). Exit status 1 if a target is
 missed: better-profanity's time at least TARGET_RATIO times the engine's, and no hostile input costing more
 than HOSTILE_TARGET times plain text at 10,000 characters. `--profile` instead runs cProfile over the engine
 on the same batches and prints where its time goes and how many comments leave at each stage.
@@ -29,15 +29,17 @@ The comments (issue 11's "realistic mix"), built with the fixed seed SEED and cu
 under the length, are sentences whose words are drawn, each on its own, from:
 - wordfreq's 5,000 most frequent English words (most of the text);
 - names, NAME_SHARE of the words: first names, surnames and cities of Faker's en_US and en_GB providers
-  (person and address), capitalised as Faker writes them, sometimes a first name and a surname together;
+  (person and address), capitalised as Faker writes them, sometimes a first name and a surname together
+  (Faker seeded with SEED: the names are fixed for a given Faker release, and may differ in another);
 - numbers, NUMBER_SHARE: years, prices ($, £, €), scores, times of day, percentages, counts with a
   thousands comma, phone-like numbers;
 - rare words, RARE_SHARE: wordfreq's English words ranked 50,000 to 300,000 (alphabetic ones);
 - misspellings, TYPO_SHARE: a common word of four letters or more with one letter dropped, doubled,
   swapped with its neighbour, replaced by a neighbour on the keyboard, or one letter inserted.
-Words better-profanity lists are left out of every pool. Each batch has exactly FLAGGED_SHARE (~15%) of its
+Words better-profanity lists are left out of every pool (a misspelling may still make one, "shirt" to "shit";
+the run prints how many comments of each kind the engine flags). Each batch has exactly FLAGGED_SHARE (~15%) of its
 comments carrying a listed term, written plainly or disguised (DISGUISES: leet, masks, separators, repeated
-letters, inflections, vowels dropped as in "fck", capitals, glued to the next word), and BENIGN_SHARE a
+letters, inflections, vowels dropped as in "fck", capitals, compounds as "shitstorm"), and BENIGN_SHARE a
 benign look-alike ("Scunthorpe", "assassin"). The engine's caches of words outside its vocabulary are
 emptied before every pass, so names, rare words and misspellings cost what a first sight costs.
 """
