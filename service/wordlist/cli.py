@@ -11,8 +11,18 @@ import json
 import os
 import pathlib
 import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from service.config import DEFAULT_RULES_DIR
+
+if TYPE_CHECKING:
+    from service.moderation.types import WordMatch
+
+# What `json.dumps(..., ensure_ascii=False)` writes for a string: quoted, with quotes, backslashes and
+# control characters escaped (json's own C function). json.dumps with a keyword argument builds a new
+# encoder on every call, which cost more than most comments' matching (`moderation check -`, issue 11).
+_quote = json.encoder.encode_basestring
 
 
 def default_rules_dir() -> pathlib.Path:
@@ -46,15 +56,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"moderation check: {exc}", file=sys.stderr)
         return 2
     if args.text == "-":
+        # One line per text, exactly as json.dumps(record, ensure_ascii=False) writes the record
+        # {"text", "wordlist_version", "matches": [WordMatch.model_dump(), ...]} (tests/wordlist hold them
+        # equal), built by hand: the version is quoted once, a text and each match's fields once each.
+        middle = f", {_quote('wordlist_version')}: {_quote(wordlist.version)}, {_quote('matches')}: ["
+        write = sys.stdout.write
         for line in sys.stdin:
             text = line.rstrip("\n")
             matches = wordlist.find(text)
-            record = {
-                "text": text,
-                "wordlist_version": wordlist.version,
-                "matches": [m.model_dump() for m in matches],
-            }
-            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+            write(f'{{"text": {_quote(text)}{middle}{matches_json(matches) if matches else ""}]}}\n')
         return 0
     matches = wordlist.find(args.text)
     if not matches:
@@ -69,3 +79,13 @@ def run(args: argparse.Namespace) -> int:
             f"evidence: {', '.join(m.evidence)}"
         )
     return 0
+
+
+def matches_json(matches: Sequence[WordMatch]) -> str:
+    """The matches as json.dumps writes `[m.model_dump() for m in matches]`, without its brackets."""
+    return ", ".join(
+        f'{{"term": {_quote(m.term)}, "tier": {_quote(m.tier)}, "clause": {_quote(m.clause)}, '
+        f'"start": {int(m.start)}, "end": {int(m.end)}, "text": {_quote(m.text)}, '
+        f'"evidence": [{", ".join(map(_quote, m.evidence))}]}}'
+        for m in matches
+    )
