@@ -11,8 +11,11 @@ File format (the header of rules/wordlist/better-profanity.txt says the same for
     # comment
 
 Precedence, lowest first: better-profanity's list (default reject / obscene) < better-profanity.txt
-(classification) < site-suspect.txt < site-block.txt < site-allow.txt. Within the classification file a
-term may appear once.
+(classification) < the public files (ldnoobw-en.txt < cuss-en.txt < obscenity-en.txt) < site-suspect.txt <
+site-block.txt < site-allow.txt. Within the classification file a term may appear once. The public files
+extend the vocabulary beyond better-profanity's list with terms from other public word lists (each file's
+header names its source and licence): a term there must not be in better-profanity's list, and may appear
+once across all of them.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from service.moderation.types import CLAUSES, Clause, WordlistTier
 from service.moderation.types import WORDLIST_TIERS as TIERS
 
 CLASSIFICATION_FILE = "better-profanity.txt"
+# Terms from other public word lists, in precedence order (lowest first); each may use any tier.
+PUBLIC_FILES: tuple[str, ...] = ("ldnoobw-en.txt", "cuss-en.txt", "obscenity-en.txt")
 SITE_FILES: dict[str, tuple[WordlistTier, ...]] = {
     # file name → the tiers its sections may use
     "site-suspect.txt": ("review", "ambiguous"),
@@ -130,7 +135,8 @@ def parse_rules_file(path: pathlib.Path, allowed_tiers: tuple[WordlistTier, ...]
 def rules_files(rules_dir: pathlib.Path) -> list[pathlib.Path]:
     """Every file whose change means a reload (the classification, the site files, the package list)."""
     folder = rules_dir / "wordlist"
-    files = [folder / CLASSIFICATION_FILE] + [folder / name for name in SITE_FILES]
+    files = [folder / CLASSIFICATION_FILE]
+    files += [folder / name for name in PUBLIC_FILES] + [folder / name for name in SITE_FILES]
     return [better_profanity_path()] + [f for f in files if f.exists()]
 
 
@@ -161,6 +167,23 @@ def load_entries(rules_dir: pathlib.Path) -> dict[str, Entry]:
                     f"{classification}:{number}: {entry.term!r} is already classified on line {seen[key]}"
                 )
             seen[key] = number
+            entries[key] = Entry(key, entry.tier, entry.clause, entry.stem, entry.source)
+    listed_keys = {t.lower() for t in listed}
+    public: dict[str, str] = {}  # term → "file:line" of the public file that holds it
+    for name in PUBLIC_FILES:
+        path = folder / name
+        if not path.exists():
+            continue
+        for number, entry in parse_rules_file(path, TIERS):
+            key = entry.term.lower()
+            if key in listed_keys:
+                raise WordListError(
+                    f"{path}:{number}: {entry.term!r} is in better-profanity's list "
+                    f"(classify it in {CLASSIFICATION_FILE})"
+                )
+            if key in public:
+                raise WordListError(f"{path}:{number}: {entry.term!r} is already listed at {public[key]}")
+            public[key] = f"{name}:{number}"
             entries[key] = Entry(key, entry.tier, entry.clause, entry.stem, entry.source)
     for name in ("site-suspect.txt", "site-block.txt", "site-allow.txt"):
         path = folder / name
