@@ -55,10 +55,13 @@ MAX_EXTRA_REPEATS = 3
 """Short terms whose squeezed form is an ordinary word match with each letter repeated up to this more."""
 TRAILING_PLACEHOLDERS = 3
 """'ass!!!' folds to 'assIII': short terms accept up to this many trailing placeholders."""
-CLEAN_VOCABULARY = 100_000
+CLEAN_VOCABULARY = 400_000
 """The most frequent dictionary words whose tokens are checked once at load time (see read_vocabulary)."""
 EXCLAIMED_VOCABULARY = 30_000
 """Of those, the most frequent also as followed by '!' ("great!" folds to "greatI", a token of its own)."""
+NUMBER_TOKEN_LETTERS = 5
+"""Numbers of up to this many digits are read once at load time (see number_tokens)."""
+NUMBER_ENDINGS = ("s", "am", "pm", "k", "m", "bn", "st", "nd", "rd", "th", "x")
 MAX_PH_POSITIONS = 2
 """A term spelled with f also matches with 'ph' for each f, up to this many f's (beyond: all or none)."""
 
@@ -718,14 +721,17 @@ def read_vocabulary(forms: TermForms, benign: frozenset[str], words: tuple[str, 
     """Ask the per-token questions of the most frequent words once, so that a comment made of them is
     answered by one set lookup, and a dirty one among them ("cocktail") by a dictionary lookup."""
     tokens = [nz.fold_match(w) for w in words[:CLEAN_VOCABULARY]]
-    tokens += [t + nz.AMBIGUOUS for t in tokens[:EXCLAIMED_VOCABULARY]]
+    # With the rank each is weighed by: a word's own, an exclaimed word's that of the word, numbers last.
+    ranked = list(enumerate(tokens))
+    ranked += [(rank, t + nz.AMBIGUOUS) for rank, t in enumerate(tokens[:EXCLAIMED_VOCABULARY])]
+    ranked += [(len(tokens), t) for t in number_tokens()]
     clean: set[str] = set()
     roles: dict[str, TokenRoles] = {}
     weight: dict[str, float] = {}  # how often a token is met, roughly (wordfreq ranks by frequency)
-    for rank, t in enumerate(tokens):
+    for rank, t in ranked:
         if not t or " " in t or t in weight:
             continue
-        weight[t] = 1 / (rank % CLEAN_VOCABULARY + 10)
+        weight[t] = 1 / (rank + 10)
         r = forms.token_roles(t)
         if r != NO_ROLES:
             roles[t] = r
@@ -744,6 +750,22 @@ def read_vocabulary(forms: TermForms, benign: frozenset[str], words: tuple[str, 
         hits=hits,
         plain_benign=plain_benign,
     )
+
+
+@functools.lru_cache(maxsize=1)
+def number_tokens() -> tuple[str, ...]:
+    """What numbers become in the match view, where digits read as leet ("1990" → "Iggo", "11am" → "IIam",
+    "3.50" → "eso"): every string of up to NUMBER_TOKEN_LETTERS of the letters digits fold to, and the shorter
+    ones with an ending ("s", "am", "k", "th"). Those without roles join the clean vocabulary, so a comment
+    with prices, scores and years stays on the prefilter's path; adding a clean token never changes a
+    result, only what it costs."""
+    letters = sorted({nz.fold_match(d) for d in "0123456789"} - {" ", ""})
+    out: list[str] = []
+    for n in range(1, NUMBER_TOKEN_LETTERS + 1):
+        out.extend("".join(p) for p in itertools.product(letters, repeat=n))
+    short = [t for t in out if len(t) <= NUMBER_TOKEN_LETTERS - 1]
+    out.extend(t + end for t in short for end in NUMBER_ENDINGS)
+    return tuple(out)
 
 
 def _clean_or_half(
@@ -801,7 +823,7 @@ def build_index(entries: Mapping[str, Entry]) -> Index:
         terms=terms.by_key,
         forms=forms,
         benign=benign,
-        vocabulary=read_vocabulary(forms, benign.words, words),
+        vocabulary=read_vocabulary(forms, benign.words, (*words, *sorted(spelling_only))),
         common=common,
         stems=terms.stems,
         parts=parts,

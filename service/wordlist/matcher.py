@@ -471,6 +471,8 @@ class WordList:
             ):
                 continue
             examined += end - start
+            if text[start:end].isdigit():
+                continue  # "455" is a number, not "ass": leet needs a letter beside it ("a55")
             if kind == "spaced" and sum(c.isalpha() for c in text[start:end]) < 2:
                 continue  # "4 5 5" is a score, not a word
             if kind == "masked" and not any(c.isalpha() for c in text[start:end]):

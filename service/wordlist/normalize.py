@@ -216,6 +216,10 @@ class FoldTables:
     """See `irregular_re`: characters the literal view may not fold to exactly one character."""
     irregular_match: re.Pattern[str]
     """The same for the match view."""
+    stand_in: dict[str, str]
+    """Non-ASCII character → an ASCII character whose match view is the same (at most one character): "é" →
+    "e", "€" → "e", "£" → " ", a zero-width space → "." (deleted). A comment whose non-ASCII characters all
+    have one is folded on the ASCII path once they are swapped for them (see `match_view`)."""
 
     def match_view(self, text: str) -> tuple[str, str]:
         """The comment with multi-character leet replaced (same length, so its offsets are the original's),
@@ -225,8 +229,41 @@ class FoldTables:
         if folded.isascii():
             view = folded.encode("ascii").translate(self.ascii_match, self.ascii_deleted)
             return folded, view.decode("ascii")
-        raw = folded.translate(self.hot)
-        return folded, raw.replace(DELETED, "") if DELETED in raw else raw
+        # A few accents, currency signs or typographic quotes in Latin text: swap them for their stand-ins
+        # (a regex calls Python only at those characters) and take the ASCII path; str.translate on a
+        # non-ASCII string looks every character up in a dict, several times slower.
+        try:
+            swapped = _NON_ASCII_RE.sub(self._stand_in_piece, folded)
+        except KeyError:
+            raw = folded.translate(self.hot)
+            return folded, raw.replace(DELETED, "") if DELETED in raw else raw
+        view = swapped.encode("ascii").translate(self.ascii_match, self.ascii_deleted)
+        return folded, view.decode("ascii")
+
+    def _stand_in_piece(self, m: re.Match[str]) -> str:
+        return self.stand_in[m.group()]
+
+
+_NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
+
+
+def _stand_ins(hot: dict[int, str], ascii_match: bytes, ascii_deleted: bytes) -> dict[str, str]:
+    """For each non-ASCII character that folds to at most one ASCII character, an ASCII character folding
+    to the same (`FoldTables.stand_in`)."""
+    by_fold: dict[str, str] = {}
+    for cp in range(32, 127):
+        fold = "" if cp in ascii_deleted else chr(ascii_match[cp])
+        by_fold.setdefault(fold, chr(cp))
+    for letter in "abcdefghijklmnopqrstuvwxyz":
+        by_fold[letter] = letter  # a letter stands for itself
+    out: dict[str, str] = {}
+    for cp, piece in hot.items():
+        if cp < 128:
+            continue
+        fold = "" if piece == DELETED else piece
+        if len(fold) <= 1 and fold.isascii() and fold in by_fold:
+            out[chr(cp)] = by_fold[fold]
+    return out
 
 
 def _literal_char(ch: str, confusables: dict[str, str], invisible: set[int]) -> tuple[str, list[str]]:
@@ -323,6 +360,7 @@ def tables() -> FoldTables:
         ascii_literal_is_lower=all(literal.get(cp, chr(cp)) == chr(cp).lower() for cp in range(128)),
         irregular_literal=irregular_re(literal),
         irregular_match=irregular_re(match),
+        stand_in=_stand_ins(hot, ascii_match, ascii_deleted),
     )
 
 
