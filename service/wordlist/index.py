@@ -39,6 +39,8 @@ import ahocorasick
 import wordfreq
 
 from service.moderation.types import Clause, Tier
+from service.wordlist import lexicon as lx
+from service.wordlist import morphology as mo
 from service.wordlist import normalize as nz
 from service.wordlist import offsets
 from service.wordlist.rules import Entry, WordListError, entries_digest
@@ -59,6 +61,12 @@ EXCLAIMED_VOCABULARY = 30_000
 """Of those, the most frequent also as followed by '!' ("great!" folds to "greatI", a token of its own)."""
 MAX_PH_POSITIONS = 2
 """A term spelled with f also matches with 'ph' for each f, up to this many f's (beyond: all or none)."""
+MAX_GENERATED_POSITIONS = 2
+"""A generated spelling (morphology.py) gets 'ph' and placeholder variants for up to this many f's, and up to
+this many i's and l's (beyond: all or none), which bounds what the inflections multiply."""
+MIN_JOINED_SKELETON = 5
+"""A skeleton of a reject term with at least this many letters once squeezed ("fcker") is also found
+inside a longer word ("@ssfcker"), where no ordinary word holds it."""
 
 INFLECTIONS = ("s", "es", "ed", "d", "ing", "er", "ers", "y", "ies")
 """Endings that make a word a form of a term rather than another word ("assholes", "bullshits")."""
@@ -160,6 +168,11 @@ class Spellings:
     """Anywhere in the squeezed view (long terms, phrases)."""
     masked: Mapping[str, Keys]
     """Masked tokens ("f*ck") of the unsqueezed view."""
+    derived: frozenset[str] = frozenset()
+    """Generated spellings (morphology.py) that are ordinary words too ("assholes"): a whole token spelling
+    one stands for its term, though it is an ordinary word."""
+    generated: int = 0
+    """How many spellings morphology.py generated (before ph and placeholder variants), for reports."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,6 +450,8 @@ class Index:
     common: frozenset[str]
     """Ordinary words (Zipf >= COMMON_ZIPF): their look-alikes are not suspicious, and they end words."""
     tables: nz.FoldTables
+    derived: frozenset[str] = frozenset()
+    """Spellings.derived: ordinary words that are a term's inflection ("assholes"), reported as the term."""
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -598,9 +613,76 @@ def _inside_ordinary_words(keys: Iterable[str], common: frozenset[str]) -> set[s
     return out
 
 
-def spell_terms(terms: Mapping[str, Term], common: frozenset[str]) -> Spellings:
+@functools.lru_cache(maxsize=1)
+def _word_ranks() -> Mapping[str, int]:
+    """Each dictionary word's place in wordfreq's list, most frequent first."""
+    return {w: i for i, w in enumerate(dictionary()[0])}
+
+
+def recall_lexicon(common: frozenset[str]) -> mo.Lexicon:
+    """What morphology.py's guards ask of the lexicons (lexicon.py)."""
+    ranks = _word_ranks()
+    unknown = len(ranks)
+    return mo.Lexicon(spelling=lx.spelling_words(), common=common, rank=lambda w: ranks.get(w, unknown))
+
+
+def _generated_variants(form: str) -> set[str]:
+    """A generated spelling with 'ph' for f and the placeholder for i and l, bounded
+    (MAX_GENERATED_POSITIONS)."""
+    return {
+        v
+        for p in mo.bounded_variants(form, "f", MAX_GENERATED_POSITIONS, lambda _c: "ph")
+        for v in mo.bounded_variants(p, "il", MAX_GENERATED_POSITIONS, lambda _c: nz.AMBIGUOUS)
+    }
+
+
+def spell_generated(
+    terms: Mapping[str, Term],
+    common: frozenset[str],
+    lexicon: mo.Lexicon,
+    allowed: Iterable[str],
+    tables: tuple[dict[str, set[str]], dict[str, set[str]], dict[str, set[str]]],
+) -> tuple[frozenset[str], int]:
+    """Add morphology.py's spellings of the keys to the whole-token tables (`short_q` once squeezed,
+    `short_s` as written where squeezing would make an ordinary word of it: "coons" → "cons") and, for long
+    skeletons of reject terms that no ordinary word holds, to `long` ("@ssfcker"). Returns the generated
+    spellings that are ordinary words too, and how many were generated."""
+    short_q, short_s, long = tables
+    one_word = {k: (t.term, t.tier) for k, t in terms.items() if " " not in k}
+    generated = mo.generate(one_word, lexicon, allowed)
+    derived = frozenset(f for f in generated.whole if f in common)
+    joined: dict[str, set[str]] = {}
+    for form, keys in generated.whole.items():
+        q = nz.squeeze(form)
+        if q != form and lexicon.is_word(q):
+            for v in _generated_variants(form):
+                for n in range(2):
+                    short_s.setdefault(v + nz.AMBIGUOUS * n, set()).update(keys)
+            continue
+        for v in _generated_variants(q):
+            short_q.setdefault(v, set()).update(keys)
+            short_q.setdefault(v + nz.AMBIGUOUS, set()).update(keys)
+        if form in generated.skeletons and len(q) >= MIN_JOINED_SKELETON:
+            reject = {k for k in keys if terms[k].tier == "reject"}
+            if reject:
+                joined.setdefault(q, set()).update(reject)
+    inside = _inside_ordinary_words(joined, common)
+    for q, keys in joined.items():
+        if q not in inside:
+            for v in _generated_variants(q):
+                long.setdefault(v, set()).update(keys)
+    return derived, len(generated.whole)
+
+
+def spell_terms(
+    terms: Mapping[str, Term],
+    common: frozenset[str],
+    lexicon: mo.Lexicon | None = None,
+    allowed: Iterable[str] = (),
+) -> Spellings:
     """Decide how each key is searched (see the module's docstring) and spell it every way it may be
-    written, so that the comment side is folded once and never expanded into variants."""
+    written, so that the comment side is folded once and never expanded into variants. With a `lexicon`,
+    also the inflections, phonetic spellings and skeletons of morphology.py (`spell_generated`)."""
     short_q: dict[str, set[str]] = {}
     short_s: dict[str, set[str]] = {}
     long: dict[str, set[str]] = {}
@@ -635,8 +717,17 @@ def spell_terms(terms: Mapping[str, Term], common: frozenset[str]) -> Spellings:
                 short_q.setdefault(v + nz.AMBIGUOUS, set()).add(key)
         for pattern in _masked_patterns(key):
             masked.setdefault(pattern, set()).add(key)
+    derived: frozenset[str] = frozenset()
+    generated = 0
+    if lexicon is not None:
+        derived, generated = spell_generated(terms, common, lexicon, allowed, (short_q, short_s, long))
     return Spellings(
-        short_q=_frozen(short_q), short_s=_frozen(short_s), long=_frozen(long), masked=_frozen(masked)
+        short_q=_frozen(short_q),
+        short_s=_frozen(short_s),
+        long=_frozen(long),
+        masked=_frozen(masked),
+        derived=derived,
+        generated=generated,
     )
 
 
@@ -764,7 +855,7 @@ def build_index(entries: Mapping[str, Entry]) -> Index:
     asks the per-token questions of the vocabulary)."""
     words, common = dictionary()
     terms = select_terms(entries)
-    spellings = spell_terms(terms.by_key, common)
+    spellings = spell_terms(terms.by_key, common, recall_lexicon(common), terms.allowed)
     forms = build_forms(spellings, rank_terms(terms.by_key))
     benign = benign_words(terms, spellings, forms, words)
     return Index(
@@ -775,4 +866,5 @@ def build_index(entries: Mapping[str, Entry]) -> Index:
         vocabulary=read_vocabulary(forms, benign.words, words),
         common=common,
         tables=nz.tables(),
+        derived=spellings.derived,
     )

@@ -484,7 +484,8 @@ class WordList:
                 examined += le - ls + benign_margin
                 if kind == "joined" and ix.benign.covers(literal, ls, le):
                     continue
-                if kind == "token" and literal[ls:le] in ix.common and literal[ls:le] not in ix.terms:
+                word = literal[ls:le]
+                if kind == "token" and word in ix.common and word not in ix.terms and word not in ix.derived:
                     continue  # an ordinary word that only squeezing made look like a term
             best[(start, end)] = _Best(rank, hit)
         work.chars += examined
@@ -549,8 +550,12 @@ class WordList:
         written = s[hit.start : hit.end]
         ph = written.count("ph") if "ph" not in hit.key else 0  # "ph" for f: one letter written as two
         extra = set()
-        if len(written.replace(" ", "")) - ph > len(hit.key.replace(" ", "")):
+        letters, key_letters = written.replace(" ", ""), hit.key.replace(" ", "")
+        # Repeats beyond the term's own ("fuuuck"; not "assholes", whose ss is the term's).
+        if len(letters) - len(nz.squeeze(letters)) > len(key_letters) - len(nz.squeeze(key_letters)):
             extra.add("repeated")
+        if hit.kind != "masked" and _respelled(nz.squeeze(letters), nz.squeeze(key_letters), ph > 0):
+            extra.add("respelled")
         if ph or folded[start:end] != original:
             extra.add("leet")  # multi-character leet: "|<", "()", "(", "ph"
         if hit.kind == "joined":
@@ -625,6 +630,16 @@ class WordList:
             f"WordList(version={self.version!r}, terms={len(self.index.terms)}, "
             f"benign={len(self.index.benign.words)})"
         )
+
+
+def _respelled(written: str, key: str, ph: bool) -> bool:
+    """Whether a hit's squeezed letters spell its squeezed key other than by leet, placeholders or 'ph' for
+    f: an inflection, a phonetic spelling or a skeleton (index.py's generated spellings)."""
+    if ph:
+        written = written.replace("ph", "f")
+    if len(written) != len(key):
+        return True
+    return any(w != k and not (w == nz.AMBIGUOUS and k in "il") for w, k in zip(written, key, strict=True))
 
 
 def _end_of_tokens(view: str, at: int, count: int) -> int:

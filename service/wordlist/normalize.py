@@ -26,6 +26,8 @@ Evidence step names (attached to every match, see `STEPS`):
   masked      `*` or `#` stood for a letter
   separated   letters were split by spaces or punctuation
   repeated    letters were repeated
+  respelled   the term was inflected, spelt as said or written without its vowels (index.py's generated
+              spellings: "assholes", "phuk", "fck")
   joined      the term was run together with other words
   literal     none of the above: a plain hit
 
@@ -52,6 +54,7 @@ STEPS: tuple[str, ...] = (
     "masked",
     "separated",
     "repeated",
+    "respelled",
     "joined",
     "literal",
 )
@@ -90,8 +93,18 @@ MASK_CHARS = "*#"
 # between letters ("di(k", "c()ck"): at the start of a word "(" is a parenthesis far more often ("(rap
 # music)", "(lit review)"). "ph" for f is handled on the term side (see index.py), as "ph" is ordinary
 # English spelling and must not change the text.
-MULTI_LEET: dict[str, str] = {"|<": "k.", "()": "o.", "(": "c"}
-_MULTI_LEET_RE = re.compile(r"\|<|(?<=[^\W\d_])\((?:\))?(?=[^\W\d_])")
+#
+# A '+' with a space on either side, between two groups of one to three letters ("bi + ch"), is the leet t
+# of a word split around it: the spaces become joiners (".t.", same length). Longer groups are words of their
+# own ("cats + dogs"), and a '+' between letters with no space is the leet t already ("bi+ch").
+MULTI_LEET: dict[str, str] = {"|<": "k.", "()": "o.", "(": "c", " + ": ".t.", " +": ".t", "+ ": "t."}
+SPLIT_GROUP = 3
+"""The most letters on each side of a spaced '+' for it to join them into one word."""
+_LETTER = r"[^\W\d_]"
+_MULTI_LEET_RE = re.compile(
+    r"\|<|(?<=[^\W\d_])\((?:\))?(?=[^\W\d_])"
+    rf"|(?<={_LETTER})(?<!{_LETTER}{{{SPLIT_GROUP + 1}}})(?: \+ ?|\+ )(?={_LETTER}{{1,{SPLIT_GROUP}}}(?!{_LETTER}))"
+)
 
 
 def _multi_leet_piece(m: re.Match[str]) -> str:
@@ -100,7 +113,7 @@ def _multi_leet_piece(m: re.Match[str]) -> str:
 
 def substitute_multi_leet(text: str) -> str:
     """The comment with multi-character leet replaced, same length (see MULTI_LEET)."""
-    if "(" in text or "|<" in text:
+    if "(" in text or "|<" in text or "+" in text:
         return _MULTI_LEET_RE.sub(_multi_leet_piece, text)
     return text
 
@@ -221,7 +234,7 @@ class FoldTables:
         """The comment with multi-character leet replaced (same length, so its offsets are the original's),
         and its match view: `fold_match`, on the fast paths."""
         # The test here spares most comments a function call.
-        folded = substitute_multi_leet(text) if ("(" in text or "|<" in text) else text
+        folded = substitute_multi_leet(text) if ("(" in text or "|<" in text or "+" in text) else text
         if folded.isascii():
             view = folded.encode("ascii").translate(self.ascii_match, self.ascii_deleted)
             return folded, view.decode("ascii")
