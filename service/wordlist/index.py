@@ -596,7 +596,7 @@ def rank_terms(terms: Mapping[str, Term]) -> dict[str, Rank]:
     }
 
 
-def _inside_ordinary_words(keys: Iterable[str], common: frozenset[str]) -> set[str]:
+def _inside_ordinary_words(keys: Iterable[str], common: Iterable[str]) -> set[str]:
     """Squeezed term forms found inside (not equal to) an ordinary word's squeezed form."""
     automaton = ahocorasick.Automaton()
     for key in keys:
@@ -619,11 +619,20 @@ def _word_ranks() -> Mapping[str, int]:
     return {w: i for i, w in enumerate(dictionary()[0])}
 
 
-def recall_lexicon(common: frozenset[str]) -> mo.Lexicon:
-    """What morphology.py's guards ask of the lexicons (lexicon.py)."""
+@functools.lru_cache(maxsize=1)
+def recall_lexicon() -> mo.Lexicon:
+    """What morphology.py's guards ask of the lexicons (lexicon.py), built once per process."""
     ranks = _word_ranks()
     unknown = len(ranks)
-    return mo.Lexicon(spelling=lx.spelling_words(), common=common, rank=lambda w: ranks.get(w, unknown))
+    spelling = lx.spelling_words()
+    common = dictionary()[1]
+    return mo.Lexicon(
+        spelling=spelling,
+        common=common,
+        rank=lambda w: ranks.get(w, unknown),
+        squeezed=mo.squeezed_counts(spelling | common),
+        zipf=lx.zipf,
+    )
 
 
 def _generated_variants(form: str) -> set[str]:
@@ -648,13 +657,15 @@ def spell_generated(
     skeletons of reject terms that no ordinary word holds, to `long` ("@ssfcker"). Returns the generated
     spellings that are ordinary words too, and how many were generated."""
     short_q, short_s, long = tables
-    one_word = {k: (t.term, t.tier) for k, t in terms.items() if " " not in k}
+    one_word = {k: (t.term, t.tier, t.clause) for k, t in terms.items() if " " not in k}
     generated = mo.generate(one_word, lexicon, allowed)
+    unknown = lexicon.rank("")
     derived = frozenset(f for f in generated.whole if f in common)
     joined: dict[str, set[str]] = {}
     for form, keys in generated.whole.items():
         q = nz.squeeze(form)
-        if q != form and lexicon.is_word(q):
+        if lexicon.collides(form) or (q != form and lexicon.rank(q) < unknown):
+            # Squeezed, it is another word or token ("heels", "hors" of "hoors"): only as written.
             for v in _generated_variants(form):
                 for n in range(2):
                     short_s.setdefault(v + nz.AMBIGUOUS * n, set()).update(keys)
@@ -666,7 +677,7 @@ def spell_generated(
             reject = {k for k in keys if terms[k].tier == "reject"}
             if reject:
                 joined.setdefault(q, set()).update(reject)
-    inside = _inside_ordinary_words(joined, common)
+    inside = _inside_ordinary_words(joined, dictionary()[0])  # every word wordfreq knows ("Ofsted")
     for q, keys in joined.items():
         if q not in inside:
             for v in _generated_variants(q):
@@ -855,7 +866,7 @@ def build_index(entries: Mapping[str, Entry]) -> Index:
     asks the per-token questions of the vocabulary)."""
     words, common = dictionary()
     terms = select_terms(entries)
-    spellings = spell_terms(terms.by_key, common, recall_lexicon(common), terms.allowed)
+    spellings = spell_terms(terms.by_key, common, recall_lexicon(), terms.allowed)
     forms = build_forms(spellings, rank_terms(terms.by_key))
     benign = benign_words(terms, spellings, forms, words)
     return Index(

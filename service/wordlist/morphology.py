@@ -8,24 +8,34 @@ What is generated, for a one-word key (letters a-z only) of a listed term:
 - **inflections**: -s/-es, -ed/-d, -ing/-in/-n, -er/-ers, -y/-ies, and the compounds -head(s), -face(s),
   -hole(s); an ending e is dropped before a vowel ("whoring"). A key already ending with an inflection
   ("fucking", "pissed") takes none but -s; one ending in -er takes -s. Short keys (three letters once
-  squeezed: "fat", "cum") take no ending that starts with a vowel: "fated", "cumin" are other words.
-- **phonetic spellings**: ck written k, c, q or kk ("fuk", "phuccing" with the ph that index.py adds), tch
+  squeezed: "fat", "cum") take no ending that starts with a vowel: "fated", "cumin" are other words. A key
+  that is a compound of a listed term ("fuckbitch", "shithead") takes only COMPOUND_KEY_ENDINGS, and no
+  phonetic spellings (its listed part has them).
+- **phonetic spellings**: ck written k, c or q (kk, cc once squeezed) ("fuk", "phuccing" with the ph that index.py adds), tch
   written ch ("bich"), a listed term's -er written -a, -ah, -uh ("fucka"), a closing s written z and ss
   written zz ("azz").
-- **skeletons**: the vowels left out, of the key's stem and of every form above ("fck", "fckng", "fkn",
+- **skeletons**: (the only spellings generated for a term of the ambiguous tier, whose innocent sense its
+  inflections share: "weeds", "muffs") the vowels left out, of the key's stem and of every form above ("fck", "fckng", "fkn",
   "btchs"), and of a compound's first listed part alone ("sshole", "fckwit", "dckhead").
 - **abbreviations**: a compound of an ordinary word and a listed term, written with the two initials and the
   ending ("motherfuckers" → "mfers").
 
 Guards, all against the lexicons (lexicon.py), so that no common innocent word becomes a spelling:
 
-- an inflection or compound that is a word of its own must be rarer than the listed term (wordfreq's rank):
-  "retards" after "retard" yes; "spicy" after "spic", "cocky" after "cock" no;
-- a phonetic spelling, skeleton or abbreviation must be no correctly spelt English word (the spelling
-  lexicon: "fact", "shot" never) and no ordinary token (wordfreq, Zipf >= 3: "cnt" yes, "spc" no);
-- a skeleton keeps at least MIN_SKELETON_CONSONANTS letters; one of exactly that many ("fck", "sht", "dck")
-  only for a term of the reject or ambiguous tier (the review tier holds mild words whose short skeletons
-  are common abbreviations: "lst", "prn", "crp");
+- an inflection or compound must be rarer than the listed term (wordfreq's rank, names included):
+  "retards" after "retard" yes; "spicy" after "spic", "Cummings" after "cumming" no;
+- a review-tier term (mild words, mostly nouns with an innocent sense) takes only a plural, and one that is a
+  word of its own only for a personal insult of MIN_REVIEW_PLURAL_WORD letters ("assholes" yes; "annals",
+  "slopes", "fats" no); an ambiguous-tier
+  term takes only its skeleton (its inflections share its innocent sense: "weeds", "muffs");
+- a phonetic spelling (of reject-tier terms only), skeleton or abbreviation must be no correctly spelt
+  English word (the spelling lexicon: "fact", "shot" never), no ordinary token (wordfreq, Zipf >= 3), not
+  what such a word squeezes to ("sking" is "skiing" squeezed), and RESPELLED_MARGIN rarer than its term
+  ("cnt" yes; "ptr", "faqs", "mfr" are tokens of their own);
+- a skeleton keeps at least MIN_SKELETON_CONSONANTS consonants once squeezed (y counting as a vowel);
+  one of exactly that many ("fck", "sht", "dck") only for a term of the reject or ambiguous tier (the
+  review tier holds mild words whose short skeletons are common abbreviations: "lst", "prn", "crp");
+- a form that squeezes as another word does ("hells", "heels") is matched only as written (index.py);
 - nothing generated may be another listed or allowed key.
 
 What stays bounded: per key, a fixed number of endings, times at most PHONETIC_LIMIT phonetic spellings,
@@ -47,6 +57,11 @@ COMPOUND_ENDINGS = ("head", "heads", "face", "faces", "hole", "holes")
 """Compounds that make a term an insult: "dickface", "shithead"."""
 INFLECTED_ENDINGS = ("ing", "ings", "in", "ed", "s", "es")
 """A key ending with one of these is already inflected: it takes only -s (if that is not its ending)."""
+REVIEW_ENDINGS = ("s", "es")
+"""The endings of a review-tier term (mostly nouns with an innocent sense: "stripped", "sloping" are not
+insults)."""
+COMPOUND_KEY_ENDINGS = ("s", "es", "ed", "d", "ing", "er", "ers")
+"""The endings of a key that is a compound of a listed term ("fuckbitch", "shithead")."""
 ABBREVIATED_ENDINGS = ("er", "ers", "ing", "in", "ed", "a", "as", "az")
 """Endings that an abbreviated compound keeps: "mfer", "mfers", "mfing"."""
 MIN_SKELETON_CONSONANTS = 3
@@ -57,6 +72,12 @@ MIN_ABBREVIATION = 4
 """An abbreviation has at least this many letters once squeezed ("mfer"; "bss" of "bullshits" is noise)."""
 PHONETIC_LIMIT = 24
 """At most this many phonetic spellings per form (the product of the rules is cut here)."""
+RESPELLED_MARGIN = 1.0
+"""A respelling wordfreq knows must be at least this much rarer (Zipf) than its term: "fck" (2.3) for "fuck"
+(5.4) and "cnt" (2.7) for "cunt" (4.1) yes; "ptr" for "puto", "faqs" for "fack", "mfr" for "mofo" no."""
+MIN_REVIEW_PLURAL_WORD = 5
+"""A review-tier personal insult's plural that is a word too needs this many letters in the term, squeezed
+("assholes", "morons"; not "fats", "sobs")."""
 SKELETON_TIERS = frozenset({"reject", "ambiguous"})
 """Tiers whose terms may have three-letter skeletons."""
 
@@ -71,9 +92,27 @@ class Lexicon:
     """wordfreq's words at Zipf >= 3 (index.dictionary())."""
     rank: Callable[[str], int]
     """A word's place in wordfreq's list, most frequent first (a large number when unknown)."""
+    squeezed: Mapping[str, int]
+    """How many words of `spelling` and `common` squeeze to each form ("hels": "heels", "hells")."""
+    zipf: Callable[[str], float]
+    """How common a token is in English (wordfreq's Zipf scale, 0 when unknown)."""
 
     def is_word(self, form: str) -> bool:
         return form in self.spelling or form in self.common
+
+    def collides(self, form: str) -> bool:
+        """Whether a word other than `form` squeezes as it does ("hells" and "heels", "rapers" and
+        "rappers"): then `form` is matched only as written, never once squeezed."""
+        return self.squeezed.get(nz.squeeze(form), 0) > (1 if self.is_word(form) else 0)
+
+
+def squeezed_counts(words: Iterable[str]) -> dict[str, int]:
+    """For `Lexicon.squeezed`: how many of `words` squeeze to each form."""
+    out: dict[str, int] = {}
+    for w in set(words):
+        q = nz.squeeze(w)
+        out[q] = out.get(q, 0) + 1
+    return out
 
 
 @dataclass(slots=True)
@@ -83,7 +122,8 @@ class Generated:
     whole: dict[str, set[str]] = field(default_factory=dict)
     """Forms matched as whole tokens (inflections, phonetic spellings, skeletons, abbreviations)."""
     skeletons: set[str] = field(default_factory=set)
-    """The forms of `whole` that are skeletons or abbreviations (candidates for matching inside words)."""
+    """The skeletons of the listed keys themselves ("fcker" of "fucker"): candidates for matching inside a
+    longer word ("@ssfcker"), where index.py finds no ordinary word holding them."""
     rejected: int = 0
     """Candidate forms the guards refused."""
 
@@ -103,6 +143,8 @@ def inflect(stem: str, ending: str) -> str | None:
         return stem + "es" if stem.endswith(("s", "x", "z", "ch", "sh")) else None
     if ending == "d":
         return stem + "d" if stem.endswith("e") else None
+    if ending == "s" and stem.endswith(("s", "x", "z", "ch", "sh")):
+        return None  # -es
     if stem.endswith("y") and ending == "y":
         return None
     if stem.endswith("e") and ending[0] in "aeiouy":
@@ -127,7 +169,7 @@ def phonetic(form: str, er: bool = True) -> set[str]:
     → "sluta", Swedish for "stop")."""
     out = {form}
     if "ck" in form:
-        out |= {form.replace("ck", r) for r in ("k", "c", "q", "kk")}
+        out |= {form.replace("ck", r) for r in ("k", "c", "q")}  # kk, cc: squeezed, the same
     if "tch" in form:
         out |= {f.replace("tch", "ch") for f in out}
     for f in list(out) if er else ():
@@ -149,15 +191,19 @@ def skeleton(form: str) -> str:
 
 
 def _consonants_ok(form: str, tier: str) -> bool:
-    n = len(nz.squeeze(form))
+    """Whether a skeleton keeps enough consonants once squeezed (y counts as a vowel: "pssy" → "psy" no)."""
+    n = sum(c not in "aeiouy" for c in nz.squeeze(form))
     return n > MIN_SKELETON_CONSONANTS or (n == MIN_SKELETON_CONSONANTS and tier in SKELETON_TIERS)
 
 
 def _listed_prefix(key: str, keys: frozenset[str]) -> str | None:
-    """The longest listed key of at least three letters that `key` starts with and is longer than."""
-    for n in range(len(key) - 1, 2, -1):
+    """The longest listed key of at least three letters that `key` is a compound of: `key` starts with it
+    and goes on with at least three letters that are no inflection ("fuckwit", "shithead"; not "fucking",
+    "fuckers", which are inflected, not compounded)."""
+    for n in range(len(key) - 3, 2, -1):
         if key[:n] in keys:
-            return key[:n]
+            rest = key[n:]
+            return None if rest in ENDINGS or rest in ("ings", "iest", "ier") else key[:n]
     return None
 
 
@@ -174,65 +220,114 @@ def _abbreviations(key: str, keys: frozenset[str], common: frozenset[str]) -> se
     return out
 
 
+def _skeletons(form: str, prefix: str | None) -> set[str]:
+    """A form's skeletons: all of it, its stem with the ending as written ("fcking"), and its first listed
+    part with the rest as written ("sshole"); each also with k for ck ("fkn", from "fuckin" said "fukin")."""
+    out = {skeleton(form)}
+    if prefix is not None and form.startswith(prefix):
+        out.add(skeleton(prefix) + form[len(prefix) :])
+    for ending in ENDINGS + COMPOUND_ENDINGS:
+        if form.endswith(ending) and len(form) > len(ending) + 2:
+            out.add(skeleton(form[: -len(ending)]) + ending)
+    return out | {sk.replace("ck", "k") for sk in out if "ck" in sk}
+
+
 def generate(
-    terms: Mapping[str, tuple[str, str]],
+    terms: Mapping[str, tuple[str, str, str]],
     lexicon: Lexicon,
     excluded: Iterable[str] = (),
 ) -> Generated:
-    """The spellings of every one-word key of `terms` (key → (its listed spelling, its tier)); never one of
+    """The spellings of every one-word key of `terms` (key → its listed spelling, tier, clause); never one of
     `excluded` (allowed keys) or of the keys themselves."""
     keys = frozenset(terms)
     taken = keys | frozenset(excluded)
     out = Generated()
+    unknown = lexicon.rank("")  # the rank of a token wordfreq does not know
 
-    def guard_word(form: str, key: str) -> bool:
-        """A phonetic spelling, skeleton or abbreviation: no word, no ordinary token, not taken."""
-        if form in taken or lexicon.is_word(form) or lexicon.is_word(nz.squeeze(form)):
+    def guard_word(form: str, term_zipf: float) -> bool:
+        """A phonetic spelling, skeleton or abbreviation: no word, no ordinary token, nothing a word squeezes
+        to, not taken, and much rarer than its term (else it is a token of its own: "ptr", "faqs")."""
+        q = nz.squeeze(form)
+        if (
+            form in taken
+            or lexicon.is_word(form)
+            or q in lexicon.squeezed
+            or any(
+                lexicon.rank(f) < unknown and lexicon.zipf(f) > term_zipf - RESPELLED_MARGIN
+                for f in {form, q}
+            )
+        ):
             out.rejected += 1
             return False
         return True
 
-    for key, (listed, tier) in sorted(terms.items()):
+    def add_skeletons(
+        forms: Iterable[str], key: str, tier: str, prefix: str | None, own: bool, term_zipf: float
+    ) -> None:
+        for form in forms:
+            for sk in _skeletons(form, prefix):
+                # Three consonants make a skeleton only where the word starts with the first ("fck"; not
+                # "rsd" of "arsed": too little is left to read it by).
+                if form[0] in VOWELS and not _consonants_ok(sk, ""):
+                    continue
+                if sk != form and _consonants_ok(sk, tier) and guard_word(sk, term_zipf):
+                    out.add(sk, key)
+                    if own:
+                        out.skeletons.add(sk)
+
+    for key, (listed, tier, clause) in sorted(terms.items()):
         if not _letters(key) or len(key) < 3:
             continue
+        prefix = _listed_prefix(key, keys)
+        term_zipf = lexicon.zipf(listed if _letters(listed) else key)
+        if tier == "ambiguous":
+            # Its innocent sense carries over to its inflections ("weeds", "muffs"): only its skeleton, which
+            # has none, alone and in compounds ("dck", "dckhead").
+            sk = skeleton(key)
+            if sk != key and _consonants_ok(sk, tier) and guard_word(sk, term_zipf):
+                out.add(sk, key)
+                for ending in COMPOUND_ENDINGS:
+                    if guard_word(sk + ending, term_zipf):
+                        out.add(sk + ending, key)
+            continue
         term_rank = lexicon.rank(listed if _letters(listed) else key)
-        # Inflections and compounds: a word of their own only if rarer than the listed term.
-        inflected = {key}
-        for ending in endings_for(key):
+        # Inflections and compounds: rarer than the listed term.
+        inflected = set()
+        compounds = set()
+        # A compound of a listed term ("fuckbitch") is inflected, not compounded or respelled again. A review
+        # term only takes a plural, which must be no word of its own unless the term is a personal insult
+        # ("assholes"; not "annals", "slopes", "luster").
+        if tier == "review":
+            endings = REVIEW_ENDINGS
+        else:
+            endings = endings_for(key) if prefix is None else COMPOUND_KEY_ENDINGS
+        for ending in endings:
             form = inflect(key, ending)
             if form is None or form in taken:
                 continue
-            if lexicon.is_word(form) and lexicon.rank(form) < term_rank:
+            if lexicon.rank(form) < term_rank or (
+                tier == "review"
+                and lexicon.is_word(form)
+                and (clause != "personal" or len(nz.squeeze(key)) < MIN_REVIEW_PLURAL_WORD)
+            ):
                 out.rejected += 1
                 continue
-            inflected.add(form)
+            (compounds if ending in COMPOUND_ENDINGS else inflected).add(form)
             out.add(form, key)
-        # Phonetic spellings of each of those.
-        spoken = set(inflected)
-        for form in inflected:
+        # Phonetic spellings of a reject term and its inflections (not of its compounds).
+        for form in sorted(inflected | {key}) if prefix is None and tier == "reject" else ():
             for p in phonetic(form, er=key.endswith(("er", "ers"))):
-                if p not in spoken and guard_word(p, key):
-                    spoken.add(p)
+                if p != form and guard_word(p, term_zipf):
                     out.add(p, key)
-        # Skeletons: of the whole form, and of its first listed part with the rest as written.
-        prefix = _listed_prefix(key, keys)
-        for form in sorted(spoken):
-            candidates = {skeleton(form)}
-            if prefix is not None and form.startswith(prefix):
-                candidates.add(skeleton(prefix) + form[len(prefix) :])
-            for ending in ENDINGS + COMPOUND_ENDINGS:  # the stem without vowels, the ending as written
-                if form.endswith(ending) and len(form) > len(ending) + 2:
-                    candidates.add(skeleton(form[: -len(ending)]) + ending)
-            for sk in candidates:
-                if sk != form and _consonants_ok(sk, tier) and guard_word(sk, key):
-                    out.add(sk, key)
-                    out.skeletons.add(sk)
-        # Abbreviated compounds ("mfers"), and their skeletons' plural.
-        for form in sorted(inflected):
+        # Skeletons of the key (also found inside words, see Generated.skeletons), its inflections and
+        # compounds ("shthead").
+        add_skeletons([key], key, tier, prefix, True, term_zipf)
+        add_skeletons(sorted(inflected | compounds), key, tier, prefix, False, term_zipf)
+        # Abbreviated compounds ("mfers").
+        for form in sorted(inflected | {key}):
             for ab in _abbreviations(form, keys, lexicon.common):
-                if len(nz.squeeze(ab)) >= MIN_ABBREVIATION and guard_word(ab, key):
+                if len(nz.squeeze(ab)) >= MIN_ABBREVIATION and guard_word(ab, term_zipf):
                     out.add(ab, key)
-                    out.skeletons.add(ab)
     return out
 
 
