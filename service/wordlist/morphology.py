@@ -11,12 +11,14 @@ What is generated, for a one-word key (letters a-z only) of a listed term:
   squeezed: "fat", "cum") take no ending that starts with a vowel: "fated", "cumin" are other words. A key
   that is a compound of a listed term ("fuckbitch", "shithead") takes only COMPOUND_KEY_ENDINGS, and no
   phonetic spellings (its listed part has them).
-- **phonetic spellings**: ck written k, c or q (kk, cc once squeezed) ("fuk", "phuccing" with the ph that index.py adds), tch
-  written ch ("bich"), a listed term's -er written -a, -ah, -uh ("fucka"), a closing s written z and ss
-  written zz ("azz").
-- **skeletons**: (the only spellings generated for a term of the ambiguous tier, whose innocent sense its
-  inflections share: "weeds", "muffs") the vowels left out, of the key's stem and of every form above ("fck", "fckng", "fkn",
-  "btchs"), and of a compound's first listed part alone ("sshole", "fckwit", "dckhead").
+- **phonetic spellings** (reject tier): ck written k, c or q (kk and cc are those once squeezed: "fuk",
+  "phuccing" with the ph that index.py adds), tch written ch ("bich"), a listed term's -er written -a,
+  -ah, -uh ("fucka"), a closing s written z and ss written zz ("azz").
+- **skeletons**: the vowels left out, of the key and of its inflections and compounds ("fck", "fckng",
+  "btchs"), of the stem alone before an ending ("fcking"), and of a compound's first listed part alone
+  ("sshole", "fckwit"); each also with k for ck ("fkn"). A term of the ambiguous tier gets only these, of
+  itself and with the compound endings ("dck", "dckhead"): its inflections share its innocent sense
+  ("weeds", "muffs").
 - **abbreviations**: a compound of an ordinary word and a listed term, written with the two initials and the
   ending ("motherfuckers" → "mfers").
 
@@ -26,8 +28,7 @@ Guards, all against the lexicons (lexicon.py), so that no common innocent word b
   "retards" after "retard" yes; "spicy" after "spic", "Cummings" after "cumming" no;
 - a review-tier term (mild words, mostly nouns with an innocent sense) takes only a plural, and one that is a
   word of its own only for a personal insult of MIN_REVIEW_PLURAL_WORD letters ("assholes" yes; "annals",
-  "slopes", "fats" no); an ambiguous-tier
-  term takes only its skeleton (its inflections share its innocent sense: "weeds", "muffs");
+  "slopes", "fats" no);
 - a phonetic spelling (of reject-tier terms only), skeleton or abbreviation must be no correctly spelt
   English word (the spelling lexicon: "fact", "shot" never), no ordinary token (wordfreq, Zipf >= 3), not
   what such a word squeezes to ("sking" is "skiing" squeezed), and RESPELLED_MARGIN rarer than its term
@@ -39,7 +40,8 @@ Guards, all against the lexicons (lexicon.py), so that no common innocent word b
 - nothing generated may be another listed or allowed key.
 
 What stays bounded: per key, a fixed number of endings, times at most PHONETIC_LIMIT phonetic spellings,
-times two skeletons each; `Generated` reports the counts.
+times a few skeletons each (about 10,500 spellings for the shipped list's 850 keys); index.py adds 'ph'
+and placeholder variants for at most MAX_GENERATED_POSITIONS letters of each.
 """
 
 from __future__ import annotations
@@ -292,11 +294,12 @@ def generate(
             continue
         term_rank = lexicon.rank(listed if _letters(listed) else key)
         # Inflections and compounds: rarer than the listed term.
-        inflected = set()
-        compounds = set()
+        inflected: set[str] = set()
+        compounds: set[str] = set()
         # A compound of a listed term ("fuckbitch") is inflected, not compounded or respelled again. A review
         # term only takes a plural, which must be no word of its own unless the term is a personal insult
         # ("assholes"; not "annals", "slopes", "luster").
+        endings: tuple[str, ...]
         if tier == "review":
             endings = REVIEW_ENDINGS
         else:
