@@ -94,16 +94,17 @@ MASK_CHARS = "*#"
 # music)", "(lit review)"). "ph" for f is handled on the term side (see index.py), as "ph" is ordinary
 # English spelling and must not change the text.
 #
-# A '+' with a space on either side, between two groups of one to three letters ("bi + ch"), is the leet t
+# A '+' with a space on either side, between two groups of two or three letters ("bi + ch"), is the leet t
 # of a word split around it: the spaces become joiners (".t.", same length). Longer groups are words of their
-# own ("cats + dogs"), and a '+' between letters with no space is the leet t already ("bi+ch").
+# own ("cats + dogs"), single letters are algebra ("a + b") or spaced letters ("f u c k +A"), and a '+'
+# between letters with no space is the leet t already ("bi+ch").
 MULTI_LEET: dict[str, str] = {"|<": "k.", "()": "o.", "(": "c", " + ": ".t.", " +": ".t", "+ ": "t."}
 SPLIT_GROUP = 3
-"""The most letters on each side of a spaced '+' for it to join them into one word."""
+"""The most letters on each side of a spaced '+' for it to join them into one word (the fewest: two)."""
 _LETTER = r"[^\W\d_]"
 _MULTI_LEET_RE = re.compile(
     r"\|<|(?<=[^\W\d_])\((?:\))?(?=[^\W\d_])"
-    rf"|(?<={_LETTER})(?<!{_LETTER}{{{SPLIT_GROUP + 1}}})(?: \+ ?|\+ )(?={_LETTER}{{1,{SPLIT_GROUP}}}(?!{_LETTER}))"
+    rf"|(?<={_LETTER}{{2}})(?<!{_LETTER}{{{SPLIT_GROUP + 1}}})(?: \+ ?|\+ )(?={_LETTER}{{2,{SPLIT_GROUP}}}(?!{_LETTER}))"
 )
 
 

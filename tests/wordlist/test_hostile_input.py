@@ -83,7 +83,11 @@ def spellings_of(wordlist: WordList, key: str) -> set[str]:
     if by_key is None:
         by_key = _SPELLINGS_OF[id(wordlist.index)] = {}
         forms = wordlist.index.forms
-        for table in (forms.short_q, forms.short_s, dict(forms.terms_automaton.values()) if forms.has_long else {}):
+        for table in (
+            forms.short_q,
+            forms.short_s,
+            dict(forms.terms_automaton.values()) if forms.has_long else {},
+        ):
             for spelling, keys in table.items():
                 for k in keys:
                     by_key.setdefault(k, set()).add(nz.squeeze(spelling.rstrip(nz.AMBIGUOUS) or spelling))
