@@ -104,7 +104,8 @@ SPLIT_GROUP = 3
 _LETTER = r"[^\W\d_]"
 _MULTI_LEET_RE = re.compile(
     r"\|<|(?<=[^\W\d_])\((?:\))?(?=[^\W\d_])"
-    rf"|(?<={_LETTER}{{2}})(?<!{_LETTER}{{{SPLIT_GROUP + 1}}})(?: \+ ?|\+ )(?={_LETTER}{{2,{SPLIT_GROUP}}}(?!{_LETTER}))"
+    rf"|(?<={_LETTER}{{2}})(?<!{_LETTER}{{{SPLIT_GROUP + 1}}})"  # two or three letters before
+    rf"(?: \+ ?|\+ )(?={_LETTER}{{2,{SPLIT_GROUP}}}(?!{_LETTER}))"  # a spaced '+', two or three after
 )
 
 
