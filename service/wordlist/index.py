@@ -662,7 +662,8 @@ def spell_generated(
     unknown = lexicon.rank("")
     derived = frozenset(f for f in generated.whole if f in common)
     joined: dict[str, set[str]] = {}
-    for form, keys in generated.whole.items():
+    for form, all_keys in generated.whole.items():
+        keys = generated.own.get(form) or all_keys
         q = nz.squeeze(form)
         if lexicon.collides(form) or (q != form and lexicon.rank(q) < unknown):
             # Squeezed, it is another word or token ("heels", "hors" of "hoors"): only as written.

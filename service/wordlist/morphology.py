@@ -126,6 +126,9 @@ class Generated:
     skeletons: set[str] = field(default_factory=set)
     """The skeletons of the listed keys themselves ("fcker" of "fucker"): candidates for matching inside a
     longer word ("@ssfcker"), where index.py finds no ordinary word holding them."""
+    own: dict[str, set[str]] = field(default_factory=dict)
+    """Forms generated from a key itself, not from its inflections or compounds ("shthead" of "shithead",
+    not of "shite" + "head"): where a form has such keys, it stands for them alone."""
     rejected: int = 0
     """Candidate forms the guards refused."""
 
@@ -276,6 +279,7 @@ def generate(
                     out.add(sk, key)
                     if own:
                         out.skeletons.add(sk)
+                        out.own.setdefault(sk, set()).add(key)
 
     for key, (listed, tier, clause) in sorted(terms.items()):
         if not _letters(key) or len(key) < 3:
