@@ -631,6 +631,7 @@ def recall_lexicon() -> mo.Lexicon:
         common=common,
         rank=lambda w: ranks.get(w, unknown),
         squeezed=mo.squeezed_counts(spelling | common),
+        squeezed_all=mo.squeezed_counts(spelling.union(dictionary()[0])),
         zipf=lx.zipf,
     )
 
@@ -665,6 +666,10 @@ def spell_generated(
     for form, all_keys in generated.whole.items():
         keys = generated.own.get(form) or all_keys
         q = nz.squeeze(form)
+        if q == form and lexicon.collides_with_word(form):
+            # An ordinary word squeezes to it ("cumings" of "Cummings"): searching it would take that word's
+            # protection as a benign word (benign_words skips the terms' own spellings).
+            continue
         if lexicon.collides(form) or (q != form and lexicon.rank(q) < unknown):
             # Squeezed, it is another word or token ("heels", "hors" of "hoors"): only as written.
             for v in _generated_variants(form):

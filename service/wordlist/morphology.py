@@ -7,13 +7,14 @@ What is generated, for a one-word key (letters a-z only) of a listed term:
 
 - **inflections**: -s/-es, -ed/-d, -ing/-in/-n, -er/-ers, -y/-ies, and the compounds -head(s), -face(s),
   -hole(s); an ending e is dropped before a vowel ("whoring"). A key already ending with an inflection
-  ("fucking", "pissed") takes none but -s; one ending in -er takes -s. Short keys (three letters once
-  squeezed: "fat", "cum") take no ending that starts with a vowel: "fated", "cumin" are other words. A key
-  that is a compound of a listed term ("fuckbitch", "shithead") takes only COMPOUND_KEY_ENDINGS, and no
-  phonetic spellings (its listed part has them).
-- **phonetic spellings** (reject tier): ck written k, c or q (kk and cc are those once squeezed: "fuk",
-  "phuccing" with the ph that index.py adds), tch written ch ("bich"), a listed term's -er written -a,
-  -ah, -uh ("fucka"), a closing s written z and ss written zz ("azz").
+  ("fucking", "pissed") takes none but -s; one ending in -er takes -s. Keys of three letters ("fat",
+  "cum") take no ending that starts with a vowel: "fated", "cumin" are other words. A key
+  that is a compound of a listed term ("fuckbitch", "shithead") takes only COMPOUND_KEY_ENDINGS.
+- **phonetic spellings** (reject tier and personal insults, and their inflections): ck
+  written k, c, q or x (kk, cc and xx are those once squeezed: "fuk", "phuccing" with the ph that index.py
+  adds, "fuxxing"), an initial c written k ("kunt"), -itch written -iatch, -iotch, -yatch, -iyatch, -eyotch, tch
+  written ch ("bich"), i between consonants written y ("shyt"), a listed term's -er written -a, -ah, -uh
+  ("fucka"), a closing s after a vowel written z ("niggaz") and ss written zz ("azzhole").
 - **skeletons**: the vowels left out, of the key and of its inflections and compounds ("fck", "fckng",
   "btchs"), of the stem alone before an ending ("fcking"), and of a compound's first listed part alone
   ("sshole", "fckwit"); each also with k for ck ("fkn"). A term of the ambiguous tier gets only these, of
@@ -24,8 +25,9 @@ What is generated, for a one-word key (letters a-z only) of a listed term:
 
 Guards, all against the lexicons (lexicon.py), so that no common innocent word becomes a spelling:
 
-- an inflection or compound must be rarer than the listed term (wordfreq's rank, names included):
-  "retards" after "retard" yes; "spicy" after "spic", "Cummings" after "cumming" no;
+- an inflection or compound more common than the listed term must be neither a word nor a token of its own
+  (OWN_TOKEN_ZIPF): "retards" after "retard", "fooking" after "fook" yes; "spicy" after "spic",
+  "Cummings" after "cumming" no;
 - a review-tier term (mild words, mostly nouns with an innocent sense) takes only a plural, and one that is a
   word of its own only for a personal insult of MIN_REVIEW_PLURAL_WORD letters ("assholes" yes; "annals",
   "slopes", "fats" no);
@@ -47,6 +49,7 @@ and placeholder variants for at most MAX_GENERATED_POSITIONS letters of each.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -74,9 +77,13 @@ MIN_ABBREVIATION = 4
 """An abbreviation has at least this many letters once squeezed ("mfer"; "bss" of "bullshits" is noise)."""
 PHONETIC_LIMIT = 24
 """At most this many phonetic spellings per form (the product of the rules is cut here)."""
+OWN_TOKEN_ZIPF = 2.5
+"""An inflection at least this common (and more common than its term) is a token of its own ("Cummings")."""
 RESPELLED_MARGIN = 1.0
 """A respelling wordfreq knows must be at least this much rarer (Zipf) than its term: "fck" (2.3) for "fuck"
 (5.4) and "cnt" (2.7) for "cunt" (4.1) yes; "ptr" for "puto", "faqs" for "fack", "mfr" for "mofo" no."""
+RESPELLED_FLOOR = 1.8
+"""A respelling rarer than this (Zipf) is never a token of its own, whatever its term ("muthafuckas")."""
 MIN_REVIEW_PLURAL_WORD = 5
 """A review-tier personal insult's plural that is a word too needs this many letters in the term, squeezed
 ("assholes", "morons"; not "fats", "sobs")."""
@@ -96,6 +103,8 @@ class Lexicon:
     """A word's place in wordfreq's list, most frequent first (a large number when unknown)."""
     squeezed: Mapping[str, int]
     """How many words of `spelling` and `common` squeeze to each form ("hels": "heels", "hells")."""
+    squeezed_all: Mapping[str, int]
+    """The same over every word wordfreq knows too, names and web spellings ("coners": "Conners", "fck")."""
     zipf: Callable[[str], float]
     """How common a token is in English (wordfreq's Zipf scale, 0 when unknown)."""
 
@@ -104,7 +113,13 @@ class Lexicon:
 
     def collides(self, form: str) -> bool:
         """Whether a word other than `form` squeezes as it does ("hells" and "heels", "rapers" and
-        "rappers"): then `form` is matched only as written, never once squeezed."""
+        "rappers", "cooners" and "Conners"): then `form` is matched only as written, never once squeezed."""
+        known = self.is_word(form) or self.rank(form) < self.rank("")
+        return self.squeezed_all.get(nz.squeeze(form), 0) > (1 if known else 0)
+
+    def collides_with_word(self, form: str) -> bool:
+        """Whether a word of `spelling` or `common` other than `form` squeezes as it does ("cumings" and
+        "Cummings")."""
         return self.squeezed.get(nz.squeeze(form), 0) > (1 if self.is_word(form) else 0)
 
 
@@ -163,9 +178,12 @@ def endings_for(key: str) -> tuple[str, ...]:
         return () if key.endswith("s") else ("s",)
     if key.endswith("er"):
         return ("s",)
-    if len(nz.squeeze(key)) <= 3:
+    if len(key) <= 3:
         return tuple(e for e in ENDINGS if e[0] not in "aeiouy") + COMPOUND_ENDINGS
     return ENDINGS + COMPOUND_ENDINGS
+
+
+_I_BETWEEN_CONSONANTS = re.compile(r"(?<=[^aeiouy])i(?=[^aeiouy])")
 
 
 def phonetic(form: str, er: bool = True) -> set[str]:
@@ -174,16 +192,22 @@ def phonetic(form: str, er: bool = True) -> set[str]:
     → "sluta", Swedish for "stop")."""
     out = {form}
     if "ck" in form:
-        out |= {form.replace("ck", r) for r in ("k", "c", "q")}  # kk, cc: squeezed, the same
+        out |= {form.replace("ck", r) for r in ("k", "c", "q", "x")}  # kk, cc, xx: squeezed, the same
+    if form.startswith("c") and not form.startswith("ch"):
+        out |= {"k" + f[1:] for f in out}  # "kunt"
+    if "itch" in form:
+        out |= {f.replace("itch", r) for f in out for r in ("iatch", "iotch", "yatch", "iyatch", "eyotch")}
     if "tch" in form:
         out |= {f.replace("tch", "ch") for f in out}
+    if "i" in form:
+        out |= {_I_BETWEEN_CONSONANTS.sub("y", f) for f in out}  # "shyt", "bytch"
     for f in list(out) if er else ():
         if f.endswith("ers"):
             out |= {f[:-3] + e for e in ("as", "az", "ahs")}
         elif f.endswith("er"):
             out |= {f[:-2] + e for e in ("a", "ah", "uh")}
     for f in list(out):
-        if f.endswith("s") and not f.endswith("ss"):
+        if f.endswith(("as", "es", "os")):  # "niggaz", "bitchez"; not "kuntz", a surname
             out.add(f[:-1] + "z")
         if "ss" in f:
             out.add(f.replace("ss", "zz"))
@@ -258,7 +282,8 @@ def generate(
             or lexicon.is_word(form)
             or q in lexicon.squeezed
             or any(
-                lexicon.rank(f) < unknown and lexicon.zipf(f) > term_zipf - RESPELLED_MARGIN
+                lexicon.rank(f) < unknown
+                and lexicon.zipf(f) > max(RESPELLED_FLOOR, term_zipf - RESPELLED_MARGIN)
                 for f in {form, q}
             )
         ):
@@ -312,7 +337,11 @@ def generate(
             form = inflect(key, ending)
             if form is None or form in taken:
                 continue
-            if lexicon.rank(form) < term_rank or (
+            # More common than the term and a word or token of its own ("Cummings", not "fooking").
+            common_own = lexicon.rank(form) < term_rank and (
+                lexicon.is_word(form) or lexicon.zipf(form) >= OWN_TOKEN_ZIPF
+            )
+            if common_own or (
                 tier == "review"
                 and lexicon.is_word(form)
                 and (clause != "personal" or len(nz.squeeze(key)) < MIN_REVIEW_PLURAL_WORD)
@@ -321,8 +350,8 @@ def generate(
                 continue
             (compounds if ending in COMPOUND_ENDINGS else inflected).add(form)
             out.add(form, key)
-        # Phonetic spellings of a reject term and its inflections (not of its compounds).
-        for form in sorted(inflected | {key}) if prefix is None and tier == "reject" else ():
+        # Phonetic spellings of a reject term or personal insult and its inflections ("dikhead", "azzholes").
+        for form in sorted(inflected | {key}) if tier == "reject" or clause == "personal" else ():
             for p in phonetic(form, er=key.endswith(("er", "ers"))):
                 if p != form and guard_word(p, term_zipf):
                     out.add(p, key)

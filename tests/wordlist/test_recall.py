@@ -109,6 +109,7 @@ def _lexicon(spelling: set[str], ranked: list[str], zipf: dict[str, float] | Non
         common=frozenset(ranked),
         rank=lambda w: order.get(w, len(order)),
         squeezed=squeezed_counts(spelling | set(ranked)),
+        squeezed_all=squeezed_counts(spelling | set(ranked)),
         zipf=lambda w: (zipf or {}).get(w, 0.0),
     )
 
