@@ -102,10 +102,14 @@ MULTI_LEET: dict[str, str] = {"|<": "k.", "()": "o.", "(": "c", " + ": ".t.", " 
 SPLIT_GROUP = 3
 """The most letters on each side of a spaced '+' for it to join them into one word (the fewest: two)."""
 _LETTER = r"[^\W\d_]"
-_MULTI_LEET_RE = re.compile(
-    r"\|<|(?<=[^\W\d_])\((?:\))?(?=[^\W\d_])"
-    rf"|(?<={_LETTER}{{2}})(?<!{_LETTER}{{{SPLIT_GROUP + 1}}})"  # two or three letters before
-    rf"(?: \+ ?|\+ )(?={_LETTER}{{2,{SPLIT_GROUP}}}(?!{_LETTER}))"  # a spaced '+', two or three after
+_MULTI_LEET_RE = re.compile(r"\|<|(?<=[^\W\d_])\((?:\))?(?=[^\W\d_])")
+# The spaced '+', found from the '+' itself (a literal first: the regex engine skips to each '+' at C speed),
+# the letters before it looked behind from there: with a space between ("bi + ch", "bi +ch") or without
+# ("bi+ ch"), and not a fourth letter before them.
+_SPACED_PLUS_RE = re.compile(
+    rf"\+(?:(?<={_LETTER}{{2}} \+)(?<!{_LETTER}{{{SPLIT_GROUP + 1}}} \+) ?"
+    rf"|(?<={_LETTER}{{2}}\+)(?<!{_LETTER}{{{SPLIT_GROUP + 1}}}\+) )"
+    rf"(?={_LETTER}{{2,{SPLIT_GROUP}}}(?!{_LETTER}))"  # two or three letters after
 )
 
 
@@ -113,10 +117,28 @@ def _multi_leet_piece(m: re.Match[str]) -> str:
     return MULTI_LEET[m.group()]
 
 
+def _join_spaced_plus(text: str) -> str:
+    """`text` with each spaced '+' between short letter groups replaced by its MULTI_LEET piece (the space
+    before it, which the match does not hold, included)."""
+    pieces = []
+    at = 0
+    for m in _SPACED_PLUS_RE.finditer(text):
+        start = m.start() - 1 if text[m.start() - 1] == " " else m.start()
+        pieces.append(text[at:start])
+        pieces.append(MULTI_LEET[text[start : m.end()]])
+        at = m.end()
+    if not pieces:
+        return text
+    pieces.append(text[at:])
+    return "".join(pieces)
+
+
 def substitute_multi_leet(text: str) -> str:
     """The comment with multi-character leet replaced, same length (see MULTI_LEET)."""
-    if "(" in text or "|<" in text or "+" in text:
-        return _MULTI_LEET_RE.sub(_multi_leet_piece, text)
+    if "(" in text or "|<" in text:
+        text = _MULTI_LEET_RE.sub(_multi_leet_piece, text)
+    if "+ " in text or " +" in text:
+        text = _join_spaced_plus(text)
     return text
 
 
