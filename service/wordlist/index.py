@@ -173,6 +173,10 @@ class Spellings:
     one stands for its term, though it is an ordinary word."""
     generated: int = 0
     """How many spellings morphology.py generated (before ph and placeholder variants), for reports."""
+    listed_longest: tuple[int, int] = (0, 0)
+    """The longest `short_s` and `short_q` spellings of the listed terms, before the generated ones: the
+    matcher looks for a disguised short term ("a$$") at the start of a word that far, no farther (the
+    generated spellings are whole words: "muthafuckerahs" would make it read every word much farther)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +319,8 @@ class TermForms:
     has_long: bool
     phrases: Phrases
     rank: Mapping[str, Rank]
+    listed_longest: tuple[int, int] = (0, 0)
+    """Spellings.listed_longest: how far the matcher reads a word for a disguised short term at its start."""
 
     def token_roles(self, tok: str) -> TokenRoles:
         """What a token of the match view may take part in: usually nothing (NO_ROLES).
@@ -736,6 +742,7 @@ def spell_terms(
             masked.setdefault(pattern, set()).add(key)
     derived: frozenset[str] = frozenset()
     generated = 0
+    listed_longest = (max(map(len, short_s), default=0), max(map(len, short_q), default=0))
     if lexicon is not None:
         derived, generated = spell_generated(terms, common, lexicon, allowed, (short_q, short_s, long))
     return Spellings(
@@ -745,6 +752,7 @@ def spell_terms(
         masked=_frozen(masked),
         derived=derived,
         generated=generated,
+        listed_longest=listed_longest,
     )
 
 
@@ -771,6 +779,7 @@ def build_forms(spellings: Spellings, rank: Mapping[str, Rank]) -> TermForms:
         has_long=bool(spellings.long),
         phrases=phrases,
         rank=rank,
+        listed_longest=spellings.listed_longest,
     )
 
 

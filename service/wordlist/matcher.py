@@ -159,8 +159,8 @@ class WordList:
         self._token_cache: dict[str, TokenRoles] = {}
         self._hits_cache: dict[str, tuple[Hit, ...]] = {}
         # How far the searches that look for a word at a position need to read (see their docstrings).
-        self._longest_short_s = max(map(len, index.forms.short_s), default=0)
-        self._longest_short_q = max(map(len, index.forms.short_q), default=0)
+        # (The listed terms' spellings only: a disguised prefix is a short term, see index.py's listed_longest.)
+        self._longest_short_s, self._longest_short_q = index.forms.listed_longest
         self._longest_common = max(map(len, index.common), default=0)
 
     @classmethod

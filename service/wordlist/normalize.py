@@ -258,7 +258,8 @@ class FoldTables:
         """The comment with multi-character leet replaced (same length, so its offsets are the original's),
         and its match view: `fold_match`, on the fast paths."""
         # The test here spares most comments a function call.
-        folded = substitute_multi_leet(text) if ("(" in text or "|<" in text or "+" in text) else text
+        spaced_plus = "+" in text and ("+ " in text or " +" in text)
+        folded = substitute_multi_leet(text) if ("(" in text or "|<" in text or spaced_plus) else text
         if folded.isascii():
             view = folded.encode("ascii").translate(self.ascii_match, self.ascii_deleted)
             return folded, view.decode("ascii")
