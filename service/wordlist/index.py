@@ -21,6 +21,13 @@ for i or l, so each i and l of a term is also spelled with it. Benign words ("Sc
 listed stem ("shitstorm", "bullshits"); a benign word cancels a hit only where the literal view spells it
 out. ("therapist" needs none: "rapist" is a review-tier term inside ordinary words, so whole tokens only.)
 
+Each one-word key is also spelled as morphology.py generates it, guarded by the lexicons (lexicon.py): its
+inflections and compounds ("assholes", "dickheads"), phonetic spellings ("phuccing", "kunt"), consonant
+skeletons ("fck", "fkn") and abbreviations ("mfers"), all reporting the listed term (`spell_generated`). They
+match whole tokens, as written where squeezing would make another word of them ("coons", not "cons"); a
+skeleton of a reject term's own key with at least MIN_JOINED_SKELETON letters that no word holds also
+matches inside a longer word ("@ssfcker").
+
 The questions (`TermForms`): `locate` finds the candidates in a piece of the match view, `token_roles` says
 what one token may take part in. The matcher asks them of comments, with caches; `read_vocabulary` asks them
 of the vocabulary once. Views: `s` is the match view, `q` the same squeezed ("fuuuck" → "fuck").
