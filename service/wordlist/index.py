@@ -23,6 +23,13 @@ and other words ("shit|storm", "bull|shits": compounds.py); a benign word cancel
 view spells it out. Capitalised words outside the lexicons are judged as names by the matcher. ("therapist"
 needs none: "rapist" is a review-tier term inside ordinary words, so whole tokens only.)
 
+Each one-word key is also spelled as morphology.py generates it, guarded by the lexicons (lexicon.py): its
+inflections and compounds ("assholes", "dickheads"), phonetic spellings ("phuccing", "kunt"), consonant
+skeletons ("fck", "fkn") and abbreviations ("mfers"), all reporting the listed term (`spell_generated`). They
+match whole tokens, as written where squeezing would make another word of them ("coons", not "cons"); a
+skeleton of a reject term's own key with at least MIN_JOINED_SKELETON letters that no word holds also
+matches inside a longer word ("@ssfcker").
+
 The questions (`TermForms`): `locate` finds the candidates in a piece of the match view, `token_roles` says
 what one token may take part in. The matcher asks them of comments, with caches; `read_vocabulary` asks them
 of the vocabulary once. Views: `s` is the match view, `q` the same squeezed ("fuuuck" → "fuck").
@@ -41,7 +48,9 @@ import ahocorasick
 import wordfreq
 
 from service.moderation.types import Clause, Tier
-from service.wordlist import compounds, lexicon, offsets
+from service.wordlist import compounds, offsets
+from service.wordlist import lexicon as lx
+from service.wordlist import morphology as mo
 from service.wordlist import normalize as nz
 from service.wordlist.rules import Entry, WordListError, entries_digest
 
@@ -64,6 +73,12 @@ NUMBER_TOKEN_LETTERS = 5
 NUMBER_ENDINGS = ("s", "am", "pm", "k", "m", "bn", "st", "nd", "rd", "th", "x")
 MAX_PH_POSITIONS = 2
 """A term spelled with f also matches with 'ph' for each f, up to this many f's (beyond: all or none)."""
+MAX_GENERATED_POSITIONS = 2
+"""A generated spelling (morphology.py) gets 'ph' and placeholder variants for up to this many f's, and up to
+this many i's and l's (beyond: all or none), which bounds what the inflections multiply."""
+MIN_JOINED_SKELETON = 5
+"""A skeleton of a reject term with at least this many letters once squeezed ("fcker") is also found
+inside a longer word ("@ssfcker"), where no ordinary word holds it."""
 
 INFLECTIONS = ("s", "es", "ed", "d", "ing", "er", "ers", "y", "ies")
 """Endings that make a word a form of a term rather than another word ("assholes", "bullshits")."""
@@ -166,6 +181,15 @@ class Spellings:
     """Anywhere in the squeezed view (long terms, phrases)."""
     masked: Mapping[str, Keys]
     """Masked tokens ("f*ck") of the unsqueezed view."""
+    derived: frozenset[str] = frozenset()
+    """Generated spellings (morphology.py) that are ordinary words too ("assholes"): a whole token spelling
+    one stands for its term, though it is an ordinary word."""
+    generated: int = 0
+    """How many spellings morphology.py generated (before ph and placeholder variants), for reports."""
+    listed_longest: tuple[int, int] = (0, 0)
+    """The longest `short_s` and `short_q` spellings of the listed terms, before the generated ones: the
+    matcher looks for a disguised short term ("a$$") at the start of a word that far, no farther (the
+    generated spellings are whole words: "muthafuckerahs" would make it read every word much farther)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +332,8 @@ class TermForms:
     has_long: bool
     phrases: Phrases
     rank: Mapping[str, Rank]
+    listed_longest: tuple[int, int] = (0, 0)
+    """Spellings.listed_longest: how far the matcher reads a word for a disguised short term at its start."""
 
     def token_roles(self, tok: str) -> TokenRoles:
         """What a token of the match view may take part in: usually nothing (NO_ROLES).
@@ -447,6 +473,8 @@ class Index:
     parts: Mapping[str, float]
     """The words compounds split into, with their Zipf frequency (compounds.parts_table)."""
     tables: nz.FoldTables
+    derived: frozenset[str] = frozenset()
+    """Spellings.derived: ordinary words that are a term's inflection ("assholes"), reported as the term."""
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -591,7 +619,7 @@ def rank_terms(terms: Mapping[str, Term]) -> dict[str, Rank]:
     }
 
 
-def _inside_ordinary_words(keys: Iterable[str], common: frozenset[str]) -> set[str]:
+def _inside_ordinary_words(keys: Iterable[str], common: Iterable[str]) -> set[str]:
     """Squeezed term forms found inside (not equal to) an ordinary word's squeezed form."""
     automaton = ahocorasick.Automaton()
     for key in keys:
@@ -608,9 +636,93 @@ def _inside_ordinary_words(keys: Iterable[str], common: frozenset[str]) -> set[s
     return out
 
 
-def spell_terms(terms: Mapping[str, Term], common: frozenset[str]) -> Spellings:
+@functools.lru_cache(maxsize=1)
+def _word_ranks() -> Mapping[str, int]:
+    """Each dictionary word's place in wordfreq's list, most frequent first."""
+    return {w: i for i, w in enumerate(dictionary()[0])}
+
+
+@functools.lru_cache(maxsize=1)
+def recall_lexicon() -> mo.Lexicon:
+    """What morphology.py's guards ask of the lexicons (lexicon.py), built once per process."""
+    ranks = _word_ranks()
+    unknown = len(ranks)
+    spelling = lx.spelling_words()
+    common = dictionary()[1]
+    return mo.Lexicon(
+        spelling=spelling,
+        common=common,
+        rank=lambda w: ranks.get(w, unknown),
+        squeezed=mo.squeezed_counts(spelling | common),
+        squeezed_all=mo.squeezed_counts(spelling.union(dictionary()[0])),
+        zipf=lx.zipf,
+    )
+
+
+def _generated_variants(form: str) -> set[str]:
+    """A generated spelling with 'ph' for f and the placeholder for i and l, bounded
+    (MAX_GENERATED_POSITIONS)."""
+    return {
+        v
+        for p in mo.bounded_variants(form, "f", MAX_GENERATED_POSITIONS, lambda _c: "ph")
+        for v in mo.bounded_variants(p, "il", MAX_GENERATED_POSITIONS, lambda _c: nz.AMBIGUOUS)
+    }
+
+
+def spell_generated(
+    terms: Mapping[str, Term],
+    common: frozenset[str],
+    lexicon: mo.Lexicon,
+    allowed: Iterable[str],
+    tables: tuple[dict[str, set[str]], dict[str, set[str]], dict[str, set[str]]],
+) -> tuple[frozenset[str], int]:
+    """Add morphology.py's spellings of the keys to the whole-token tables (`short_q` once squeezed,
+    `short_s` as written where squeezing would make an ordinary word of it: "coons" → "cons") and, for long
+    skeletons of reject terms that no ordinary word holds, to `long` ("@ssfcker"). Returns the generated
+    spellings that are ordinary words too, and how many were generated."""
+    short_q, short_s, long = tables
+    one_word = {k: (t.term, t.tier, t.clause) for k, t in terms.items() if " " not in k}
+    generated = mo.generate(one_word, lexicon, allowed)
+    unknown = lexicon.rank("")
+    derived = frozenset(f for f in generated.whole if f in common)
+    joined: dict[str, set[str]] = {}
+    for form, all_keys in generated.whole.items():
+        keys = generated.own.get(form) or all_keys
+        q = nz.squeeze(form)
+        if q == form and lexicon.collides_with_word(form):
+            # An ordinary word squeezes to it ("cumings" of "Cummings"): searching it would take that word's
+            # protection as a benign word (benign_words skips the terms' own spellings).
+            continue
+        if lexicon.collides(form) or (q != form and lexicon.rank(q) < unknown):
+            # Squeezed, it is another word or token ("heels", "hors" of "hoors"): only as written.
+            for v in _generated_variants(form):
+                for n in range(2):
+                    short_s.setdefault(v + nz.AMBIGUOUS * n, set()).update(keys)
+            continue
+        for v in _generated_variants(q):
+            short_q.setdefault(v, set()).update(keys)
+            short_q.setdefault(v + nz.AMBIGUOUS, set()).update(keys)
+        if form in generated.skeletons and len(q) >= MIN_JOINED_SKELETON:
+            reject = {k for k in keys if terms[k].tier == "reject"}
+            if reject:
+                joined.setdefault(q, set()).update(reject)
+    inside = _inside_ordinary_words(joined, dictionary()[0])  # every word wordfreq knows ("Ofsted")
+    for q, keys in joined.items():
+        if q not in inside:
+            for v in _generated_variants(q):
+                long.setdefault(v, set()).update(keys)
+    return derived, len(generated.whole)
+
+
+def spell_terms(
+    terms: Mapping[str, Term],
+    common: frozenset[str],
+    lexicon: mo.Lexicon | None = None,
+    allowed: Iterable[str] = (),
+) -> Spellings:
     """Decide how each key is searched (see the module's docstring) and spell it every way it may be
-    written, so that the comment side is folded once and never expanded into variants."""
+    written, so that the comment side is folded once and never expanded into variants. With a `lexicon`,
+    also the inflections, phonetic spellings and skeletons of morphology.py (`spell_generated`)."""
     short_q: dict[str, set[str]] = {}
     short_s: dict[str, set[str]] = {}
     long: dict[str, set[str]] = {}
@@ -645,8 +757,19 @@ def spell_terms(terms: Mapping[str, Term], common: frozenset[str]) -> Spellings:
                 short_q.setdefault(v + nz.AMBIGUOUS, set()).add(key)
         for pattern in _masked_patterns(key):
             masked.setdefault(pattern, set()).add(key)
+    derived: frozenset[str] = frozenset()
+    generated = 0
+    listed_longest = (max(map(len, short_s), default=0), max(map(len, short_q), default=0))
+    if lexicon is not None:
+        derived, generated = spell_generated(terms, common, lexicon, allowed, (short_q, short_s, long))
     return Spellings(
-        short_q=_frozen(short_q), short_s=_frozen(short_s), long=_frozen(long), masked=_frozen(masked)
+        short_q=_frozen(short_q),
+        short_s=_frozen(short_s),
+        long=_frozen(long),
+        masked=_frozen(masked),
+        derived=derived,
+        generated=generated,
+        listed_longest=listed_longest,
     )
 
 
@@ -673,6 +796,7 @@ def build_forms(spellings: Spellings, rank: Mapping[str, Rank]) -> TermForms:
         has_long=bool(spellings.long),
         phrases=phrases,
         rank=rank,
+        listed_longest=spellings.listed_longest,
     )
 
 
@@ -814,9 +938,9 @@ def build_index(entries: Mapping[str, Entry]) -> Index:
     words, common = dictionary()
     parts = compounds.parts_table()
     terms = select_terms(entries)
-    spellings = spell_terms(terms.by_key, common)
+    spellings = spell_terms(terms.by_key, common, recall_lexicon(), terms.allowed)
     forms = build_forms(spellings, rank_terms(terms.by_key))
-    spelling_only = lexicon.spelling_words().difference(words)
+    spelling_only = lx.spelling_words().difference(words)
     benign = benign_words(terms, spellings, forms, (*words, *spelling_only), parts)
     return Index(
         version=entries_digest(entries)[:12],
@@ -828,4 +952,5 @@ def build_index(entries: Mapping[str, Entry]) -> Index:
         stems=terms.stems,
         parts=parts,
         tables=nz.tables(),
+        derived=spellings.derived,
     )

@@ -162,8 +162,8 @@ class WordList:
         self._token_cache: dict[str, TokenRoles] = {}
         self._hits_cache: dict[str, tuple[Hit, ...]] = {}
         # How far the searches that look for a word at a position need to read (see their docstrings).
-        self._longest_short_s = max(map(len, index.forms.short_s), default=0)
-        self._longest_short_q = max(map(len, index.forms.short_q), default=0)
+        # (The listed terms' spellings only: a disguised prefix is a short term, see index.py's listed_longest.)
+        self._longest_short_s, self._longest_short_q = index.forms.listed_longest
         self._longest_common = max(map(len, index.common), default=0)
 
     @classmethod
@@ -491,7 +491,8 @@ class WordList:
                     continue
                 if kind == "joined" and _in_name(text, start, end, key, ix, work):
                     continue
-                if kind == "token" and literal[ls:le] in ix.common and literal[ls:le] not in ix.terms:
+                word = literal[ls:le]
+                if kind == "token" and word in ix.common and word not in ix.terms and word not in ix.derived:
                     continue  # an ordinary word that only squeezing made look like a term
             best[(start, end)] = _Best(rank, hit)
         work.chars += examined
@@ -556,8 +557,12 @@ class WordList:
         written = s[hit.start : hit.end]
         ph = written.count("ph") if "ph" not in hit.key else 0  # "ph" for f: one letter written as two
         extra = set()
-        if len(written.replace(" ", "")) - ph > len(hit.key.replace(" ", "")):
+        letters, key_letters = written.replace(" ", ""), hit.key.replace(" ", "")
+        # Repeats beyond the term's own ("fuuuck"; not "assholes", whose ss is the term's).
+        if len(letters) - len(nz.squeeze(letters)) > len(key_letters) - len(nz.squeeze(key_letters)):
             extra.add("repeated")
+        if hit.kind != "masked" and _respelled(nz.squeeze(letters), nz.squeeze(key_letters), ph > 0):
+            extra.add("respelled")
         if ph or folded[start:end] != original:
             extra.add("leet")  # multi-character leet: "|<", "()", "(", "ph"
         if hit.kind == "joined":
@@ -661,6 +666,16 @@ def _in_name(text: str, start: int, end: int, key: str, ix: Index, work: Work) -
         return True
     work.chars += len(low) * MAX_NAME
     return not compounds.is_true_part(low, hs, he, ix.parts, compounds.SUFFIXES, compounds.MIN_NAME_PART)
+
+
+def _respelled(written: str, key: str, ph: bool) -> bool:
+    """Whether a hit's squeezed letters spell its squeezed key other than by leet, placeholders or 'ph' for
+    f: an inflection, a phonetic spelling or a skeleton (index.py's generated spellings)."""
+    if ph:
+        written = written.replace("ph", "f")
+    if len(written) != len(key):
+        return True
+    return any(w != k and not (w == nz.AMBIGUOUS and k in "il") for w, k in zip(written, key, strict=True))
 
 
 def _end_of_tokens(view: str, at: int, count: int) -> int:

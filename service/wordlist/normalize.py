@@ -26,6 +26,8 @@ Evidence step names (attached to every match, see `STEPS`):
   masked      `*` or `#` stood for a letter
   separated   letters were split by spaces or punctuation
   repeated    letters were repeated
+  respelled   the term was inflected, spelt as said or written without its vowels (index.py's generated
+              spellings: "assholes", "phuk", "fck")
   joined      the term was run together with other words
   literal     none of the above: a plain hit
 
@@ -52,6 +54,7 @@ STEPS: tuple[str, ...] = (
     "masked",
     "separated",
     "repeated",
+    "respelled",
     "joined",
     "literal",
 )
@@ -90,18 +93,52 @@ MASK_CHARS = "*#"
 # between letters ("di(k", "c()ck"): at the start of a word "(" is a parenthesis far more often ("(rap
 # music)", "(lit review)"). "ph" for f is handled on the term side (see index.py), as "ph" is ordinary
 # English spelling and must not change the text.
-MULTI_LEET: dict[str, str] = {"|<": "k.", "()": "o.", "(": "c"}
+#
+# A '+' with a space on either side, between two groups of two or three letters ("bi + ch"), is the leet t
+# of a word split around it: the spaces become joiners (".t.", same length). Longer groups are words of their
+# own ("cats + dogs"), single letters are algebra ("a + b") or spaced letters ("f u c k +A"), and a '+'
+# between letters with no space is the leet t already ("bi+ch").
+MULTI_LEET: dict[str, str] = {"|<": "k.", "()": "o.", "(": "c", " + ": ".t.", " +": ".t", "+ ": "t."}
+SPLIT_GROUP = 3
+"""The most letters on each side of a spaced '+' for it to join them into one word (the fewest: two)."""
+_LETTER = r"[^\W\d_]"
 _MULTI_LEET_RE = re.compile(r"\|<|(?<=[^\W\d_])\((?:\))?(?=[^\W\d_])")
+# The spaced '+', found from the '+' itself (a literal first: the regex engine skips to each '+' at C speed),
+# the letters before it looked behind from there: with a space between ("bi + ch", "bi +ch") or without
+# ("bi+ ch"), and not a fourth letter before them.
+_SPACED_PLUS_RE = re.compile(
+    rf"\+(?:(?<={_LETTER}{{2}} \+)(?<!{_LETTER}{{{SPLIT_GROUP + 1}}} \+) ?"
+    rf"|(?<={_LETTER}{{2}}\+)(?<!{_LETTER}{{{SPLIT_GROUP + 1}}}\+) )"
+    rf"(?={_LETTER}{{2,{SPLIT_GROUP}}}(?!{_LETTER}))"  # two or three letters after
+)
 
 
 def _multi_leet_piece(m: re.Match[str]) -> str:
     return MULTI_LEET[m.group()]
 
 
+def _join_spaced_plus(text: str) -> str:
+    """`text` with each spaced '+' between short letter groups replaced by its MULTI_LEET piece (the space
+    before it, which the match does not hold, included)."""
+    pieces = []
+    at = 0
+    for m in _SPACED_PLUS_RE.finditer(text):
+        start = m.start() - 1 if text[m.start() - 1] == " " else m.start()
+        pieces.append(text[at:start])
+        pieces.append(MULTI_LEET[text[start : m.end()]])
+        at = m.end()
+    if not pieces:
+        return text
+    pieces.append(text[at:])
+    return "".join(pieces)
+
+
 def substitute_multi_leet(text: str) -> str:
     """The comment with multi-character leet replaced, same length (see MULTI_LEET)."""
     if "(" in text or "|<" in text:
-        return _MULTI_LEET_RE.sub(_multi_leet_piece, text)
+        text = _MULTI_LEET_RE.sub(_multi_leet_piece, text)
+    if "+ " in text or " +" in text:
+        text = _join_spaced_plus(text)
     return text
 
 
@@ -225,7 +262,8 @@ class FoldTables:
         """The comment with multi-character leet replaced (same length, so its offsets are the original's),
         and its match view: `fold_match`, on the fast paths."""
         # The test here spares most comments a function call.
-        folded = substitute_multi_leet(text) if ("(" in text or "|<" in text) else text
+        spaced_plus = "+" in text and ("+ " in text or " +" in text)
+        folded = substitute_multi_leet(text) if ("(" in text or "|<" in text or spaced_plus) else text
         if folded.isascii():
             view = folded.encode("ascii").translate(self.ascii_match, self.ascii_deleted)
             return folded, view.decode("ascii")

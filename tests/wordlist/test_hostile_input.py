@@ -73,6 +73,27 @@ def _spells(view: str, letters: str) -> bool:
     return False
 
 
+_SPELLINGS_OF: dict[int, dict[str, set[str]]] = {}
+
+
+def spellings_of(wordlist: WordList, key: str) -> set[str]:
+    """The squeezed whole-token and long spellings the index searches for `key` (its generated ones too:
+    "fck", "assholes")."""
+    by_key = _SPELLINGS_OF.get(id(wordlist.index))
+    if by_key is None:
+        by_key = _SPELLINGS_OF[id(wordlist.index)] = {}
+        forms = wordlist.index.forms
+        for table in (
+            forms.short_q,
+            forms.short_s,
+            dict(forms.terms_automaton.values()) if forms.has_long else {},
+        ):
+            for spelling, keys in table.items():
+                for k in keys:
+                    by_key.setdefault(k, set()).add(nz.squeeze(spelling.rstrip(nz.AMBIGUOUS) or spelling))
+    return by_key.get(key, set())
+
+
 def assert_spans_spell_their_terms(wordlist: WordList, text: str, matches: list[WordMatch]) -> None:
     tables = wordlist.index.tables
     leet_replaced, _view = tables.match_view(text)  # multi-character leet replaced, same length
@@ -85,11 +106,16 @@ def assert_spans_spell_their_terms(wordlist: WordList, text: str, matches: list[
         # A character folding to several letters ("ﬅ" → "st") may end a span with the first of them only.
         first = max(1, len(tables.match_view(leet_replaced[m.start])[1]))
         last = max(1, len(tables.match_view(leet_replaced[m.end - 1])[1]))
-        assert any(_spells(view[a : len(view) - b], letters) for a in range(first) for b in range(last)), (
-            m,
-            view,
-            letters,
-        )
+        # A respelled match ("fck", "assholes") spells one of the spellings generated for its term.
+        options = {letters}
+        if "respelled" in m.evidence:
+            options |= spellings_of(wordlist, match_key(m.term))
+        assert any(
+            _spells(view[a : len(view) - b], option)
+            for option in options
+            for a in range(first)
+            for b in range(last)
+        ), (m, view, letters)
 
 
 @settings(max_examples=300, deadline=None)

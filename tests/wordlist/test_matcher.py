@@ -55,7 +55,9 @@ EVASIONS = [
     # A derivative reports the listed term that explains the word: "shit|storm", not "shits|torm".
     ("what a shitstorm", "shit", "shit", "joined"),
     ("youfuckingidiot", "fucking", "fucking", "joined"),
-    ("bullshits", "bullshit", "bullshit", "joined"),
+    # An inflection of a listed term is one of its spellings (index.py, morphology.py): the whole word.
+    ("bullshits", "bullshit", "bullshits", "respelled"),
+    ("bullshitsville", "bullshit", "bullshit", "joined"),
 ]
 
 
@@ -193,7 +195,7 @@ def test_span_covers_the_inserted_term(wordlist: WordList, prefix: str, term: st
     text = f"{prefix} {term} {suffix}"
     lo, hi = len(prefix) + 1, len(prefix) + 1 + len(term)
     matches = wordlist.find(text)
-    assert any(m.start <= lo and m.end >= hi for m in matches), matches
+    assert any(m.start <= lo and m.end >= hi for m in matches), (ascii(text), matches)
 
 
 # The prefilter (clean vocabulary, per-token search, phrase roles) must never change a verdict: compare with a
