@@ -456,6 +456,7 @@ class WordList:
         lmap: offsets.SparseOffsetMap | None = None
 
         best: dict[Span, _Best] = {}
+        last_word = [0, 0]  # the bounds of the last word a joined hit was found in (see _in_name)
         for hit in found:
             ss, se, key, kind = hit
             start, end = span_map.span_to_original(ss, se)
@@ -489,7 +490,7 @@ class WordList:
                 examined += le - ls + benign_margin
                 if kind == "joined" and ix.benign.covers(literal, ls, le):
                     continue
-                if kind == "joined" and _in_name(text, start, end, key, ix, work):
+                if kind == "joined" and _in_name(text, start, end, key, ix, last_word, work):
                     continue
                 word = literal[ls:le]
                 if kind == "token" and word in ix.common and word not in ix.terms and word not in ix.derived:
@@ -639,26 +640,30 @@ class WordList:
         )
 
 
-def _in_name(text: str, start: int, end: int, key: str, ix: Index, work: Work) -> bool:
+def _in_name(text: str, start: int, end: int, key: str, ix: Index, word: list[int], work: Work) -> bool:
     """Whether the hit on text[start:end] lies inside a name: a word written in letters alone and capitalised
     ("Shitterton", "Penistone"), of at most MAX_NAME letters, that is neither the term with an inflection nor
     a compound with a stem as a part ("Shitstorm", "Dickheads": compounds.py, with parts of at least
     MIN_NAME_PART letters, so "Shitter|ton" is no compound). A word whose letters are disguised is no name.
-    Reads at most MAX_NAME characters on each side of the hit, and the word once."""
-    ws = start
-    while ws > 0 and text[ws - 1].isalpha() and start - ws <= MAX_NAME:
-        ws -= 1
-    if start - ws > MAX_NAME or not text[ws].isupper():
-        work.chars += start - ws
+
+    `word` holds the bounds of the word the previous hit was in: hits come grouped by word, so each word is
+    walked once ("fuckersfuckers…" holds a thousand hits), and the split runs only for short words."""
+    ws, we = word
+    if not ws <= start < we:
+        ws = start
+        while ws > 0 and text[ws - 1].isalpha():
+            ws -= 1
+        we = max(end, start)
+        while we < len(text) and text[we].isalpha():
+            we += 1
+        word[0], word[1] = ws, we
+        work.chars += we - ws
+    if we - ws > MAX_NAME or not text[ws].isupper():
         return False
-    we = end
-    while we < len(text) and text[we].isalpha() and we - end <= MAX_NAME:
-        we += 1
-    work.chars += we - ws
-    word = text[ws:we]
-    if len(word) > MAX_NAME or not (word[0].isupper() and word[1:].islower() and word.isalpha()):
+    name = text[ws:we]
+    if not (name[1:].islower() and name.isalpha()):
         return False
-    low = word.lower()
+    low = name.lower()
     hs, he = start - ws, end - ws
     if hs == 0 and low[he:] in _INFLECTED:
         return False  # the term itself, inflected ("Assholes"), at the start of a sentence

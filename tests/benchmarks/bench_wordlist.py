@@ -28,9 +28,11 @@ is the median over rounds, hostile and plain alternating.
 The comments (issue 11's "realistic mix"), built with the fixed seed SEED and cut at a word boundary just
 under the length, are sentences whose words are drawn, each on its own, from:
 - wordfreq's 5,000 most frequent English words (most of the text);
-- names, NAME_SHARE of the words: first names, surnames and cities of Faker's en_US and en_GB providers
-  (person and address), capitalised as Faker writes them, sometimes a first name and a surname together
-  (Faker seeded with SEED: the names are fixed for a given Faker release, and may differ in another);
+- names, NAME_SHARE of the words: first names, surnames and places of Faker's en_US and en_GB providers
+  (person and address: places are its real countries, US states and UK counties, not its `city()`, which
+  invents names no place has, "Davidmouth", "South Anthonyfurt"), capitalised as Faker writes them,
+  sometimes a first name and a surname together (Faker seeded with SEED: the names are fixed for a given
+  Faker release, and may differ in another);
 - numbers, NUMBER_SHARE: years, prices ($, £, €), scores, times of day, percentages, counts with a
   thousands comma, phone-like numbers;
 - rare words, RARE_SHARE: wordfreq's English words ranked 50,000 to 300,000 (alphabetic ones);
@@ -144,7 +146,7 @@ def load_mix() -> Mix:
     fake.seed_instance(SEED)
     names: list[str] = []
     while len(names) < 3000:
-        for name in (fake.first_name(), fake.last_name(), fake.city()):
+        for name in (fake.first_name(), fake.last_name(), fake.administrative_unit(), fake.country()):
             if not any(w.lower() in listed for w in name.split()):
                 names.append(name)
     lo, hi = RARE_RANKS
