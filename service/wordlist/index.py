@@ -205,6 +205,21 @@ class Phrases:
     """The phrases that have no middle word, as a mask."""
     longest: int
     """The most words in a phrase: how many tokens a phrase window spans."""
+    tail: int
+    first_tails: frozenset[str]
+    """The last `tail` letters of every first word: a token ending otherwise ends with none (a set question
+    spares most tokens `str.endswith` over every first word, which costs as much as the rest of their roles)."""
+    head: int
+    last_heads: frozenset[str]
+    """The same for the first `head` letters of every last word."""
+
+    def may_play(self, q: str) -> bool:
+        """Whether the squeezed token `q` may play a part in a phrase (the full test, with fast exits)."""
+        return (
+            q in self.middle
+            or (q[-self.tail :] in self.first_tails and q.endswith(self.first))
+            or (q[: self.head] in self.last_heads and q.startswith(self.last))
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,7 +369,7 @@ class TermForms:
             or (self.has_long and next(self.terms_automaton.iter(q), None) is not None)
         )
         phrases = self.phrases
-        if not (q in phrases.middle or q.endswith(phrases.first) or q.startswith(phrases.last)):
+        if not phrases.may_play(q):
             return TokenRoles(0, 0, 0, repeated, dirty) if repeated or dirty else NO_ROLES
         first = middle = last = 0
         for number, words in enumerate(phrases.words):
@@ -777,13 +792,22 @@ def build_forms(spellings: Spellings, rank: Mapping[str, Rank]) -> TermForms:
     """The spellings as the search reads them: sets for token lookups, automata for the long ones (one
     over all of them, one over the phrases alone for phrase windows), and the phrases' words."""
     phrase_words = sorted(tuple(v.split(" ")) for v in spellings.long if " " in v)
+    first = {p[0] for p in phrase_words}
+    last = {p[-1] for p in phrase_words}
+    # (No first or last word is empty: a spelling's words are separated by single spaces.)
+    tail = min(3, *map(len, first)) if first else 1
+    head = min(3, *map(len, last)) if last else 1
     phrases = Phrases(
         words=tuple(phrase_words),
-        first=tuple(sorted({p[0] for p in phrase_words})),
-        last=tuple(sorted({p[-1] for p in phrase_words})),
+        first=tuple(sorted(first)),
+        last=tuple(sorted(last)),
         middle=frozenset(w for p in phrase_words for w in p[1:-1]),
         two_word=sum(1 << n for n, p in enumerate(phrase_words) if len(p) == 2),
         longest=max((len(p) for p in phrase_words), default=0),
+        tail=tail,
+        first_tails=frozenset(w[-tail:] for w in first),
+        head=head,
+        last_heads=frozenset(w[:head] for w in last),
     )
     return TermForms(
         short_q=spellings.short_q,
