@@ -82,8 +82,8 @@ def test_the_prefilter_never_changes_a_verdict(wordlist: WordList, text: str) ->
 
 
 def test_new_list_entries_get_their_spellings_too(rules_copy: pathlib.Path) -> None:
-    # "mongoloid", "jailbait" and "bollocks" are not in the shipped list (another change adds such lists): a
-    # temporary site list holds them here.
+    # A site's own entries get the generated spellings too: "mongoloid" is in none of the shipped lists, and
+    # "jailbait" and "bollocks" (public-list entries) are blocked here by the site as well.
     block = rules_copy / "wordlist" / "site-block.txt"
     text = block.read_text(encoding="utf-8")
     assert text.rstrip().endswith("[reject personal]")  # the last section: new entries go under it
