@@ -68,7 +68,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from service.moderation.types import WordMatch
+from service.moderation.types import Clause, Tier, WordMatch
 from service.wordlist import compounds, offsets
 from service.wordlist import normalize as nz
 from service.wordlist.index import (
@@ -82,6 +82,7 @@ from service.wordlist.index import (
     Hit,
     Index,
     Rank,
+    Term,
     TokenRoles,
     Work,
     build_index,
@@ -121,6 +122,43 @@ Span = tuple[int, int]
 """[start, end) in the original text."""
 
 
+_KIND_STEP = {"joined": "joined", "spaced": "separated", "masked": "masked"}
+"""The evidence step a hit's kind adds (a "token" hit adds none)."""
+
+
+class _KeyForm(NamedTuple):
+    """What `_match` needs of a match key, found once per key when the word list is loaded."""
+
+    term: str
+    tier: Tier
+    clause: Clause
+    letters: str
+    """The key without its spaces."""
+    squeezed: str
+    """`letters` squeezed."""
+    repeats: int
+    """The letters squeezing deletes from `letters` (the term's own repeats: "ss" in "asshole")."""
+    ph: bool
+    """The key has "ph" in it (then a "ph" written is no leet for f)."""
+    spaced: bool
+    """The key has a space (a phrase): spaces in the text are no evidence."""
+
+
+def _key_form(term: Term) -> _KeyForm:
+    letters = term.key.replace(" ", "")
+    squeezed = nz.squeeze(letters)
+    return _KeyForm(
+        term.term,
+        term.tier,
+        term.clause,
+        letters,
+        squeezed,
+        len(letters) - len(squeezed),
+        "ph" in term.key,
+        " " in term.key,
+    )
+
+
 class _Best(NamedTuple):
     """The most severe hit found on one span of the original text so far."""
 
@@ -144,6 +182,7 @@ class WordList:
 
     __slots__ = (
         "_hits_cache",
+        "_key_forms",
         "_longest_common",
         "_longest_short_q",
         "_longest_short_s",
@@ -165,6 +204,7 @@ class WordList:
         # (The listed terms' spellings only: a disguised prefix is a short term, see index.py's listed_longest.)
         self._longest_short_s, self._longest_short_q = index.forms.listed_longest
         self._longest_common = max(map(len, index.common), default=0)
+        self._key_forms = {key: _key_form(term) for key, term in index.terms.items()}
 
     @classmethod
     def from_entries(cls, entries: Mapping[str, Entry]) -> WordList:
@@ -447,7 +487,7 @@ class WordList:
         ascii_text = folded.isascii()  # ASCII folds one character to at most one: no per-character loop
         span_map: offsets.DeletionMap | offsets.SparseOffsetMap
         if ascii_text:
-            span_map = offsets.DeletionMap([m.start() for m in tables.ascii_deleted_re.finditer(folded)])
+            span_map = offsets.DeletionMap.of_ascii(folded, tables.ascii_deleted)
         else:
             span_map = offsets.SparseOffsetMap(folded, tables.match, tables.irregular_match)
         examined = 2 * len(text) + len(found)  # the maps, the literal view; each hit once (added to `work`)
@@ -554,34 +594,35 @@ class WordList:
         """The reported match of a hit on `span`, with the evidence of what revealed it."""
         start, end = span
         original = text[start:end]
-        evidence = nz.evidence_for(original, self.index.tables.steps, skip_spaces=" " in hit.key)
+        form = self._key_forms[hit.key]
+        evidence = nz.evidence_for(original, self.index.tables.steps, skip_spaces=form.spaced)
         written = s[hit.start : hit.end]
-        ph = written.count("ph") if "ph" not in hit.key else 0  # "ph" for f: one letter written as two
-        extra = set()
-        letters, key_letters = written.replace(" ", ""), hit.key.replace(" ", "")
-        # Repeats beyond the term's own ("fuuuck"; not "assholes", whose ss is the term's).
-        if len(letters) - len(nz.squeeze(letters)) > len(key_letters) - len(nz.squeeze(key_letters)):
-            extra.add("repeated")
-        if hit.kind != "masked" and _respelled(nz.squeeze(letters), nz.squeeze(key_letters), ph > 0):
-            extra.add("respelled")
-        if ph or folded[start:end] != original:
-            extra.add("leet")  # multi-character leet: "|<", "()", "(", "ph"
-        if hit.kind == "joined":
-            extra.add("joined")
-        if hit.kind == "spaced":
-            extra.add("separated")
-        if hit.kind == "masked":
-            extra.add("masked")
-        term = self.index.terms[hit.key]
-        return WordMatch(
-            term=term.term,
-            tier=term.tier,
-            clause=term.clause,
-            start=start,
-            end=end,
-            text=original,
-            evidence=[st for st in nz.STEPS if st in extra or st in evidence] or ["literal"],
-        )
+        ph = 0 if form.ph else written.count("ph")  # "ph" for f: one letter written as two
+        letters = written.replace(" ", "")
+        if letters == form.letters and not ph:
+            # Written as the key (most hits): no repeats beyond its own, no other spelling.
+            repeated = respelled = False
+        else:
+            squeezed = nz.squeeze(letters)
+            # Repeats beyond the term's own ("fuuuck"; not "assholes", whose ss is the term's).
+            repeated = len(letters) - len(squeezed) > form.repeats
+            respelled = hit.kind != "masked" and _respelled(squeezed, form.squeezed, ph > 0)
+        leet = ph or folded[start:end] != original  # multi-character leet: "|<", "()", "(", "ph"
+        kind = hit.kind
+        if not (evidence or repeated or respelled or leet) and kind == "token":
+            steps = ["literal"]
+        else:
+            extra = set(evidence)
+            if repeated:
+                extra.add("repeated")
+            if respelled:
+                extra.add("respelled")
+            if leet:
+                extra.add("leet")
+            if kind != "token":
+                extra.add(_KIND_STEP[kind])
+            steps = [st for st in nz.STEPS if st in extra] or ["literal"]
+        return _new_match(form.term, form.tier, form.clause, start, end, original, steps)
 
     def _unexclaimed(
         self, text: str, folded: str, s: str, best: dict[Span, _Best], spans: list[Span], work: Work
@@ -597,17 +638,18 @@ class WordList:
         seen: set[tuple[int, int, str]] | None = None  # the matches kept, from the first exclamation on
         said: dict[str, list[WordMatch]] = {}
         examined = 0
+        n = len(text)
         for span in spans:
             start, end = span
             examined += end - start
-            original = text[start:end]
-            bare = original.rstrip("!")
-            if bare == original or not (end == len(text) or not text[end].isalnum()):
+            # (A span is never empty: its last character ends it.)
+            if text[end - 1] != "!" or (end < n and text[end].isalnum()):
                 match = self._match(text, folded, s, span, best[span].hit)
                 kept.append(match)
                 if seen is not None:
                     seen.add((start, end, match.term))
                 continue
+            bare = text[start:end].rstrip("!")
             if seen is None:
                 seen = {(m.start, m.end, m.term) for m in kept}
             # What the word says without its closing marks ("PUSS!" is "puss", not "pussi"), if anything.
@@ -619,18 +661,11 @@ class WordList:
                 if (at, to, sub.term) not in seen:
                     seen.add((at, to, sub.term))
                     # A match of its own (its own evidence list): one search's result may move to several places.
-                    moved = WordMatch(
-                        term=sub.term,
-                        tier=sub.tier,
-                        clause=sub.clause,
-                        start=at,
-                        end=to,
-                        text=sub.text,
-                        evidence=list(sub.evidence),
-                    )
+                    moved = _new_match(sub.term, sub.tier, sub.clause, at, to, sub.text, list(sub.evidence))
                     kept.append(moved)
         work.chars += examined
-        kept.sort(key=lambda m: m.start)
+        if seen is not None:  # matches moved from inside a word may come after later ones
+            kept.sort(key=lambda m: m.start)
         return kept
 
     def __repr__(self) -> str:
@@ -671,6 +706,39 @@ def _in_name(text: str, start: int, end: int, key: str, ix: Index, word: list[in
         return True
     work.chars += len(low) * MAX_NAME
     return not compounds.is_true_part(low, hs, he, ix.parts, compounds.SUFFIXES, compounds.MIN_NAME_PART)
+
+
+_MATCH_FIELDS = frozenset(WordMatch.model_fields)
+
+
+def _new_match(
+    term: str, tier: Tier, clause: Clause, start: int, end: int, text: str, evidence: list[str]
+) -> WordMatch:
+    """A WordMatch of values known to be valid (a listed term's own, offsets and text of the comment), built
+    as `WordMatch.model_construct` builds one, without its per-field loop: a fifth of what validating costs.
+    tests/wordlist/test_matcher.py holds it equal to a validated one."""
+    match = _new_model(WordMatch)
+    _set_attr(
+        match,
+        "__dict__",
+        {
+            "term": term,
+            "tier": tier,
+            "clause": clause,
+            "start": start,
+            "end": end,
+            "text": text,
+            "evidence": evidence,
+        },
+    )
+    _set_attr(match, "__pydantic_fields_set__", set(_MATCH_FIELDS))
+    _set_attr(match, "__pydantic_extra__", None)
+    _set_attr(match, "__pydantic_private__", None)
+    return match
+
+
+_new_model = object.__new__
+_set_attr = object.__setattr__
 
 
 def _respelled(written: str, key: str, ph: bool) -> bool:
