@@ -486,23 +486,29 @@ class WordList:
         tables = ix.tables
         ascii_text = folded.isascii()  # ASCII folds one character to at most one: no per-character loop
         span_map: offsets.DeletionMap | offsets.SparseOffsetMap
-        if ascii_text:
-            span_map = offsets.DeletionMap.of_ascii(folded, tables.ascii_deleted)
+        # Non-ASCII text whose characters have ASCII stand-ins (accents, currency signs, quotes) deletes the
+        # same characters as its stand-ins do: their ASCII map serves it (a regex scan of it costs 3x more).
+        swapped = folded if ascii_text else tables.swap_stand_ins(folded)
+        if swapped is not None:
+            span_map = offsets.DeletionMap.of_ascii(swapped, tables.ascii_deleted)
         else:
             span_map = offsets.SparseOffsetMap(folded, tables.match, tables.irregular_match)
         examined = 2 * len(text) + len(found)  # the maps, the literal view; each hit once (added to `work`)
         benign_margin = 2 * ix.benign.longest
+        lower_is_literal = ascii_text and tables.ascii_literal_is_lower
         literal: str | None = None
         lmap: offsets.SparseOffsetMap | None = None
+        rank_of = ix.forms.rank
+        n = len(text)
 
         best: dict[Span, _Best] = {}
         last_word = [0, 0]  # the bounds of the last word a joined hit was found in (see _in_name)
         for hit in found:
             ss, se, key, kind = hit
             start, end = span_map.span_to_original(ss, se)
-            while end < len(text) and folded[end] == "." and text[end] != ".":
+            while end < n and folded[end] == "." and text[end] != ".":
                 end += 1  # the second character of a multi-character leet ("|<" → "k.")
-            rank = ix.forms.rank[key]
+            rank = rank_of[key]
             old = best.get((start, end))
             # The most severe term; for the same term, the first hit, but a hit on the whole word before one
             # "joined" to others (a disguised prefix can span the whole word: "a$$!", "aaaa$ß"), whichever
@@ -512,29 +518,33 @@ class WordList:
             ):
                 continue
             examined += end - start
-            if text[start:end].isdigit():
+            original = text[start:end]
+            if original.isdigit():
                 continue  # "455" is a number, not "ass": leet needs a letter beside it ("a55")
-            if kind == "spaced" and sum(c.isalpha() for c in text[start:end]) < 2:
-                continue  # "4 5 5" is a score, not a word
-            if kind == "masked" and not any(c.isalpha() for c in text[start:end]):
-                continue  # "7*7" folds to "t*t", but a masked word shows some of its letters as letters
-            if kind == "joined" or (kind == "token" and s[ss:se] != key):
+            if kind == "token":
+                if s[ss:se] != key:
+                    # The hit's own literal view (folding is per character, so it is the literal view's piece
+                    # between the hit's bounds; a whole-text view is built only for a joined hit's context).
+                    word = original.lower() if lower_is_literal else original.translate(tables.literal)
+                    examined += len(word) + benign_margin
+                    if word in ix.common and word not in ix.terms and word not in ix.derived:
+                        continue  # an ordinary word that only squeezing made look like a term
+            elif kind == "joined":
                 if literal is None:
-                    if ascii_text and tables.ascii_literal_is_lower:
-                        literal = text.lower()
-                    else:
-                        literal = text.translate(tables.literal)
+                    literal = text.lower() if lower_is_literal else text.translate(tables.literal)
                     if not ascii_text:
                         lmap = offsets.SparseOffsetMap(text, tables.literal, tables.irregular_literal)
                 ls, le = (lmap.start(start), lmap.start(end)) if lmap is not None else (start, end)
                 examined += le - ls + benign_margin
-                if kind == "joined" and ix.benign.covers(literal, ls, le):
+                if ix.benign.covers(literal, ls, le):
                     continue
-                if kind == "joined" and _in_name(text, start, end, key, ix, last_word, work):
+                if _in_name(text, start, end, key, ix, last_word, work):
                     continue
-                word = literal[ls:le]
-                if kind == "token" and word in ix.common and word not in ix.terms and word not in ix.derived:
-                    continue  # an ordinary word that only squeezing made look like a term
+            elif kind == "spaced":
+                if sum(c.isalpha() for c in original) < 2:
+                    continue  # "4 5 5" is a score, not a word
+            elif kind == "masked" and not any(c.isalpha() for c in original):
+                continue  # "7*7" folds to "t*t", but a masked word shows some of its letters as letters
             best[(start, end)] = _Best(rank, hit)
         work.chars += examined
         return best

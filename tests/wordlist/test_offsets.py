@@ -97,3 +97,19 @@ def test_deletion_map_of_ascii_with_nothing_deleted() -> None:
     assert offsets.DeletionMap.of_ascii("f.u.c.k", b"").kept_before == []
     dmap = offsets.DeletionMap.of_ascii("f.u.c.k", b".")
     assert dmap.span_to_original(0, 4) == (0, 7)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab .,'-$\u200b\u00ade\u00e9\u00fc€£“’\u0301")), max_size=30))
+def test_stand_ins_map_offsets_as_the_text_does(text: str) -> None:
+    # The matcher maps a non-ASCII comment's spans through its ASCII stand-ins where each character has one:
+    # the same answers as the map of the comment itself.
+    tables = nz.tables()
+    folded, view = tables.match_view(text)
+    swapped = tables.swap_stand_ins(folded)
+    if swapped is None:
+        return
+    assert len(swapped) == len(folded) and swapped.isascii()
+    fast = offsets.DeletionMap.of_ascii(swapped, tables.ascii_deleted)
+    sparse = offsets.SparseOffsetMap(folded, tables.match, tables.irregular_match)
+    assert [fast.before(j) for j in range(len(view))] == [sparse.origin(j) for j in range(len(view))]
