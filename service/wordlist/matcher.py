@@ -81,7 +81,6 @@ from service.wordlist.index import (
     SPACED,
     Hit,
     Index,
-    Rank,
     Term,
     TokenRoles,
     Work,
@@ -157,14 +156,6 @@ def _key_form(term: Term) -> _KeyForm:
         "ph" in term.key,
         " " in term.key,
     )
-
-
-class _Best(NamedTuple):
-    """The most severe hit found on one span of the original text so far."""
-
-    rank: Rank
-    hit: Hit
-    """Its span here is in the match view."""
 
 
 _BUILT: OrderedDict[str, WordList] = OrderedDict()
@@ -476,10 +467,9 @@ class WordList:
         spans.sort()  # by start, then end: one hit per span, so no two compare equal
         return self._unexclaimed(text, folded, s, best, spans, work)
 
-    def _best_per_span(
-        self, text: str, folded: str, s: str, found: list[Hit], work: Work
-    ) -> dict[Span, _Best]:
-        """Each hit mapped to the original text, and per span the most severe hit that stands: not a score
+    def _best_per_span(self, text: str, folded: str, s: str, found: list[Hit], work: Work) -> dict[Span, Hit]:
+        """Each hit mapped to the original text, and per span the most severe hit that stands (its own span
+        is in the match view): not a score
         ("4 5 5"), not a masked word that shows no letter ("7*7"), not inside a benign word written out, not
         an ordinary word that only squeezing made look like a term."""
         ix = self.index
@@ -501,7 +491,7 @@ class WordList:
         rank_of = ix.forms.rank
         n = len(text)
 
-        best: dict[Span, _Best] = {}
+        best: dict[Span, Hit] = {}
         last_word = [0, 0]  # the bounds of the last word a joined hit was found in (see _in_name)
         for hit in found:
             ss, se, key, kind = hit
@@ -514,7 +504,8 @@ class WordList:
             # "joined" to others (a disguised prefix can span the whole word: "a$$!", "aaaa$ß"), whichever
             # search found it first.
             if old is not None and (
-                old.rank < rank or (old.rank == rank and (kind == "joined" or old.hit.kind != "joined"))
+                (old_rank := rank_of[old.key]) < rank
+                or (old_rank == rank and (kind == "joined" or old.kind != "joined"))
             ):
                 continue
             examined += end - start
@@ -545,11 +536,11 @@ class WordList:
                     continue  # "4 5 5" is a score, not a word
             elif kind == "masked" and not any(c.isalpha() for c in original):
                 continue  # "7*7" folds to "t*t", but a masked word shows some of its letters as letters
-            best[(start, end)] = _Best(rank, hit)
+            best[(start, end)] = hit  # (its span here is in the match view)
         work.chars += examined
         return best
 
-    def _resolve_overlaps(self, text: str, s: str, best: dict[Span, _Best], work: Work) -> list[Span]:
+    def _resolve_overlaps(self, text: str, s: str, best: dict[Span, Hit], work: Work) -> list[Span]:
         """The spans that explain the comment best where hits overlap (the module's docstring)."""
         spans = list(best)
         # Hits that begin together inside a word ("shit", "shits" in "shitstorm"): the longest that ends a word
@@ -562,7 +553,7 @@ class WordList:
             if len(group) < 2:
                 continue
             group.sort(key=lambda sp: sp[1], reverse=True)
-            chosen = next((sp for sp in group if self._ends_word(s, best[sp].hit.end, work)), group[0])
+            chosen = next((sp for sp in group if self._ends_word(s, best[sp].end, work)), group[0])
             dropped.update(sp for sp in group if sp[1] > chosen[1])
         spans = [sp for sp in spans if sp not in dropped]
         # A hit that starts inside another and only adds an inflection is that one's ending ("bullshit|s" does
@@ -635,7 +626,7 @@ class WordList:
         return _new_match(form.term, form.tier, form.clause, start, end, original, steps)
 
     def _unexclaimed(
-        self, text: str, folded: str, s: str, best: dict[Span, _Best], spans: list[Span], work: Work
+        self, text: str, folded: str, s: str, best: dict[Span, Hit], spans: list[Span], work: Work
     ) -> list[WordMatch]:
         """The matches of the hits chosen on `spans`, less those that need a word's closing '!' as a letter:
         "Thanks Anna!" is an exclamation, not "anal". '!' inside a word ("sh!t") still reads as a letter, and a hit
@@ -654,7 +645,7 @@ class WordList:
             examined += end - start
             # (A span is never empty: its last character ends it.)
             if text[end - 1] != "!" or (end < n and text[end].isalnum()):
-                match = self._match(text, folded, s, span, best[span].hit)
+                match = self._match(text, folded, s, span, best[span])
                 kept.append(match)
                 if seen is not None:
                     seen.add((start, end, match.term))
