@@ -68,7 +68,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from service.moderation.types import WordMatch
+from service.moderation.types import Clause, Tier, WordMatch
 from service.wordlist import compounds, offsets
 from service.wordlist import normalize as nz
 from service.wordlist.index import (
@@ -81,7 +81,7 @@ from service.wordlist.index import (
     SPACED,
     Hit,
     Index,
-    Rank,
+    Term,
     TokenRoles,
     Work,
     build_index,
@@ -121,12 +121,41 @@ Span = tuple[int, int]
 """[start, end) in the original text."""
 
 
-class _Best(NamedTuple):
-    """The most severe hit found on one span of the original text so far."""
+_KIND_STEP = {"joined": "joined", "spaced": "separated", "masked": "masked"}
+"""The evidence step a hit's kind adds (a "token" hit adds none)."""
 
-    rank: Rank
-    hit: Hit
-    """Its span here is in the match view."""
+
+class _KeyForm(NamedTuple):
+    """What `_match` needs of a match key, found once per key when the word list is loaded."""
+
+    term: str
+    tier: Tier
+    clause: Clause
+    letters: str
+    """The key without its spaces."""
+    squeezed: str
+    """`letters` squeezed."""
+    repeats: int
+    """The letters squeezing deletes from `letters` (the term's own repeats: "ss" in "asshole")."""
+    ph: bool
+    """The key has "ph" in it (then a "ph" written is no leet for f)."""
+    spaced: bool
+    """The key has a space (a phrase): spaces in the text are no evidence."""
+
+
+def _key_form(term: Term) -> _KeyForm:
+    letters = term.key.replace(" ", "")
+    squeezed = nz.squeeze(letters)
+    return _KeyForm(
+        term.term,
+        term.tier,
+        term.clause,
+        letters,
+        squeezed,
+        len(letters) - len(squeezed),
+        "ph" in term.key,
+        " " in term.key,
+    )
 
 
 _BUILT: OrderedDict[str, WordList] = OrderedDict()
@@ -144,6 +173,7 @@ class WordList:
 
     __slots__ = (
         "_hits_cache",
+        "_key_forms",
         "_longest_common",
         "_longest_short_q",
         "_longest_short_s",
@@ -165,6 +195,7 @@ class WordList:
         # (The listed terms' spellings only: a disguised prefix is a short term, see index.py's listed_longest.)
         self._longest_short_s, self._longest_short_q = index.forms.listed_longest
         self._longest_common = max(map(len, index.common), default=0)
+        self._key_forms = {key: _key_form(term) for key, term in index.terms.items()}
 
     @classmethod
     def from_entries(cls, entries: Mapping[str, Entry]) -> WordList:
@@ -436,70 +467,80 @@ class WordList:
         spans.sort()  # by start, then end: one hit per span, so no two compare equal
         return self._unexclaimed(text, folded, s, best, spans, work)
 
-    def _best_per_span(
-        self, text: str, folded: str, s: str, found: list[Hit], work: Work
-    ) -> dict[Span, _Best]:
-        """Each hit mapped to the original text, and per span the most severe hit that stands: not a score
+    def _best_per_span(self, text: str, folded: str, s: str, found: list[Hit], work: Work) -> dict[Span, Hit]:
+        """Each hit mapped to the original text, and per span the most severe hit that stands (its own span
+        is in the match view): not a score
         ("4 5 5"), not a masked word that shows no letter ("7*7"), not inside a benign word written out, not
         an ordinary word that only squeezing made look like a term."""
         ix = self.index
         tables = ix.tables
         ascii_text = folded.isascii()  # ASCII folds one character to at most one: no per-character loop
         span_map: offsets.DeletionMap | offsets.SparseOffsetMap
-        if ascii_text:
-            span_map = offsets.DeletionMap([m.start() for m in tables.ascii_deleted_re.finditer(folded)])
+        # Non-ASCII text whose characters have ASCII stand-ins (accents, currency signs, quotes) deletes the
+        # same characters as its stand-ins do: their ASCII map serves it (a regex scan of it costs 3x more).
+        swapped = folded if ascii_text else tables.swap_stand_ins(folded)
+        if swapped is not None:
+            span_map = offsets.DeletionMap.of_ascii(swapped, tables.ascii_deleted)
         else:
             span_map = offsets.SparseOffsetMap(folded, tables.match, tables.irregular_match)
         examined = 2 * len(text) + len(found)  # the maps, the literal view; each hit once (added to `work`)
         benign_margin = 2 * ix.benign.longest
+        lower_is_literal = ascii_text and tables.ascii_literal_is_lower
         literal: str | None = None
         lmap: offsets.SparseOffsetMap | None = None
+        rank_of = ix.forms.rank
+        n = len(text)
 
-        best: dict[Span, _Best] = {}
+        best: dict[Span, Hit] = {}
         last_word = [0, 0]  # the bounds of the last word a joined hit was found in (see _in_name)
         for hit in found:
             ss, se, key, kind = hit
             start, end = span_map.span_to_original(ss, se)
-            while end < len(text) and folded[end] == "." and text[end] != ".":
+            while end < n and folded[end] == "." and text[end] != ".":
                 end += 1  # the second character of a multi-character leet ("|<" → "k.")
-            rank = ix.forms.rank[key]
+            rank = rank_of[key]
             old = best.get((start, end))
             # The most severe term; for the same term, the first hit, but a hit on the whole word before one
             # "joined" to others (a disguised prefix can span the whole word: "a$$!", "aaaa$ß"), whichever
             # search found it first.
             if old is not None and (
-                old.rank < rank or (old.rank == rank and (kind == "joined" or old.hit.kind != "joined"))
+                (old_rank := rank_of[old.key]) < rank
+                or (old_rank == rank and (kind == "joined" or old.kind != "joined"))
             ):
                 continue
             examined += end - start
-            if text[start:end].isdigit():
+            original = text[start:end]
+            if original.isdigit():
                 continue  # "455" is a number, not "ass": leet needs a letter beside it ("a55")
-            if kind == "spaced" and sum(c.isalpha() for c in text[start:end]) < 2:
-                continue  # "4 5 5" is a score, not a word
-            if kind == "masked" and not any(c.isalpha() for c in text[start:end]):
-                continue  # "7*7" folds to "t*t", but a masked word shows some of its letters as letters
-            if kind == "joined" or (kind == "token" and s[ss:se] != key):
+            if kind == "token":
+                if s[ss:se] != key:
+                    # The hit's own literal view (folding is per character, so it is the literal view's piece
+                    # between the hit's bounds; a whole-text view is built only for a joined hit's context).
+                    word = original.lower() if lower_is_literal else original.translate(tables.literal)
+                    examined += len(word) + benign_margin
+                    if word in ix.common and word not in ix.terms and word not in ix.derived:
+                        continue  # an ordinary word that only squeezing made look like a term
+            elif kind == "joined":
                 if literal is None:
-                    if ascii_text and tables.ascii_literal_is_lower:
-                        literal = text.lower()
-                    else:
-                        literal = text.translate(tables.literal)
+                    literal = text.lower() if lower_is_literal else text.translate(tables.literal)
                     if not ascii_text:
                         lmap = offsets.SparseOffsetMap(text, tables.literal, tables.irregular_literal)
                 ls, le = (lmap.start(start), lmap.start(end)) if lmap is not None else (start, end)
                 examined += le - ls + benign_margin
-                if kind == "joined" and ix.benign.covers(literal, ls, le):
+                if ix.benign.covers(literal, ls, le):
                     continue
-                if kind == "joined" and _in_name(text, start, end, key, ix, last_word, work):
+                if _in_name(text, start, end, key, ix, last_word, work):
                     continue
-                word = literal[ls:le]
-                if kind == "token" and word in ix.common and word not in ix.terms and word not in ix.derived:
-                    continue  # an ordinary word that only squeezing made look like a term
-            best[(start, end)] = _Best(rank, hit)
+            elif kind == "spaced":
+                if sum(c.isalpha() for c in original) < 2:
+                    continue  # "4 5 5" is a score, not a word
+            elif kind == "masked" and not any(c.isalpha() for c in original):
+                continue  # "7*7" folds to "t*t", but a masked word shows some of its letters as letters
+            best[(start, end)] = hit  # (its span here is in the match view)
         work.chars += examined
         return best
 
-    def _resolve_overlaps(self, text: str, s: str, best: dict[Span, _Best], work: Work) -> list[Span]:
+    def _resolve_overlaps(self, text: str, s: str, best: dict[Span, Hit], work: Work) -> list[Span]:
         """The spans that explain the comment best where hits overlap (the module's docstring)."""
         spans = list(best)
         # Hits that begin together inside a word ("shit", "shits" in "shitstorm"): the longest that ends a word
@@ -512,7 +553,7 @@ class WordList:
             if len(group) < 2:
                 continue
             group.sort(key=lambda sp: sp[1], reverse=True)
-            chosen = next((sp for sp in group if self._ends_word(s, best[sp].hit.end, work)), group[0])
+            chosen = next((sp for sp in group if self._ends_word(s, best[sp].end, work)), group[0])
             dropped.update(sp for sp in group if sp[1] > chosen[1])
         spans = [sp for sp in spans if sp not in dropped]
         # A hit that starts inside another and only adds an inflection is that one's ending ("bullshit|s" does
@@ -554,37 +595,38 @@ class WordList:
         """The reported match of a hit on `span`, with the evidence of what revealed it."""
         start, end = span
         original = text[start:end]
-        evidence = nz.evidence_for(original, self.index.tables.steps, skip_spaces=" " in hit.key)
+        form = self._key_forms[hit.key]
+        evidence = nz.evidence_for(original, self.index.tables.steps, skip_spaces=form.spaced)
         written = s[hit.start : hit.end]
-        ph = written.count("ph") if "ph" not in hit.key else 0  # "ph" for f: one letter written as two
-        extra = set()
-        letters, key_letters = written.replace(" ", ""), hit.key.replace(" ", "")
-        # Repeats beyond the term's own ("fuuuck"; not "assholes", whose ss is the term's).
-        if len(letters) - len(nz.squeeze(letters)) > len(key_letters) - len(nz.squeeze(key_letters)):
-            extra.add("repeated")
-        if hit.kind != "masked" and _respelled(nz.squeeze(letters), nz.squeeze(key_letters), ph > 0):
-            extra.add("respelled")
-        if ph or folded[start:end] != original:
-            extra.add("leet")  # multi-character leet: "|<", "()", "(", "ph"
-        if hit.kind == "joined":
-            extra.add("joined")
-        if hit.kind == "spaced":
-            extra.add("separated")
-        if hit.kind == "masked":
-            extra.add("masked")
-        term = self.index.terms[hit.key]
-        return WordMatch(
-            term=term.term,
-            tier=term.tier,
-            clause=term.clause,
-            start=start,
-            end=end,
-            text=original,
-            evidence=[st for st in nz.STEPS if st in extra or st in evidence] or ["literal"],
-        )
+        ph = 0 if form.ph else written.count("ph")  # "ph" for f: one letter written as two
+        letters = written.replace(" ", "")
+        if letters == form.letters and not ph:
+            # Written as the key (most hits): no repeats beyond its own, no other spelling.
+            repeated = respelled = False
+        else:
+            squeezed = nz.squeeze(letters)
+            # Repeats beyond the term's own ("fuuuck"; not "assholes", whose ss is the term's).
+            repeated = len(letters) - len(squeezed) > form.repeats
+            respelled = hit.kind != "masked" and _respelled(squeezed, form.squeezed, ph > 0)
+        leet = ph or folded[start:end] != original  # multi-character leet: "|<", "()", "(", "ph"
+        kind = hit.kind
+        if not (evidence or repeated or respelled or leet) and kind == "token":
+            steps = ["literal"]
+        else:
+            extra = set(evidence)
+            if repeated:
+                extra.add("repeated")
+            if respelled:
+                extra.add("respelled")
+            if leet:
+                extra.add("leet")
+            if kind != "token":
+                extra.add(_KIND_STEP[kind])
+            steps = [st for st in nz.STEPS if st in extra] or ["literal"]
+        return _new_match(form.term, form.tier, form.clause, start, end, original, steps)
 
     def _unexclaimed(
-        self, text: str, folded: str, s: str, best: dict[Span, _Best], spans: list[Span], work: Work
+        self, text: str, folded: str, s: str, best: dict[Span, Hit], spans: list[Span], work: Work
     ) -> list[WordMatch]:
         """The matches of the hits chosen on `spans`, less those that need a word's closing '!' as a letter:
         "Thanks Anna!" is an exclamation, not "anal". '!' inside a word ("sh!t") still reads as a letter, and a hit
@@ -597,17 +639,18 @@ class WordList:
         seen: set[tuple[int, int, str]] | None = None  # the matches kept, from the first exclamation on
         said: dict[str, list[WordMatch]] = {}
         examined = 0
+        n = len(text)
         for span in spans:
             start, end = span
             examined += end - start
-            original = text[start:end]
-            bare = original.rstrip("!")
-            if bare == original or not (end == len(text) or not text[end].isalnum()):
-                match = self._match(text, folded, s, span, best[span].hit)
+            # (A span is never empty: its last character ends it.)
+            if text[end - 1] != "!" or (end < n and text[end].isalnum()):
+                match = self._match(text, folded, s, span, best[span])
                 kept.append(match)
                 if seen is not None:
                     seen.add((start, end, match.term))
                 continue
+            bare = text[start:end].rstrip("!")
             if seen is None:
                 seen = {(m.start, m.end, m.term) for m in kept}
             # What the word says without its closing marks ("PUSS!" is "puss", not "pussi"), if anything.
@@ -619,18 +662,11 @@ class WordList:
                 if (at, to, sub.term) not in seen:
                     seen.add((at, to, sub.term))
                     # A match of its own (its own evidence list): one search's result may move to several places.
-                    moved = WordMatch(
-                        term=sub.term,
-                        tier=sub.tier,
-                        clause=sub.clause,
-                        start=at,
-                        end=to,
-                        text=sub.text,
-                        evidence=list(sub.evidence),
-                    )
+                    moved = _new_match(sub.term, sub.tier, sub.clause, at, to, sub.text, list(sub.evidence))
                     kept.append(moved)
         work.chars += examined
-        kept.sort(key=lambda m: m.start)
+        if seen is not None:  # matches moved from inside a word may come after later ones
+            kept.sort(key=lambda m: m.start)
         return kept
 
     def __repr__(self) -> str:
@@ -671,6 +707,39 @@ def _in_name(text: str, start: int, end: int, key: str, ix: Index, word: list[in
         return True
     work.chars += len(low) * MAX_NAME
     return not compounds.is_true_part(low, hs, he, ix.parts, compounds.SUFFIXES, compounds.MIN_NAME_PART)
+
+
+_MATCH_FIELDS = frozenset(WordMatch.model_fields)
+
+
+def _new_match(
+    term: str, tier: Tier, clause: Clause, start: int, end: int, text: str, evidence: list[str]
+) -> WordMatch:
+    """A WordMatch of values known to be valid (a listed term's own, offsets and text of the comment), built
+    as `WordMatch.model_construct` builds one, without its per-field loop: a fifth of what validating costs.
+    tests/wordlist/test_matcher.py holds it equal to a validated one."""
+    match = _new_model(WordMatch)
+    _set_attr(
+        match,
+        "__dict__",
+        {
+            "term": term,
+            "tier": tier,
+            "clause": clause,
+            "start": start,
+            "end": end,
+            "text": text,
+            "evidence": evidence,
+        },
+    )
+    _set_attr(match, "__pydantic_fields_set__", set(_MATCH_FIELDS))
+    _set_attr(match, "__pydantic_extra__", None)
+    _set_attr(match, "__pydantic_private__", None)
+    return match
+
+
+_new_model = object.__new__
+_set_attr = object.__setattr__
 
 
 def _respelled(written: str, key: str, ph: bool) -> bool:

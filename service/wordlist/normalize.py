@@ -270,13 +270,21 @@ class FoldTables:
         # A few accents, currency signs or typographic quotes in Latin text: swap them for their stand-ins
         # (a regex calls Python only at those characters) and take the ASCII path; str.translate on a
         # non-ASCII string looks every character up in a dict, several times slower.
-        try:
-            swapped = _NON_ASCII_RE.sub(self._stand_in_piece, folded)
-        except KeyError:
+        swapped = self.swap_stand_ins(folded)
+        if swapped is None:
             raw = folded.translate(self.hot)
             return folded, raw.replace(DELETED, "") if DELETED in raw else raw
         view = swapped.encode("ascii").translate(self.ascii_match, self.ascii_deleted)
         return folded, view.decode("ascii")
+
+    def swap_stand_ins(self, text: str) -> str | None:
+        """`text` with each non-ASCII character swapped for its stand-in (`stand_in`), None if one has none.
+        The result is ASCII, as long as `text`, and its match view is `text`'s, character for character (the
+        same characters deleted), so an ASCII offset map of it serves `text` too."""
+        try:
+            return _NON_ASCII_RE.sub(self._stand_in_piece, text)
+        except KeyError:
+            return None
 
     def _stand_in_piece(self, m: re.Match[str]) -> str:
         return self.stand_in[m.group()]

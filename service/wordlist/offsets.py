@@ -9,6 +9,7 @@ long comment costs no per-character Python loop.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 
 from service.wordlist.normalize import AMBIGUOUS, DELETED, SQUEEZE_RE, SQUEEZE_RUN_RE
@@ -99,12 +100,40 @@ class DeletionMap:
         # shorter string comes after exactly the deleted ones whose count here is <= i.
         self.kept_before = [d - n for n, d in enumerate(deleted)]
 
+    @classmethod
+    def of_ascii(cls, text: str, deleted: bytes) -> DeletionMap:
+        """The map of the ASCII `text` less the characters in `deleted`: the same as
+        `DeletionMap([i for i, c in enumerate(text) if ord(c) in deleted])`, in C-level steps alone (a regex
+        scan costs several times as much). With every deleted character written as one of them, the kept
+        characters before the k-th deleted one are the lengths of the k + 1 pieces that splitting at it
+        leaves before it."""
+        dmap = cls.__new__(cls)
+        if not deleted:
+            dmap.kept_before = []
+            return dmap
+        table, mark = _marks(deleted)
+        pieces = text.encode("ascii").translate(table).split(mark)
+        dmap.kept_before = list(itertools.accumulate(map(len, pieces[:-1])))
+        return dmap
+
     def before(self, i: int) -> int:
         return i + bisect.bisect_right(self.kept_before, i)
 
     def span_to_original(self, start: int, end: int) -> tuple[int, int]:
         """[start, end) of the shorter string (end > start) → the span it came from, deletions inside kept."""
         return self.before(start), self.before(end - 1) + 1
+
+
+_MARKS: dict[bytes, tuple[bytes, bytes]] = {}
+
+
+def _marks(deleted: bytes) -> tuple[bytes, bytes]:
+    """A translation table writing each byte of `deleted` as its first one, and that byte (kept per set)."""
+    marks = _MARKS.get(deleted)
+    if marks is None:
+        mark = deleted[:1]
+        marks = _MARKS[deleted] = (bytes.maketrans(deleted, mark * len(deleted)), mark)
+    return marks
 
 
 class RunDeletionMap:

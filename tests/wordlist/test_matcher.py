@@ -3,6 +3,7 @@ from better_profanity import profanity
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from service.moderation.types import WordMatch
 from service.wordlist.matcher import WordList
 from service.wordlist.rules import load_entries, read_better_profanity
 
@@ -120,6 +121,33 @@ def test_match_fields(wordlist: WordList) -> None:
         7,
         ["literal"],
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "oh crap",
+        "Well, that nigger said so",
+        "sh!t and f u c k",
+        "a$$hole!! PUSS!",
+        "fuuuck",
+        "phuck",
+        "f**k",
+    ],
+)
+def test_matches_are_what_validation_builds(wordlist: WordList, text: str) -> None:
+    # The matcher builds its matches without pydantic's validation (matcher._new_match): each must be the
+    # model a validated construction gives, fields set and extras included, and must not share a fields set.
+    found = wordlist.find(text)
+    assert found
+    for m in found:
+        validated = WordMatch(**m.model_dump())
+        assert m == validated
+        assert m.model_fields_set == validated.model_fields_set
+        assert m.model_dump_json() == validated.model_dump_json()
+        assert (m.__pydantic_extra__, m.__pydantic_private__) == (None, None)
+        assert type(m) is WordMatch and type(m.evidence) is list
+    assert len({id(m.model_fields_set) for m in found}) == len(found)
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,10 @@ def test_deletion_map_points_back() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text() | st.text(alphabet=st.sampled_from(list("ab(|<)*.$ \u200b\ufb01\u0301é𝐮сＦ45£€“’")), max_size=30))
+@given(
+    st.text()
+    | st.text(alphabet=st.sampled_from(list("ab(|<)*.$ \u200b\ufb01\u0301é𝐮сＦ45£€“’")), max_size=30)
+)
 def test_folding_never_raises_and_offsets_cover(text: str) -> None:
     substituted = nz.substitute_multi_leet(text)
     assert len(substituted) == len(text)
@@ -73,3 +76,40 @@ def test_deletion_map_span_to_original() -> None:
     assert text.replace(".", "")[0:4] == "fuck"
     assert dmap.span_to_original(0, 4) == (0, 7)  # the separators inside the span come back with it
     assert dmap.span_to_original(5, 8) == (8, 11)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("ab .,'-_~:;^`\"x")), max_size=40)
+    | st.text(alphabet=st.characters(max_codepoint=127), max_size=40)
+)
+def test_deletion_map_of_ascii_is_the_map_of_each_deleted_position(text: str) -> None:
+    # The C-level build (split at the deleted bytes) gives the map built from the positions one by one.
+    deleted = nz.tables().ascii_deleted
+    fast = offsets.DeletionMap.of_ascii(text, deleted)
+    positions = [i for i, c in enumerate(text) if ord(c) in deleted]
+    assert fast.kept_before == offsets.DeletionMap(positions).kept_before
+    kept = [i for i in range(len(text)) if i not in set(positions)]
+    assert [fast.before(i) for i in range(len(kept))] == kept
+
+
+def test_deletion_map_of_ascii_with_nothing_deleted() -> None:
+    assert offsets.DeletionMap.of_ascii("f.u.c.k", b"").kept_before == []
+    dmap = offsets.DeletionMap.of_ascii("f.u.c.k", b".")
+    assert dmap.span_to_original(0, 4) == (0, 7)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab .,'-$\u200b\u00ade\u00e9\u00fc€£“’\u0301")), max_size=30))
+def test_stand_ins_map_offsets_as_the_text_does(text: str) -> None:
+    # The matcher maps a non-ASCII comment's spans through its ASCII stand-ins where each character has one:
+    # the same answers as the map of the comment itself.
+    tables = nz.tables()
+    folded, view = tables.match_view(text)
+    swapped = tables.swap_stand_ins(folded)
+    if swapped is None:
+        return
+    assert len(swapped) == len(folded) and swapped.isascii()
+    fast = offsets.DeletionMap.of_ascii(swapped, tables.ascii_deleted)
+    sparse = offsets.SparseOffsetMap(folded, tables.match, tables.irregular_match)
+    assert [fast.before(j) for j in range(len(view))] == [sparse.origin(j) for j in range(len(view))]
