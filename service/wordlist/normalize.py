@@ -243,6 +243,8 @@ class FoldTables:
     ascii_match: bytes
     """The match view's ASCII part as a `bytes.translate` table: ASCII folds one character to at most one
     ASCII character, and bytes.translate is several times faster than str.translate."""
+    ascii_match_keep_nul: bytes
+    """`ascii_match` with NUL kept as NUL (a marker in `_mixed_view`)."""
     ascii_deleted: bytes
     """The ASCII characters the match view deletes (the joiners), for `bytes.translate`."""
     ascii_deleted_re: re.Pattern[str]
@@ -271,11 +273,40 @@ class FoldTables:
         # (a regex calls Python only at those characters) and take the ASCII path; str.translate on a
         # non-ASCII string looks every character up in a dict, several times slower.
         swapped = self.swap_stand_ins(folded)
-        if swapped is None:
-            raw = folded.translate(self.hot)
-            return folded, raw.replace(DELETED, "") if DELETED in raw else raw
-        view = swapped.encode("ascii").translate(self.ascii_match, self.ascii_deleted)
-        return folded, view.decode("ascii")
+        if swapped is not None:
+            view = swapped.encode("ascii").translate(self.ascii_match, self.ascii_deleted)
+            return folded, view.decode("ascii")
+        if "\x00" not in folded:
+            return folded, self._mixed_view(folded)
+        raw = folded.translate(self.hot)
+        return folded, raw.replace(DELETED, "") if DELETED in raw else raw
+
+    def _mixed_view(self, text: str) -> str:
+        """The match view of a text (without NUL) some of whose non-ASCII characters have no stand-in (another
+        script's letters, ligatures): those become NUL, which the ASCII path keeps as it is, and their folds
+        are put back in their places afterwards, so a few of them no longer send the whole text through
+        str.translate."""
+        folds: list[str] = []
+        stand_in, match = self.stand_in, self.match
+
+        def piece(m: re.Match[str]) -> str:
+            ch = m.group()
+            swap = stand_in.get(ch)
+            if swap is not None:
+                return swap
+            folds.append(match.get(ord(ch), ch))
+            return "\x00"
+
+        swapped = _NON_ASCII_RE.sub(piece, text)
+        view = (
+            swapped.encode("ascii").translate(self.ascii_match_keep_nul, self.ascii_deleted).decode("ascii")
+        )
+        parts = view.split("\x00")
+        out = [parts[0]]
+        for fold, part in zip(folds, parts[1:], strict=True):
+            out.append(fold)
+            out.append(part)
+        return "".join(out)
 
     def swap_stand_ins(self, text: str) -> str | None:
         """`text` with each non-ASCII character swapped for its stand-in (`stand_in`), None if one has none.
@@ -401,6 +432,7 @@ def tables() -> FoldTables:
         hot=hot,
         steps=steps,
         ascii_match=ascii_match,
+        ascii_match_keep_nul=b"\x00" + ascii_match[1:],
         ascii_deleted=ascii_deleted,
         ascii_deleted_re=re.compile("[" + re.escape(ascii_deleted.decode("ascii")) + "]"),
         ascii_literal_is_lower=all(literal.get(cp, chr(cp)) == chr(cp).lower() for cp in range(128)),
