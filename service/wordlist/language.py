@@ -133,7 +133,9 @@ class Languages:
         candidate language ("should", "people", "chocolate"; not "was", "in", "so" nor loanwords such as
         "fucking"). A set question per word, several times cheaper than the detector, which most flagged
         comments (English ones) then skip."""
-        words = _WORD.findall(sample.lower())
+        # Capitalised words are left out of both counts: mostly names ("Cheney", "Scunthorpe"), which say
+        # nothing of the language (a sentence's first word is one word less on each side).
+        words = [w.lower() for w in _WORD.findall(sample) if not w[0].isupper()]
         markers = sum(1 for w in words if w in self._english_markers())
         return markers >= ENGLISH_MARKERS_MIN and markers >= ENGLISH_MARKERS_SHARE * len(words)
 
