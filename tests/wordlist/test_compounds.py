@@ -7,6 +7,7 @@ import pytest
 
 from service.wordlist import compounds
 from service.wordlist.matcher import WordList
+from tests.moderation.test_why import INNOCENT_WORDS
 
 
 @pytest.fixture(scope="module")
@@ -70,12 +71,7 @@ def test_a_split_is_linear_in_the_word(parts: Mapping[str, float]) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "The meltwater reached the saltwater lagoon.",
-        "We moved to Lightwater",
-        "The Wankel engine",
-        "The village of Shitterton floods",
-        "a swank hotel",
-        "he mishit the ball",
+        *INNOCENT_WORDS,  # the sentences
         "Shitterton floods every winter.",  # a name at the start of a sentence
         "The train stops at Penistone.",  # a term that is no stem, inside a name
     ],
