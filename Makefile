@@ -37,7 +37,7 @@ test: $(STAMP) ## the whole suite: Redis, served processes, the browser, Ray
 	PYTHON=$(BIN)/python scripts/ensure-browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: $(STAMP) ## the inner loop: no served processes, browser, Ray or slow tests (about 3-4 minutes on 2 cores)
+test-fast: $(STAMP) ## the inner loop: no served processes, browser, Ray or slow tests (about 5 minutes on 2 cores)
 	scripts/ensure-redis
 	$(BIN)/python -m pytest -m "$(FAST_MARKS)" $(PYTEST_ARGS)
 
