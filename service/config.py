@@ -16,6 +16,17 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 
 
+def _comma_separated(value: object, lower: bool = False) -> object:
+    """A list setting given as one comma-separated string ("a, b,,c"): its items stripped, empty ones dropped,
+    lower-cased if asked. A list stays a list (cleaned the same way); anything else is left to validation."""
+    items = value.split(",") if isinstance(value, str) else value
+    if isinstance(items, list | tuple):
+        return [
+            str(item).strip().lower() if lower else str(item).strip() for item in items if str(item).strip()
+        ]
+    return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MODERATION_",
@@ -152,10 +163,7 @@ class Settings(BaseSettings):
     @field_validator("ALLOWED_HOSTS", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:
-        hosts = value.split(",") if isinstance(value, str) else value
-        if isinstance(hosts, list | tuple):
-            return [str(host).strip().lower() for host in hosts if str(host).strip()]
-        return value
+        return _comma_separated(value, lower=True)
 
     @property
     def allowed_hosts(self) -> list[str]:
@@ -273,10 +281,7 @@ class Settings(BaseSettings):
     @field_validator("CORAL_SECRETS", "CORAL_SKIP_ROLES", mode="before")
     @classmethod
     def _split_coral_lists(cls, value: object) -> object:
-        items = value.split(",") if isinstance(value, str) else value
-        if isinstance(items, list | tuple):
-            return [str(item).strip() for item in items if str(item).strip()]
-        return value
+        return _comma_separated(value)
 
     @field_validator("CORAL_SKIP_ROLES")
     @classmethod
@@ -410,10 +415,7 @@ class Settings(BaseSettings):
     @field_validator("CORS_ORIGINS", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
-        items = value.split(",") if isinstance(value, str) else value
-        if isinstance(items, list | tuple):
-            return [str(item).strip() for item in items if str(item).strip()]
-        return value
+        return _comma_separated(value)
 
     @field_validator("CORS_ORIGINS")
     @classmethod
@@ -509,10 +511,7 @@ class Settings(BaseSettings):
     @field_validator("LANG_DETECT_LANGUAGES", mode="before")
     @classmethod
     def _split_languages(cls, value: object) -> object:
-        items = value.split(",") if isinstance(value, str) else value
-        if isinstance(items, list | tuple):
-            return [str(item).strip().lower() for item in items if str(item).strip()]
-        return value
+        return _comma_separated(value, lower=True)
 
     @field_validator("LANG_DETECT_LANGUAGES")
     @classmethod
