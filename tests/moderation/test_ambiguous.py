@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from service import runtime
 from service.moderation.pipeline import Pipeline
@@ -24,11 +23,6 @@ from tests.support.scorers import FailingScorer, MarkerScorer
 from tests.support.settings import make_settings
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
-
-
-@pytest.fixture(scope="module")
-def policy():
-    return load_policy(RULES / "policy.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -149,17 +143,6 @@ def test_an_accepted_ambiguous_word_never_hides_another_reason(policy):
 # -- the policy file's validation: a mistake stops startup, naming the field ------------------------------------
 
 
-def _write(tmp_path: Path, data: dict) -> Path:
-    path = tmp_path / "policy.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
-@pytest.fixture
-def raw() -> dict:
-    return yaml.safe_load((RULES / "policy.yaml").read_text())
-
-
 @pytest.mark.parametrize(
     ("mutate", "field", "words"),
     [
@@ -185,9 +168,9 @@ def raw() -> dict:
         (lambda a: a.update(agree=0.9), "wordlist.ambiguous.agree", "unknown field"),
     ],
 )
-def test_a_bad_ambiguous_section_names_the_field_and_the_reason(tmp_path, raw, mutate, field, words):
+def test_a_bad_ambiguous_section_names_the_field_and_the_reason(write_policy, raw, mutate, field, words):
     mutate(raw["wordlist"]["ambiguous"])
-    path = _write(tmp_path, raw)
+    path = write_policy(raw)
     with pytest.raises(PolicyError) as info:
         load_policy(path)
     assert info.value.field == field
@@ -195,15 +178,15 @@ def test_a_bad_ambiguous_section_names_the_field_and_the_reason(tmp_path, raw, m
     assert str(path) in str(info.value)
 
 
-def test_a_policy_without_the_section_gets_the_defaults(tmp_path, raw, policy):
+def test_a_policy_without_the_section_gets_the_defaults(write_policy, raw, policy):
     del raw["wordlist"]["ambiguous"]
-    assert load_policy(_write(tmp_path, raw)).wordlist.ambiguous == policy.wordlist.ambiguous
+    assert load_policy(write_policy(raw)).wordlist.ambiguous == policy.wordlist.ambiguous
 
 
-def test_a_category_the_policy_does_not_list_is_refused_even_if_a_model_knows_it(tmp_path, raw):
+def test_a_category_the_policy_does_not_list_is_refused_even_if_a_model_knows_it(write_policy, raw):
     del raw["categories"]["threat"]
     with pytest.raises(PolicyError, match="unknown category 'threat'"):
-        load_policy(_write(tmp_path, raw))
+        load_policy(write_policy(raw))
 
 
 # -- the word-list files -----------------------------------------------------------------------------------------

@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.moderation.policy import DECIDING_MATCHES, PolicyError, apply_policy, cap_matches, load_policy
 from service.moderation.types import WordMatch
-
-RULES = Path(__file__).resolve().parents[2] / "rules"
-
-
-@pytest.fixture(scope="module")
-def policy():
-    return load_policy(RULES / "policy.yaml")
-
-
-def _write(tmp_path: Path, data: dict) -> Path:
-    path = tmp_path / "policy.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
-@pytest.fixture
-def raw() -> dict:
-    return yaml.safe_load((RULES / "policy.yaml").read_text())
 
 
 def test_shipped_policy_loads_with_its_notice(policy):
@@ -111,10 +90,10 @@ def test_categories_the_model_lacks_are_skipped(policy):
     assert apply_policy(policy, [], {"unknown_category": 1.0}).verdict == "accept"
 
 
-def test_fingerprint_changes_with_content(tmp_path, raw):
-    a = load_policy(_write(tmp_path, raw))
+def test_fingerprint_changes_with_content(write_policy, raw):
+    a = load_policy(write_policy(raw))
     raw["categories"]["insult"]["reject"] = 0.8
-    b = load_policy(_write(tmp_path, raw))
+    b = load_policy(write_policy(raw))
     assert a.version == b.version and a.fingerprint != b.fingerprint
 
 
@@ -133,9 +112,9 @@ def test_fingerprint_changes_with_content(tmp_path, raw):
         (lambda r: r["wordlist"].update(reject="ban"), "wordlist.reject", "review"),
     ],
 )
-def test_bad_policy_names_file_field_and_reason(tmp_path, raw, mutate, field, words):
+def test_bad_policy_names_file_field_and_reason(write_policy, raw, mutate, field, words):
     mutate(raw)
-    path = _write(tmp_path, raw)
+    path = write_policy(raw)
     with pytest.raises(PolicyError) as info:
         load_policy(path)
     assert info.value.field == field
