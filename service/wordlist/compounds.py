@@ -38,6 +38,15 @@ SUFFIXES = (
 )
 """Endings that keep a word a form of the term before it ("bull|shits", "cunt|ish", "wank|ah")."""
 
+_INFLECTED = frozenset(("", *SUFFIXES))
+
+
+def is_inflected(word: str, start: int, end: int) -> bool:
+    """Whether `word` is the term at word[start:end] itself, perhaps with an ending of SUFFIXES ("shits",
+    "Assholes"): no compound, the term."""
+    return start == 0 and word[end:] in _INFLECTED
+
+
 Split = tuple[int, float, tuple[int, ...]]
 """A split of a word: its number of parts, the Zipf frequency of its weakest part, and where parts end."""
 
@@ -59,7 +68,7 @@ def is_true_part(
     word: str,
     start: int,
     end: int,
-    parts: Mapping[str, float],
+    parts: Parts,
     inflections: tuple[str, ...],
     min_part: int = MIN_PART,
 ) -> bool:
@@ -71,7 +80,7 @@ def is_true_part(
     term_ends = {end} | {end + len(x) for x in inflections if word.startswith(x, end)}
     if start == 0 and n in term_ends:
         return False  # the term with an inflection: no compound (the caller's question)
-    longest = max(map(len, parts), default=0) if not isinstance(parts, _Parts) else parts.longest
+    longest = parts.longest
     # best[i]: the best split of word[:i] (fewest parts, then the most common weakest part).
     best: list[Split | None] = [None] * (n + 1)
     best[0] = (0, math.inf, ())
@@ -100,8 +109,9 @@ def is_true_part(
     return any(bounds[k] == start and bounds[k + 1] in term_ends for k in range(len(bounds) - 1))
 
 
-class _Parts(dict[str, float]):
-    """`compound_parts` with the length of its longest word kept (the programme's reach)."""
+class Parts(dict[str, float]):
+    """The words compounds split into, with their Zipf frequency (`compound_parts`), and the length of the
+    longest (the programme's reach)."""
 
     longest: int
 
@@ -111,6 +121,6 @@ class _Parts(dict[str, float]):
 
 
 @functools.lru_cache(maxsize=1)
-def parts_table() -> Mapping[str, float]:
+def parts_table() -> Parts:
     """`compound_parts` ready for `is_true_part` (built once per process: it depends on the lexicons only)."""
-    return _Parts(compound_parts())
+    return Parts(compound_parts())

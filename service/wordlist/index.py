@@ -82,7 +82,6 @@ inside a longer word ("@ssfcker"), where no ordinary word holds it."""
 
 INFLECTIONS = ("s", "es", "ed", "d", "ing", "er", "ers", "y", "ies")
 """Endings that make a word a form of a term rather than another word ("assholes", "bullshits")."""
-_INFLECTED = frozenset(("", *compounds.SUFFIXES))
 
 # The searches `TermForms.locate` may run, as bits of its `todo` (plain ints: flags cost on a hot path).
 SHORT: Final = 1
@@ -487,7 +486,7 @@ class Index:
     """Ordinary words (Zipf >= COMMON_ZIPF): their look-alikes are not suspicious, and they end words."""
     stems: frozenset[str]
     """Keys whose derivatives ("shitstorm") count (compounds.py decides what a derivative is)."""
-    parts: Mapping[str, float]
+    parts: compounds.Parts
     """The words compounds split into, with their Zipf frequency (compounds.parts_table)."""
     tables: nz.FoldTables
     derived: frozenset[str] = frozenset()
@@ -831,7 +830,7 @@ def benign_words(
     spellings: Spellings,
     forms: TermForms,
     words: Iterable[str],
-    parts: Mapping[str, float],
+    parts: compounds.Parts,
 ) -> BenignWords:
     """Dictionary words containing a long term ("Scunthorpe", "saltwater", "cocktail"): a hit inside one,
     written out literally, is no hit. Not benign: the terms' own spellings, and derivatives of a stem, words
@@ -947,11 +946,11 @@ def _literal_pattern(key: str) -> re.Pattern[str]:
     return re.compile("".join(("[il]" if c == nz.AMBIGUOUS else re.escape(c)) + "+" for c in nz.squeeze(key)))
 
 
-def _is_derivative(word: str, key: str, pattern: re.Pattern[str], parts: Mapping[str, float]) -> bool:
+def _is_derivative(word: str, key: str, pattern: re.Pattern[str], parts: compounds.Parts) -> bool:
     """Whether the stem `key` is written in `word` as a true part of it, or the word is the stem with an
     inflection ("shits"): compounds.py."""
     for m in pattern.finditer(word):
-        if m.start() == 0 and word[m.end() :] in _INFLECTED:
+        if compounds.is_inflected(word, m.start(), m.end()):
             return True
         if compounds.is_true_part(word, m.start(), m.end(), parts, compounds.SUFFIXES):
             return True

@@ -10,7 +10,8 @@ Two well-kept sources, each answering a different question:
   English word?": wordfreq also holds "fck", "fkn" and "sht" (they are written often), the spelling lexicon
   does not, so a consonant skeleton is matched only when the spelling lexicon does not know the token.
 
-Both are loaded once per process (lru_cache), at word-list build time, never per comment.
+Both are read at word-list build time, never per comment: the spelling lexicon here (once per process), and
+wordfreq's list by index.dictionary().
 """
 
 from __future__ import annotations
@@ -36,12 +37,6 @@ def spelling_words() -> frozenset[str]:
     return frozenset(w for w in table if w.isalpha() and w.islower())
 
 
-@functools.lru_cache(maxsize=1)
-def wordfreq_words() -> frozenset[str]:
-    """Every English word wordfreq knows (lower case, letters only), whatever its frequency."""
-    return frozenset(w for w in wordfreq.top_n_list("en", 10**7) if w.isalpha())
-
-
 def zipf(word: str) -> float:
     """How common a word is in English (wordfreq's Zipf scale, 0 when unknown)."""
     return float(wordfreq.zipf_frequency(word, "en"))
@@ -49,5 +44,5 @@ def zipf(word: str) -> float:
 
 def zipf_table() -> dict[str, float]:
     """`zipf` of every word wordfreq knows, in one table (Zipf = log10 of the frequency per billion words;
-    wordfreq's own `zipf_frequency` also rounds to two decimals). Not kept: callers keep what they need."""
+    wordfreq's own `zipf_frequency` also rounds to two decimals). Not kept here: callers keep what they need."""
     return {w: round(math.log10(f) + 9, 2) for w, f in wordfreq.get_frequency_dict("en").items() if f > 0}

@@ -116,7 +116,6 @@ _DISGUISE_RE = re.compile(r"[$@|+€§](?<=[^\W\d_][$@|+€§])[$@|+€§]*(?=[^
 # A run of one letter (or placeholder): what squeezing cuts to one character.
 _RUN_OF = {c: re.compile(f"{c}+") for c in "abcdefghijklmnopqrstuvwxyz" + nz.AMBIGUOUS}
 _LONGEST_INFLECTION = max(len(x) for x in INFLECTIONS)
-_INFLECTED = frozenset(("", *compounds.SUFFIXES))
 
 Span = tuple[int, int]
 """[start, end) in the original text."""
@@ -709,7 +708,7 @@ def _in_name(text: str, start: int, end: int, key: str, ix: Index, word: list[in
         return False
     low = name.lower()
     hs, he = start - ws, end - ws
-    if hs == 0 and low[he:] in _INFLECTED:
+    if compounds.is_inflected(low, hs, he):
         return False  # the term itself, inflected ("Assholes"), at the start of a sentence
     if key not in ix.stems:
         return True

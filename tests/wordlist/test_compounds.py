@@ -1,8 +1,6 @@
 """Precision from the lexicons (issue 11, item 1): a term inside a longer word counts only where it is a part
 of the word ("shit|storm"), never across the parts of a compound ("sal|twat|er") or inside a name."""
 
-from collections.abc import Mapping
-
 import pytest
 
 from service.wordlist import compounds
@@ -11,11 +9,11 @@ from tests.moderation.test_why import INNOCENT_WORDS
 
 
 @pytest.fixture(scope="module")
-def parts() -> Mapping[str, float]:
+def parts() -> compounds.Parts:
     return compounds.parts_table()
 
 
-def _true_part(word: str, term: str, parts: Mapping[str, float], min_part: int = 3) -> bool:
+def _true_part(word: str, term: str, parts: compounds.Parts, min_part: int = 3) -> bool:
     at = word.index(term)
     return compounds.is_true_part(word, at, at + len(term), parts, compounds.SUFFIXES, min_part)
 
@@ -33,7 +31,7 @@ def _true_part(word: str, term: str, parts: Mapping[str, float], min_part: int =
     ],
 )
 def test_a_term_that_is_a_part_of_the_word_is_a_true_part(
-    word: str, term: str, parts: Mapping[str, float]
+    word: str, term: str, parts: compounds.Parts
 ) -> None:
     assert _true_part(word, term, parts)
 
@@ -52,18 +50,18 @@ def test_a_term_that_is_a_part_of_the_word_is_a_true_part(
     ],
 )
 def test_a_term_across_parts_or_inside_a_word_is_no_true_part(
-    word: str, term: str, parts: Mapping[str, float]
+    word: str, term: str, parts: compounds.Parts
 ) -> None:
     assert not _true_part(word, term, parts)
 
 
-def test_names_need_longer_parts(parts: Mapping[str, float]) -> None:
+def test_names_need_longer_parts(parts: compounds.Parts) -> None:
     assert _true_part("shitterton", "shitter", parts)  # "ton" is a word...
     assert not _true_part("shitterton", "shitter", parts, compounds.MIN_NAME_PART)  # ...too short in a name
     assert _true_part("shitstorm", "shit", parts, compounds.MIN_NAME_PART)
 
 
-def test_a_split_is_linear_in_the_word(parts: Mapping[str, float]) -> None:
+def test_a_split_is_linear_in_the_word(parts: compounds.Parts) -> None:
     word = "shit" + "storm" * 2000
     assert _true_part(word, "shit", parts)
 
