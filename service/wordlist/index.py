@@ -66,6 +66,8 @@ TRAILING_PLACEHOLDERS = 3
 """'ass!!!' folds to 'assIII': short terms accept up to this many trailing placeholders."""
 CLEAN_VOCABULARY = 400_000
 """The most frequent dictionary words whose tokens are checked once at load time (see read_vocabulary)."""
+HOT_VOCABULARY = 6_000
+"""Of those, the most frequent, whose clean tokens the prefilter asks about first (Vocabulary.hot)."""
 EXCLAIMED_VOCABULARY = 30_000
 """Of those, the most frequent also as followed by '!' ("great!" folds to "greatI", a token of its own)."""
 NUMBER_TOKEN_LETTERS = 5
@@ -210,6 +212,13 @@ class Phrases:
     head: int
     last_heads: frozenset[str]
     """The same for the first `head` letters of every last word."""
+    first_of: Mapping[str, int]
+    """Each first word → the phrases it begins (a mask); `last_of` and `middle_of` the same for the others."""
+    last_of: Mapping[str, int]
+    middle_of: Mapping[str, int]
+    first_lengths: tuple[int, ...]
+    """The lengths of the first words, each once: the suffixes of a token that may be one."""
+    last_lengths: tuple[int, ...]
 
     def may_play(self, q: str) -> bool:
         """Whether the squeezed token `q` may play a part in a phrase (the full test, with fast exits)."""
@@ -218,6 +227,19 @@ class Phrases:
             or (q[-self.tail :] in self.first_tails and q.endswith(self.first))
             or (q[: self.head] in self.last_heads and q.startswith(self.last))
         )
+
+    def roles(self, q: str) -> tuple[int, int, int]:
+        """The phrases the squeezed token `q` may begin (it ends with their first word), continue (it is a
+        middle word) and end (it begins with their last word), as masks: a dictionary lookup per distinct
+        word length, not a comparison per phrase. (Where `q` is shorter than a length, `q[-n:]` is `q`
+        itself, still a suffix of `q`.)"""
+        get_first, get_last = self.first_of.get, self.last_of.get
+        first = last = 0
+        for n in self.first_lengths:
+            first |= get_first(q[-n:], 0)
+        for n in self.last_lengths:
+            last |= get_last(q[:n], 0)
+        return first, self.middle_of.get(q, 0), last
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +271,10 @@ class Vocabulary:
     """Tokens with no roles: they hold no candidate and play no part in a phrase."""
     clean_or_half: frozenset[str]
     """The clean tokens, and those playing only the phrase roles allowed by `_clean_or_half`."""
+    hot: frozenset[str]
+    """The clean tokens of the HOT_VOCABULARY most frequent words: most of a comment's tokens, in a table
+    small enough to stay in the CPU's caches (`clean_or_half` spans megabytes: a lookup there is a cache miss
+    more often than not). The prefilter sets these aside first and looks up only the rest there."""
     roles: Mapping[str, TokenRoles]
     """The roles of the other vocabulary tokens."""
     hits: Mapping[str, tuple[Hit, ...]]
@@ -372,15 +398,7 @@ class TermForms:
         phrases = self.phrases
         if not phrases.may_play(q):
             return TokenRoles(0, 0, 0, repeated, dirty) if repeated or dirty else NO_ROLES
-        first = middle = last = 0
-        for number, words in enumerate(phrases.words):
-            if q.endswith(words[0]):
-                first |= 1 << number
-            if q in words[1:-1]:
-                middle |= 1 << number
-            if q.startswith(words[-1]):
-                last |= 1 << number
-        return TokenRoles(first, middle, last, repeated, dirty)
+        return TokenRoles(*phrases.roles(q), repeated, dirty)
 
     def token_hits(self, tok: str, work: Work | None = None) -> tuple[Hit, ...]:
         """The candidates inside one token of the match view, spans within the token: what `locate` finds
@@ -798,6 +816,14 @@ def build_forms(spellings: Spellings, rank: Mapping[str, Rank]) -> TermForms:
     # (No first or last word is empty: a spelling's words are separated by single spaces.)
     tail = min(3, *map(len, first)) if first else 1
     head = min(3, *map(len, last)) if last else 1
+    first_of: dict[str, int] = {}
+    last_of: dict[str, int] = {}
+    middle_of: dict[str, int] = {}
+    for number, words in enumerate(phrase_words):
+        first_of[words[0]] = first_of.get(words[0], 0) | 1 << number
+        last_of[words[-1]] = last_of.get(words[-1], 0) | 1 << number
+        for w in set(words[1:-1]):
+            middle_of[w] = middle_of.get(w, 0) | 1 << number
     phrases = Phrases(
         words=tuple(phrase_words),
         first=tuple(sorted(first)),
@@ -809,6 +835,11 @@ def build_forms(spellings: Spellings, rank: Mapping[str, Rank]) -> TermForms:
         first_tails=frozenset(w[-tail:] for w in first),
         head=head,
         last_heads=frozenset(w[:head] for w in last),
+        first_of=first_of,
+        last_of=last_of,
+        middle_of=middle_of,
+        first_lengths=tuple(sorted(set(map(len, first)))),
+        last_lengths=tuple(sorted(set(map(len, last)))),
     )
     return TermForms(
         short_q=spellings.short_q,
@@ -895,6 +926,7 @@ def read_vocabulary(forms: TermForms, benign: frozenset[str], words: tuple[str, 
     return Vocabulary(
         clean=frozenset(clean),
         clean_or_half=_clean_or_half(frozenset(clean), roles, weight, forms.phrases),
+        hot=frozenset(t for t in tokens[:HOT_VOCABULARY] if t in clean),
         roles=roles,
         hits=hits,
         plain_benign=plain_benign,

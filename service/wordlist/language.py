@@ -134,11 +134,11 @@ class Languages:
         return Language(code=str(code), source="detected")
 
     def _english_at_sight(self, words: list[str]) -> bool:
-        """Whether a sample whose `words` (runs of letters) these are plainly reads as English without the
-        detector: at least ENGLISH_MARKERS_MIN of the words, and ENGLISH_MARKERS_SHARE of them, are frequent English words that are far rarer in every other
-        candidate language ("should", "people", "knowledge"; not "was", "in", "so" nor loanwords such as
-        "fucking"). A set question per word, several times cheaper than the detector, which most flagged
-        comments (English ones) then skip."""
+        """Whether a sample with these `words` (runs of letters) plainly reads as English without the
+        detector: at least ENGLISH_MARKERS_MIN of the words, and ENGLISH_MARKERS_SHARE of them, are frequent
+        English words that are far rarer in every other candidate language ("should", "people", "knowledge";
+        not "was", "in", "so" nor loanwords such as "fucking"). A set question per word, several times
+        cheaper than the detector, which most flagged comments (English ones) then skip."""
         # Only words in lower case count, on both sides: capitalised ones are mostly names ("Cheney",
         # "Scunthorpe"), which say nothing of the language (a sentence's first word is one word less on each
         # side), and the markers are lower case. Counted by C-level calls: this runs for most flagged comments.
