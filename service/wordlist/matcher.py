@@ -342,6 +342,7 @@ class WordList:
         answer, the cache's, or one found now."""
         vocabulary = self.index.vocabulary.roles
         cache = self._token_cache
+        token_roles = self.index.forms.token_roles
         first = middle = last = 0
         repeated = False
         dirty = []
@@ -349,7 +350,18 @@ class WordList:
             roles = seen.get(tok)
             if roles is None:
                 # (A TokenRoles is a non-empty tuple: true whatever it holds.)
-                roles = seen[tok] = vocabulary.get(tok) or cache.get(tok) or self._new_roles(tok, work)
+                roles = vocabulary.get(tok) or cache.get(tok)
+                if roles is None:
+                    # Seen for the first time: found, and cached if at most MAX_CACHED_TOKEN long (each step
+                    # one dict operation, see the class's docstring on threads).
+                    roles = token_roles(tok)
+                    if work is not None:
+                        work.chars += len(tok)
+                    if len(tok) <= MAX_CACHED_TOKEN:
+                        if len(cache) >= self._token_cache_size:
+                            cache.clear()
+                        cache[tok] = roles
+                seen[tok] = roles
             first |= roles.first
             middle |= roles.middle
             last |= roles.last
@@ -357,20 +369,6 @@ class WordList:
             if roles.dirty:
                 dirty.append(tok)
         return dirty, repeated, first, middle, last
-
-    def _new_roles(self, tok: str, work: Work | None) -> TokenRoles:
-        """The roles of a token neither the vocabulary nor the cache knows, cached if at most
-        MAX_CACHED_TOKEN long."""
-        roles = self.index.forms.token_roles(tok)
-        if work is not None:
-            work.chars += len(tok)
-        if len(tok) <= MAX_CACHED_TOKEN:
-            # Each step is one dict operation (see the class's docstring on threads).
-            cache = self._token_cache
-            if len(cache) >= self._token_cache_size:
-                cache.clear()
-            cache[tok] = roles
-        return roles
 
     def _token_hits(self, tok: str, work: Work) -> tuple[Hit, ...]:
         """The candidates inside one token of the match view, spans within the token (cached)."""

@@ -406,13 +406,13 @@ def profile(wl: WordList, batches: list[list[str]], passes: int = 20) -> None:
     print(f"cProfile: WordList.find on {len(texts)} comments x {passes} passes ({n} calls)")
     for stage, name in [
         ("past the set question: a token outside clean_or_half", "_unknown_tokens"),
-        ("tokens never seen in this pass, looked up (per call)", "_new_roles"),
+        ("tokens never seen in this pass, looked up (per call)", "token_roles"),
         ("with a disguise symbol ($ @ | + € §)", "_disguised_prefixes"),
         ("a dirty token searched (not known from the index or cache)", "token_hits"),
         ("reached _finish: a candidate", "_finish"),
     ]:
         count = calls.get(name, 0)
-        share = f"{count / max(n, 1):6.2f}" if name == "_new_roles" else f"{count / max(n, 1):6.1%}"
+        share = f"{count / max(n, 1):6.2f}" if name == "token_roles" else f"{count / max(n, 1):6.1%}"
         print(f"  {count:7d} calls of {name:20s} {share}  {stage}")
     stats.sort_stats("tottime").print_stats(18)
 
