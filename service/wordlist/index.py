@@ -67,8 +67,6 @@ TRAILING_PLACEHOLDERS = 3
 """'ass!!!' folds to 'assIII': short terms accept up to this many trailing placeholders."""
 CLEAN_VOCABULARY = 400_000
 """The most frequent dictionary words whose tokens are checked once at load time (see read_vocabulary)."""
-HOT_VOCABULARY = 6_000
-"""Of those, the most frequent, whose clean tokens the prefilter asks about first (Vocabulary.hot)."""
 EXCLAIMED_VOCABULARY = 30_000
 """Of those, the most frequent also as followed by '!' ("great!" folds to "greatI", a token of its own)."""
 NUMBER_TOKEN_LETTERS = 5
@@ -272,10 +270,6 @@ class Vocabulary:
     """Tokens with no roles: they hold no candidate and play no part in a phrase."""
     clean_or_half: frozenset[str]
     """The clean tokens, and those playing only the phrase roles allowed by `_clean_or_half`."""
-    hot: frozenset[str]
-    """The clean tokens of the HOT_VOCABULARY most frequent words: most of a comment's tokens, in a table
-    small enough to stay in the CPU's caches (`clean_or_half` spans megabytes: a lookup there is a cache miss
-    more often than not). The prefilter sets these aside first and looks up only the rest there."""
     roles: Mapping[str, TokenRoles]
     """The roles of the other vocabulary tokens."""
     hits: Mapping[str, tuple[Hit, ...]]
@@ -934,7 +928,6 @@ def read_vocabulary(forms: TermForms, benign: frozenset[str], words: tuple[str, 
     return Vocabulary(
         clean=frozenset(clean),
         clean_or_half=_clean_or_half(frozenset(clean), roles, weight, forms.phrases),
-        hot=frozenset(t for t in tokens[:HOT_VOCABULARY] if t in clean),
         roles=roles,
         hits=hits,
         plain_benign=plain_benign,

@@ -3,8 +3,7 @@
 How a comment is searched (normalize.py describes the folded views, index.py what is built at load):
 
 1. **Prefilter** (every comment, C-level operations only): fold the text to the match view `s` (ASCII through
-   `bytes.translate`), split it into tokens, set aside those among the most frequent clean words (a small
-   table, `Vocabulary.hot`) and ask one set question of the rest: are all of them clean words of the
+   `bytes.translate`), split it into tokens and ask one set question: are all of them clean words of the
    vocabulary? The vocabulary is wordfreq's most frequent words, each checked once at load time by the
    per-token search below: a word is clean if it holds no candidate on its own and plays no part in a
    phrase (or only a part whose other words are then ruled out, see `Vocabulary.clean_or_half`). Then one
@@ -68,7 +67,6 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from itertools import filterfalse
 from typing import NamedTuple
 
 from service.moderation.types import Clause, Tier, WordMatch
@@ -241,16 +239,13 @@ class WordList:
         folded, s = ix.tables.match_view(text)
         # Most comments consist of words known to be clean, or that can play a part in a phrase only where
         # another of those words could not play the rest: one C-level set question, and they stop here.
-        # The most frequent clean words are set aside first, by a table that stays in the CPU's caches;
-        # only the rest (a few per comment) are looked up in the whole vocabulary's, megabytes across.
-        vocabulary = ix.vocabulary
-        rest = [*filterfalse(vocabulary.hot.__contains__, s.split())]
-        if vocabulary.clean_or_half.issuperset(rest):
+        tokens = s.split()
+        if ix.vocabulary.clean_or_half.issuperset(tokens):
             dirty: list[str] = []
             starters: list[str] = []
             repeated = False
         else:
-            dirty, repeated, starters = self._unknown_tokens(rest, work)
+            dirty, repeated, starters = self._unknown_tokens(tokens, work)
         spaced = (_SPACED_REPEATED_RE if repeated else _SPACED_UNSQUEEZED_RE).search(" " + s) is not None
         # A short term disguised at the start of a longer word ("a$$assin") is a hit whatever the word is.
         disguise = "$" in text or "@" in text or "|" in text or "+" in text or "€" in text or "§" in text
@@ -311,8 +306,7 @@ class WordList:
 
     # ------------------------------------------------------------------------------------------ tokens
     def _unknown_tokens(self, tokens: list[str], work: Work | None) -> tuple[list[str], bool, list[str]]:
-        """Of a comment's `tokens` (all of them but perhaps some of `Vocabulary.hot`, which are clean), for
-        those outside `clean_or_half`: the ones that may hold a candidate on their own ("dirty"),
+        """For the tokens outside `clean_or_half`: those that may hold a candidate on their own ("dirty"),
         whether one is a single repeated letter, and the tokens that may begin a phrase whose other words
         are present too."""
         vocabulary = self.index.vocabulary
