@@ -6,6 +6,9 @@ Run: `python -m tests.benchmarks.bench_wordlist` (about a minute). Exit status 1
 missed: better-profanity's time at least TARGET_RATIO times the engine's, and no hostile input costing more
 than HOSTILE_TARGET times plain text at 10,000 characters. `--profile` instead runs cProfile over the engine
 on the same batches and prints where its time goes and how many comments leave at each stage.
+`--compare OTHER_CHECKOUT` instead times this checkout's engine against another's (an earlier commit's
+worktree) in the same process on the same batches, alternating, and prints the ratio: a change's effect on a
+machine too noisy for the ratio to better-profanity to show it (see `compare`).
 
 The machine this runs on is shared and noisy, so:
 - the engine and better-profanity are measured in rounds, each on its own batch of comments, and within a
@@ -417,6 +420,75 @@ def profile(wl: WordList, batches: list[list[str]], passes: int = 20) -> None:
     stats.sort_stats("tottime").print_stats(18)
 
 
+def _engine_of(checkout: pathlib.Path) -> tuple[Callable[[str], list[WordMatch]], Callable[[], None]]:
+    """The engine (find, then the language step) of another checkout's `service` package, and what empties
+    its token caches, imported in this process beside this checkout's: its modules are imported afresh from
+    `checkout`, and this checkout's are put back afterwards (each module keeps its own globals, so both
+    engines work side by side)."""
+    ours = {k: m for k, m in sys.modules.items() if k == "service" or k.startswith("service.")}
+    for k in ours:
+        del sys.modules[k]
+    sys.path.insert(0, str(checkout))
+    try:
+        from service.wordlist.language import Languages as TheirLanguages
+        from service.wordlist.matcher import WordList as TheirWordList
+
+        if not str(sys.modules["service"].__file__).startswith(str(checkout)):
+            raise SystemExit(f"{checkout} has no service package of its own")
+        wl = TheirWordList.load(checkout / "rules")
+        languages = TheirLanguages()
+        languages.warm()
+    finally:
+        sys.path.remove(str(checkout))
+        for k in [k for k in sys.modules if k == "service" or k.startswith("service.")]:
+            del sys.modules[k]
+        sys.modules.update(ours)
+
+    def engine(text: str) -> list[WordMatch]:
+        return list(languages.judge(text, None, wl.find(text))[0])
+
+    return engine, wl.clear_token_cache
+
+
+def compare(other: pathlib.Path, batches: list[list[str]], rounds: int = 21, passes: int = 10) -> None:
+    """This checkout's engine against `other`'s on the same comments, in rounds that alternate which goes
+    first; each round is `passes` passes over all the batches, the token caches emptied before each pass (as
+    the main benchmark does). Prints the median time per comment of each, the median of the per-round
+    ratios, and the ratio of the best rounds (the least disturbed), with how many comments get different
+    matches (a speed change should change none)."""
+    texts = [t for b in batches for t in b]
+    wl = WordList.load(RULES)
+    languages = Languages()
+    languages.warm()
+    theirs, forget_theirs = _engine_of(other.resolve())
+
+    def key(ms: list[WordMatch]) -> list[tuple[int, int, str]]:
+        return [(m.start, m.end, m.term) for m in ms]
+
+    differ = sum(key(languages.judge(t, None, wl.find(t))[0]) != key(theirs(t)) for t in texts)
+    sides: dict[str, tuple[Callable[[str], object], Callable[[], None]]] = {
+        "this": (lambda t: languages.judge(t, None, wl.find(t)), wl.clear_token_cache),
+        "other": (theirs, forget_theirs),
+    }
+    times: dict[str, list[float]] = {"this": [], "other": []}
+    for r in range(rounds):
+        for name in ("this", "other") if r % 2 == 0 else ("other", "this"):
+            fn, forget = sides[name]
+            times[name].append(timed(fn, texts, passes, forget)[0])
+    this, other_ = statistics.median(times["this"]), statistics.median(times["other"])
+    ratios = [o / t for o, t in zip(times["other"], times["this"], strict=True)]
+    print(
+        f"{len(texts)} comments of the mix, {rounds} alternating rounds of {passes} passes, CPU time per comment"
+    )
+    print(f"  this checkout: median {this:.1f} us, best round {min(times['this']):.1f} us")
+    print(f"  {other}: median {other_:.1f} us, best round {min(times['other']):.1f} us")
+    print(
+        f"  other / this: {statistics.median(ratios):.3f} (median of the rounds' ratios; range "
+        f"{min(ratios):.2f} - {max(ratios):.2f}); best rounds {min(times['other']) / min(times['this']):.3f}"
+    )
+    print(f"  comments whose matches differ: {differ}")
+
+
 def main() -> int:
     started = time.perf_counter()
     rng = random.Random(SEED)
@@ -433,6 +505,13 @@ def main() -> int:
     stream = [text for _kind, text in labelled]
     long = make_batch(LONG_COMMENTS, 10_000, mix, rng)
     middle = {n: make_batch(LONG_COMMENTS * 10_000 // n, n, mix, rng) for n in MIDDLE_LENGTHS}
+    if "--compare" in sys.argv[1:]:
+        args = sys.argv[1:]
+        at = args.index("--compare")
+        if at + 1 >= len(args):
+            raise SystemExit("--compare needs the path of another checkout")
+        compare(pathlib.Path(args[at + 1]), batches)
+        return 0
     if "--profile" in sys.argv[1:]:
         profile(wl, batches)
         return 0
