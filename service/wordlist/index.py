@@ -219,14 +219,6 @@ class Phrases:
     """The lengths of the first words, each once: the suffixes of a token that may be one."""
     last_lengths: tuple[int, ...]
 
-    def may_play(self, q: str) -> bool:
-        """Whether the squeezed token `q` may play a part in a phrase (the full test, with fast exits)."""
-        return (
-            q in self.middle
-            or (q[-self.tail :] in self.first_tails and q.endswith(self.first))
-            or (q[: self.head] in self.last_heads and q.startswith(self.last))
-        )
-
     def roles(self, q: str) -> tuple[int, int, int]:
         """The phrases the squeezed token `q` may begin (it ends with their first word), continue (it is a
         middle word) and end (it begins with their last word), as masks: a dictionary lookup per distinct
@@ -393,7 +385,8 @@ class TermForms:
             or (self.has_long and next(self.terms_automaton.iter(q), None) is not None)
         )
         phrases = self.phrases
-        # (Phrases.may_play, written out: this runs for every token seen for the first time.)
+        # Whether `q` may play a part in a phrase at all, with fast exits (the tail and head sets) before
+        # Phrases.roles: this runs for every token seen for the first time, and almost none play.
         if (
             q in phrases.middle
             or (q[-phrases.tail :] in phrases.first_tails and q.endswith(phrases.first))

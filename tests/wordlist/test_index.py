@@ -65,6 +65,28 @@ def test_phrase_words_carry_their_phrase_bit(wordlist: WordList) -> None:
     assert not forms.token_roles("job").first & bit
 
 
+def test_phrase_roles_are_the_per_phrase_comparisons(wordlist: WordList) -> None:
+    # Phrases.roles looks a token's suffixes and prefixes up by word length; what it must give is, per phrase:
+    # the token ends with its first word, is one of its middle words, begins with its last word.
+    phrases = wordlist.index.forms.phrases
+
+    def by_phrase(q: str) -> tuple[int, int, int]:
+        first = middle = last = 0
+        for number, words in enumerate(phrases.words):
+            first |= q.endswith(words[0]) << number
+            middle |= (q in words[1:-1]) << number
+            last |= q.startswith(words[-1]) << number
+        return first, middle, last
+
+    words = sorted({w for phrase in phrases.words for w in phrase})
+    tokens = {"", "I", "a", "xyz", *words}
+    tokens |= {w[1:] for w in words} | {w[:-1] for w in words} | {"x" + w for w in words} | {w + "x" for w in words}
+    tokens |= {a + b for a in words[::7] for b in words[::11]}
+    assert any(phrases.roles(q) != (0, 0, 0) for q in tokens)
+    for q in sorted(tokens):
+        assert phrases.roles(q) == by_phrase(q), q
+
+
 def test_benign_words_hold_a_term_and_are_no_derivative(wordlist: WordList) -> None:
     benign = wordlist.index.benign
     # ("cocktail" no longer needs to be one: "cock" is of the ambiguous tier, matched as a whole word only.)

@@ -3,8 +3,13 @@ word lists, the real py3langid detector and wordfreq."""
 
 from __future__ import annotations
 
-import pytest
+import random
+import re
 
+import pytest
+import wordfreq
+
+from service.config import DEFAULT_LANGUAGE_CANDIDATES
 from service.wordlist.language import LanguageOptions, Languages
 from service.wordlist.matcher import WordList
 
@@ -67,6 +72,32 @@ def test_plainly_english_text_needs_no_detector(wordlist: WordList) -> None:
     kept, language = _judged(wordlist, languages, text)
     assert kept == ["sh1t"]
     assert language is not None and (language.code, language.source) == ("en", "detected")
+
+
+def _word_salad(code: str, samples: int, rng: random.Random) -> list[list[str]]:
+    """The words of `samples` texts of about 120 characters (the detector's sample) drawn from the 5,000 most
+    frequent words of a language, in lower case as most words of a comment are."""
+    pool = [w for w in wordfreq.top_n_list(code, 5000) if w.isalpha()]
+    out = []
+    for _ in range(samples):
+        text = " ".join(rng.choice(pool) for _ in range(40))[:120]
+        out.append(re.findall(r"[^\W\d_]+", text))
+    return out
+
+
+def test_only_english_reads_as_english_at_sight(languages: Languages) -> None:
+    # The markers (frequent English words ten times rarer in every other candidate) let plainly English text
+    # skip the detector; text in any other candidate language must never pass for English that way, or its
+    # sub-word matches ("erfolg|reich") would count.
+    rng = random.Random(11)
+    others = {"no": "nb"}
+    for code in DEFAULT_LANGUAGE_CANDIDATES:
+        if code == "en":
+            continue
+        for words in _word_salad(others.get(code, code), 40, rng):
+            assert not languages._english_at_sight(words), (code, words)
+    english = _word_salad("en", 40, rng)
+    assert sum(map(languages._english_at_sight, english)) >= 36
 
 
 def test_disguised_spellings_count_in_english_only(wordlist: WordList, languages: Languages) -> None:
