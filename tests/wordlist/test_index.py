@@ -80,7 +80,9 @@ def test_phrase_roles_are_the_per_phrase_comparisons(wordlist: WordList) -> None
 
     words = sorted({w for phrase in phrases.words for w in phrase})
     tokens = {"", "I", "a", "xyz", *words}
-    tokens |= {w[1:] for w in words} | {w[:-1] for w in words} | {"x" + w for w in words} | {w + "x" for w in words}
+    tokens |= (
+        {w[1:] for w in words} | {w[:-1] for w in words} | {"x" + w for w in words} | {w + "x" for w in words}
+    )
     tokens |= {a + b for a in words[::7] for b in words[::11]}
     assert any(phrases.roles(q) != (0, 0, 0) for q in tokens)
     for q in sorted(tokens):
