@@ -24,6 +24,8 @@ from service.rescore.errors import (
     EXIT_USAGE,
     RescoreError,
     RescoreFailed,
+    clear_stop,
+    request_stop,
 )
 from service.rescore.options import DEFAULT_BATCH_SIZE, DEFAULT_EXAMPLES, DEFAULT_RAY_WINDOW, FORMATS, Options
 from service.store.base import StoreUnavailable
@@ -144,7 +146,12 @@ def run(args: argparse.Namespace) -> int:
         )
     opts = Options(**{k: getattr(args, k) for k in Options.__dataclass_fields__})
     # SIGTERM (a scheduler stopping the job) is handled like Ctrl-C: the run stops between writes, resumable.
+    # Both are also recorded, for the runs to stop at their next chunk should the KeyboardInterrupt be lost
+    # (service.rescore.errors). (SIGINT keeps asyncio's own handling for --from-log: its runner takes SIGINT
+    # only while the default handler is installed.)
+    clear_stop()
     previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+    previous_int = None if args.from_log else signal.signal(signal.SIGINT, _raise_interrupt)
     try:
         if args.apply and not args.from_log:
             raise RescoreError("--apply goes with --from-log")
@@ -169,8 +176,11 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     finally:
         signal.signal(signal.SIGTERM, previous_term)
+        if previous_int is not None:
+            signal.signal(signal.SIGINT, previous_int)
     return EXIT_CHANGED if summary.changed else EXIT_SAME
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    request_stop()
     raise KeyboardInterrupt

@@ -19,7 +19,7 @@ from typing import Any
 from service import runtime
 from service.config import Settings
 from service.moderation.types import Comment, Verdict
-from service.rescore.errors import RescoreError
+from service.rescore.errors import RescoreError, raise_if_stopped
 from service.rescore.judges import Judge, ScorerFactory
 from service.rescore.options import Options, format_of
 from service.rescore.output import RESULT_COLUMNS, Sink, Summary, Writer, result_fields
@@ -125,6 +125,7 @@ async def rescore_log(
                     out.write(writer.encode(out_records))
                 if apply and changed:
                     await _apply(decisions, changed, summary)
+            raise_if_stopped()  # a SIGTERM whose KeyboardInterrupt was lost (service.rescore.errors)
             if page.next_before is None or (limit is not None and len(seen) >= limit):
                 break
             cursor = page.next_before

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from service.config import Settings
-from service.rescore.errors import RescoreError
+from service.rescore.errors import RescoreError, raise_if_stopped
 from service.rescore.judges import ScorerFactory, make_judge
 from service.rescore.options import Options, format_of
 from service.rescore.output import (
@@ -210,6 +210,8 @@ def rescore_file(
                     errs.sync()
                 save_progress(chunk.end_offset, chunk.end_line)
                 progress.update(chunk.end_offset, summary.records)
+                raise_if_stopped()  # an interrupt whose KeyboardInterrupt was lost: stop here, resumable
+            raise_if_stopped()  # (one during the last chunk: still an interrupted run, as the user sees it)
         if progress_path is not None:
             progress_path.unlink(missing_ok=True)
         if opts.summary_json:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from service.model.base import ModelLoadError
-from service.rescore.errors import RescoreError, RescoreFailed
+from service.rescore.errors import RescoreError, RescoreFailed, clear_stop, request_stop
 from service.rescore.options import Options
 from service.rescore.run import rescore_file
 from tests.support.rescore import TEXTS, comments, read_csv, read_jsonl, write_csv, write_jsonl
@@ -223,3 +223,44 @@ def test_a_failed_run_resumes_under_the_same_pipeline_only(tmp_path: Path) -> No
     summary = _run(tmp_path, src, out, batch_size=4)
     assert out.read_bytes() == (tmp_path / "expected.jsonl").read_bytes()
     assert summary.records == 30 and summary.judged == 30
+
+
+class _InterruptLostAt(MarkerScorer):
+    """Ctrl-C arriving while Python runs a finalizer during its `batch`-th batch: the command's handler
+    records the interrupt, and its KeyboardInterrupt is dropped ("Exception ignored in ... __del__")."""
+
+    def __init__(self, batch: int) -> None:
+        super().__init__()
+        self.batch = batch
+
+    def score(self, texts):
+        if len(self.calls) + 1 == self.batch:
+
+            class Finalized:
+                def __del__(self) -> None:
+                    request_stop()  # what cli._raise_interrupt does before raising
+                    raise KeyboardInterrupt
+
+            Finalized()  # collected at once: its KeyboardInterrupt goes to sys.unraisablehook, not to us
+        return super().score(texts)
+
+
+def test_an_interrupt_lost_in_a_finalizer_still_stops_the_run_resumably(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: None)  # (the "Exception ignored" report)
+    src = write_jsonl(tmp_path / "in.jsonl", comments(30))
+    _run(tmp_path, src, tmp_path / "expected.jsonl", batch_size=4)
+    out = tmp_path / "out.jsonl"
+    opts = Options(input=str(src), output=str(out), batch_size=4, progress=False)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            rescore_file(make_settings(), opts, scorer_factory=lambda: _InterruptLostAt(3))
+    finally:
+        clear_stop()
+    saved = json.loads((tmp_path / "out.jsonl.progress").read_text())
+    # Stopped at a chunk boundary soon after (the judge scores a few chunks ahead of the writes), not at the end.
+    assert 12 <= saved["summary"]["records"] < 30
+    summary = _run(tmp_path, src, out, batch_size=4)
+    assert out.read_bytes() == (tmp_path / "expected.jsonl").read_bytes()
+    assert summary.records == 30
