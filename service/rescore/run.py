@@ -211,7 +211,7 @@ def rescore_file(
                 save_progress(chunk.end_offset, chunk.end_line)
                 progress.update(chunk.end_offset, summary.records)
                 raise_if_stopped()  # an interrupt whose KeyboardInterrupt was lost: stop here, resumable
-            raise_if_stopped()  # (one during the last chunk: still an interrupted run, as the user sees it)
+            raise_if_stopped()  # (one recorded after the last chunk's check, while the chunks' iterator closed)
         if progress_path is not None:
             progress_path.unlink(missing_ok=True)
         if opts.summary_json:

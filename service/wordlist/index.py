@@ -199,7 +199,6 @@ class Phrases:
     first: tuple[str, ...]
     """Every phrase's first word (a token ending with one may begin a phrase)."""
     last: tuple[str, ...]
-    middle: frozenset[str]
     two_word: int
     """The phrases that have no middle word, as a mask."""
     longest: int
@@ -212,7 +211,8 @@ class Phrases:
     last_heads: frozenset[str]
     """The same for the first `head` letters of every last word."""
     first_of: Mapping[str, int]
-    """Each first word → the phrases it begins (a mask); `last_of` and `middle_of` the same for the others."""
+    """Each first word → the phrases it begins (a mask); `last_of` and `middle_of` the same for the others
+    (the keys of `middle_of` are the middle words)."""
     last_of: Mapping[str, int]
     middle_of: Mapping[str, int]
     first_lengths: tuple[int, ...]
@@ -388,7 +388,7 @@ class TermForms:
         # Whether `q` may play a part in a phrase at all, with fast exits (the tail and head sets) before
         # Phrases.roles: this runs for every token seen for the first time, and almost none play.
         if (
-            q in phrases.middle
+            q in phrases.middle_of
             or (q[-phrases.tail :] in phrases.first_tails and q.endswith(phrases.first))
             or (q[: phrases.head] in phrases.last_heads and q.startswith(phrases.last))
         ):
@@ -823,7 +823,6 @@ def build_forms(spellings: Spellings, rank: Mapping[str, Rank]) -> TermForms:
         words=tuple(phrase_words),
         first=tuple(sorted(first)),
         last=tuple(sorted(last)),
-        middle=frozenset(w for p in phrase_words for w in p[1:-1]),
         two_word=sum(1 << n for n, p in enumerate(phrase_words) if len(p) == 2),
         longest=max((len(p) for p in phrase_words), default=0),
         tail=tail,
