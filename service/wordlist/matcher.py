@@ -3,12 +3,12 @@
 How a comment is searched (normalize.py describes the folded views, index.py what is built at load):
 
 1. **Prefilter** (every comment, C-level operations only): fold the text to the match view `s` (ASCII through
-   `bytes.translate`), split it into tokens and ask one set question: are all of them clean words of the
-   vocabulary? The vocabulary is wordfreq's most frequent words, each checked once at load time by the
-   per-token search below: a word is clean if it holds no candidate on its own and plays no part in a
-   phrase (or only a part whose other words are then ruled out, see `Vocabulary.clean_or_half`). Then one
-   regex asks for a run of single spaced letters ("f u c k"). Most comments stop here without squeezing
-   anything.
+   `bytes.translate`), split it into tokens and ask one set question (in C where it was built: scan.py): are
+   all of them clean words of the vocabulary? The vocabulary is wordfreq's most frequent words, each checked
+   once at load time by the per-token search below: a word is clean if it holds no candidate on its own and
+   plays no part in a phrase (or only a part whose other words are then ruled out, see
+   `Vocabulary.clean_or_half`). Then one regex asks for a run of single spaced letters ("f u c k"). Most
+   comments stop here without squeezing anything.
 2. **Tokens** (only comments with a token outside that set): each such token is looked up (vocabulary
    words at load time, others once and cached): is it "dirty" (may hold a candidate on its own), which
    phrase words may it be, is it one repeated letter. A comment whose unknown tokens are all clean and
@@ -70,7 +70,7 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from service.moderation.types import Clause, Tier, WordMatch
-from service.wordlist import compounds, offsets
+from service.wordlist import compounds, offsets, scan
 from service.wordlist import normalize as nz
 from service.wordlist.index import (
     FEW_TOKENS,
@@ -177,15 +177,20 @@ class WordList:
         "_longest_common",
         "_longest_short_q",
         "_longest_short_s",
+        "_scan",
         "_token_cache",
         "_token_cache_size",
         "index",
         "version",
     )
 
-    def __init__(self, index: Index, token_cache_size: int = TOKEN_CACHE_SIZE) -> None:
+    def __init__(self, index: Index, token_cache_size: int = TOKEN_CACHE_SIZE, c_scan: bool = True) -> None:
         self.index = index
         self.version: str = index.version
+        # The prefilter's set question in C where it was built (scan.py); `c_scan=False` asks Python's sets.
+        vocabulary = index.vocabulary
+        scanner = scan.scanner_for(vocabulary.clean, vocabulary.clean_or_half, enabled=c_scan)
+        self._scan = scanner.scan if scanner is not None else None
         # Tokens outside the vocabulary (names, typos), answered once: bounded by `token_cache_size`, and
         # only tokens up to MAX_CACHED_TOKEN long. Shared by every thread calling find(): see `_roles`.
         self._token_cache_size = token_cache_size
@@ -239,14 +244,24 @@ class WordList:
         folded, s = ix.tables.match_view(text)
         # Most comments consist of words known to be clean, or that can play a part in a phrase only where
         # another of those words could not play the rest: one C-level set question, and they stop here.
-        tokens = s.split()
-        if ix.vocabulary.clean_or_half.issuperset(tokens):
-            dirty: list[str] = []
-            starters: list[str] = []
-            repeated = False
+        # (In C where it was built: the same question, one probe per token; None for a non-ASCII view.)
+        scanned = self._scan(s) if self._scan is not None else None
+        dirty: list[str] = []
+        starters: list[str] = []
+        repeated = False
+        if scanned is not None:
+            unknown, half, spaced = scanned
+            if unknown is not None:
+                dirty, repeated, starters = self._unknown_tokens(unknown, half, None, work)
+                if repeated:
+                    spaced = _SPACED_REPEATED_RE.search(" " + s) is not None
         else:
-            dirty, repeated, starters = self._unknown_tokens(tokens, work)
-        spaced = (_SPACED_REPEATED_RE if repeated else _SPACED_UNSQUEEZED_RE).search(" " + s) is not None
+            tokens = s.split()
+            if not ix.vocabulary.clean_or_half.issuperset(tokens):
+                unique = set(tokens)
+                unknown = unique.difference(ix.vocabulary.clean_or_half)
+                dirty, repeated, starters = self._unknown_tokens(unknown, None, unique, work)
+            spaced = (_SPACED_REPEATED_RE if repeated else _SPACED_UNSQUEEZED_RE).search(" " + s) is not None
         # A short term disguised at the start of a longer word ("a$$assin") is a hit whatever the word is.
         disguise = "$" in text or "@" in text or "|" in text or "+" in text or "€" in text or "§" in text
         if not (dirty or starters or spaced or disguise):
@@ -305,21 +320,23 @@ class WordList:
         return self._finish(text, folded, s, found, work)
 
     # ------------------------------------------------------------------------------------------ tokens
-    def _unknown_tokens(self, tokens: list[str], work: Work | None) -> tuple[list[str], bool, list[str]]:
-        """For the tokens outside `clean_or_half`: those that may hold a candidate on their own ("dirty"),
-        whether one is a single repeated letter, and the tokens that may begin a phrase whose other words
-        are present too."""
-        vocabulary = self.index.vocabulary
-        unique = set(tokens)
+    def _unknown_tokens(
+        self, unknown: set[str], half: set[str] | None, unique: set[str] | None, work: Work | None
+    ) -> tuple[list[str], bool, list[str]]:
+        """For the tokens outside `clean_or_half` (`unknown`): those that may hold a candidate on their own
+        ("dirty"), whether one is a single repeated letter, and the tokens that may begin a phrase whose
+        other words are present too. The comment's other tokens that are not clean: `half` where the C scan
+        found them (None: there are none), else found here among all of its tokens (`unique`)."""
         # The roles found in this call: a token too long for the cache is still looked at only once.
         seen: dict[str, TokenRoles] = {}
-        dirty, repeated, first, middle, last = self._roles_of(
-            unique.difference(vocabulary.clean_or_half), seen, work
-        )
+        dirty, repeated, first, middle, last = self._roles_of(unknown, seen, work)
         if not first | middle | last:
             return dirty, repeated, []
         # A phrase word out of place: the ones left out above count too.
-        candidates = unique.difference(vocabulary.clean)
+        if unique is not None:
+            candidates = unique.difference(self.index.vocabulary.clean)
+        else:
+            candidates = unknown if half is None else unknown | half
         dirty, repeated, first, middle, last = self._roles_of(candidates, seen, work)
         # A phrase may be present only where tokens in all its roles are (their order is the slow path's job).
         possible = first & last & (middle | self.index.forms.phrases.two_word)
