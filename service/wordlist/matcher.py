@@ -189,7 +189,7 @@ class WordList:
         self.version: str = index.version
         # The prefilter's set question in C where it was built (scan.py); `c_scan=False` asks Python's sets.
         vocabulary = index.vocabulary
-        scanner = scan.scanner_for(vocabulary.clean, vocabulary.clean_or_half, enabled=c_scan)
+        scanner = scan.scanner_for(vocabulary, index.forms, enabled=c_scan)
         self._scan = scanner.scan if scanner is not None else None
         # Tokens outside the vocabulary (names, typos), answered once: bounded by `token_cache_size`, and
         # only tokens up to MAX_CACHED_TOKEN long. Shared by every thread calling find(): see `_roles`.
@@ -250,11 +250,11 @@ class WordList:
         starters: list[str] = []
         repeated = False
         if scanned is not None:
-            unknown, half, spaced = scanned
+            unknown, half, runs = scanned
             if unknown is not None:
                 dirty, repeated, starters = self._unknown_tokens(unknown, half, None, work)
-                if repeated:
-                    spaced = _SPACED_REPEATED_RE.search(" " + s) is not None
+            # (The scan's answers to the two regular expressions below.)
+            spaced = (runs & 2 if repeated else runs & 1) != 0
         else:
             tokens = s.split()
             if not ix.vocabulary.clean_or_half.issuperset(tokens):
