@@ -290,10 +290,12 @@ alloc_slots(Words *t, Py_ssize_t words)
     return 0;
 }
 
-/* Add `words` to all the words with `flag`; or, for flag 0, those of them all the words hold to the hot ones,
- * with the flag they have there. */
+/* Call `fn` on each ASCII string of `words` (an iterable of str, `what` in the error otherwise); the others
+ * cannot equal, begin or end a token of ASCII bytes, and are passed over. */
+typedef int (*ascii_fn)(TableObject *t, const uint8_t *p, Py_ssize_t n, void *ctx);
+
 static int
-add_words(TableObject *t, PyObject *words, int flag)
+each_ascii(TableObject *t, PyObject *words, const char *what, ascii_fn fn, void *ctx)
 {
     PyObject *it = PyObject_GetIter(words);
     if (it == NULL) {
@@ -301,35 +303,45 @@ add_words(TableObject *t, PyObject *words, int flag)
     }
     PyObject *w;
     while ((w = PyIter_Next(it)) != NULL) {
+        int rc = 0;
         if (!PyUnicode_Check(w)) {
-            Py_DECREF(w);
-            Py_DECREF(it);
-            PyErr_SetString(PyExc_TypeError, "vocabulary words must be str");
-            return -1;
+            PyErr_Format(PyExc_TypeError, "%s must be str", what);
+            rc = -1;
         }
-        /* Only ASCII words can equal a token of an ASCII view; the others stay out. */
-        Py_ssize_t n = PyUnicode_GET_LENGTH(w);
-        if (PyUnicode_IS_ASCII(w) && n <= MAX_WORD) {
-            const uint8_t *p = PyUnicode_1BYTE_DATA(w);
-            uint64_t h = hash_bytes(p, n, t->seed);
-            int rc = 0;
-            if (flag) {
-                rc = insert(&t->all, p, n, flag, h);
-            }
-            else if (n <= t->all.longest) {
-                int known = lookup_hashed(&t->all, p, n, h);
-                rc = known ? insert(&t->hot, p, n, known, h) : 0;
-            }
-            if (rc < 0) {
-                Py_DECREF(w);
-                Py_DECREF(it);
-                return -1;
-            }
+        else if (PyUnicode_IS_ASCII(w)) {
+            rc = fn(t, PyUnicode_1BYTE_DATA(w), PyUnicode_GET_LENGTH(w), ctx);
         }
         Py_DECREF(w);
+        if (rc < 0) {
+            Py_DECREF(it);
+            return -1;
+        }
     }
     Py_DECREF(it);
     return PyErr_Occurred() ? -1 : 0;
+}
+
+/* A vocabulary word, with the flag *ctx; or, for flag 0, a hot word: added to the hot ones with the flag all
+ * the words give it (if they hold it). */
+static int
+add_word(TableObject *t, const uint8_t *p, Py_ssize_t n, void *ctx)
+{
+    int flag = *(int *)ctx;
+    if (n > MAX_WORD) {
+        return 0;
+    }
+    uint64_t h = hash_bytes(p, n, t->seed);
+    if (flag) {
+        return insert(&t->all, p, n, flag, h);
+    }
+    int known = n <= t->all.longest ? lookup_hashed(&t->all, p, n, h) : 0;
+    return known ? insert(&t->hot, p, n, known, h) : 0;
+}
+
+static int
+add_words(TableObject *t, PyObject *words, int flag)
+{
+    return each_ascii(t, words, "vocabulary words", add_word, &flag);
 }
 
 static void
@@ -344,47 +356,34 @@ Table_dealloc(TableObject *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* Add the strings of `words` to the shapes table as `shape`; noting their lengths in `lengths` for phrase words.
- * A string may_play could not answer soundly for turns the filter off (every unknown token then plays). */
+typedef struct {
+    int shape;
+    uint64_t *lengths; /* for phrase words: bit L set for each one of L characters */
+} ShapeKind;
+
+/* A string of a shape (*ctx). One may_play could not answer soundly for turns the filter off (every unknown
+ * token then plays). */
+static int
+add_shape(TableObject *t, const uint8_t *p, Py_ssize_t n, void *ctx)
+{
+    const ShapeKind *kind = ctx;
+    int sound = n > 0 && n <= MAX_WORD && (kind->shape != SHAPE_GRAM || n == GRAM) &&
+                (kind->lengths == NULL || n <= MAX_PHRASE_WORD);
+    if (!sound) {
+        t->filtering = 0;
+        return 0;
+    }
+    if (kind->lengths != NULL) {
+        *kind->lengths |= (uint64_t)1 << n;
+    }
+    return insert(&t->shapes, p, n, kind->shape, hash_bytes(p, n, t->seed));
+}
+
 static int
 add_shapes(TableObject *t, PyObject *words, int shape, uint64_t *lengths)
 {
-    PyObject *it = PyObject_GetIter(words);
-    if (it == NULL) {
-        return -1;
-    }
-    PyObject *w;
-    while ((w = PyIter_Next(it)) != NULL) {
-        if (!PyUnicode_Check(w)) {
-            Py_DECREF(w);
-            Py_DECREF(it);
-            PyErr_SetString(PyExc_TypeError, "shapes must be str");
-            return -1;
-        }
-        Py_ssize_t n = PyUnicode_GET_LENGTH(w);
-        /* A non-ASCII string never equals, ends or begins an ASCII token: it can stay out. */
-        if (PyUnicode_IS_ASCII(w)) {
-            int sound = n > 0 && n <= MAX_WORD && (shape != SHAPE_GRAM || n == GRAM) &&
-                        (lengths == NULL || n <= MAX_PHRASE_WORD);
-            if (!sound) {
-                t->filtering = 0;
-            }
-            else {
-                const uint8_t *p = PyUnicode_1BYTE_DATA(w);
-                if (insert(&t->shapes, p, n, shape, hash_bytes(p, n, t->seed)) < 0) {
-                    Py_DECREF(w);
-                    Py_DECREF(it);
-                    return -1;
-                }
-                if (lengths != NULL) {
-                    *lengths |= (uint64_t)1 << n;
-                }
-            }
-        }
-        Py_DECREF(w);
-    }
-    Py_DECREF(it);
-    return PyErr_Occurred() ? -1 : 0;
+    ShapeKind kind = {shape, lengths};
+    return each_ascii(t, words, "shapes", add_shape, &kind);
 }
 
 static Py_ssize_t
