@@ -1,4 +1,4 @@
-/* The matcher's prefilter in C (matcher.py, step 1): split an ASCII match view into its tokens and ask, of
+/* The matcher's prefilter in C (matcher.py, step 1): split a match view into its tokens and ask, of
  * each, whether the vocabulary knows it as clean, as "half" (it may play only a phrase part that its other
  * words rule out) or not at all; of each token it does not know, whether it may take any part at all
  * (may_play: most misspellings and names take none); and whether three single letters stand in a row.
@@ -58,7 +58,7 @@ typedef struct {
     Words shapes;
     uint64_t seed;
     int filtering;        /* whether may_play answers (else every unknown token may play a part) */
-    uint8_t placeholder;  /* the i/l placeholder ('I'): squeezed like a letter; a token ending with it plays */
+    uint8_t placeholder;  /* the i/l placeholder ('I'): squeezed like a letter, stripped where it closes a token */
     uint8_t mask;         /* the mask character ('*') */
     uint64_t first_lengths; /* bit L: a phrase's first word is L characters long */
     uint64_t last_lengths;
@@ -154,11 +154,11 @@ has_shape(const TableObject *t, const uint8_t *p, Py_ssize_t n, int shape)
 /* Whether an unknown token (p[0:n]) may take any part: be dirty, be a single repeated letter, or play a phrase
  * role. 0 only where index.py's `token_roles` must answer NO_ROLES, because it asks of the token (and of q, the
  * token squeezed) nothing that holds here: no mask character; q not one letter repeated; neither q nor the
- * token a short term's spelling or a phrase's middle word (SHAPE_EXACT), nor either of them without its closing
- * placeholders; no four
- * characters of q in a row that begin a long term's spelling (SHAPE_GRAM: the automaton would find none); q
- * neither ending with a phrase's first word nor beginning with its last (SHAPE_FIRST, SHAPE_LAST). Those are
- * the conditions token_roles tests, or wider ones (tests/wordlist/test_scan.py checks both answers agree). */
+ * token a short term's spelling or a phrase's middle word (SHAPE_EXACT), nor either of them without its
+ * closing placeholders; no four characters of q in a row that begin a long term's spelling (SHAPE_GRAM: the
+ * automaton would find none); q neither ending with a phrase's first word nor beginning with its last
+ * (SHAPE_FIRST, SHAPE_LAST). Those are the conditions token_roles tests, or wider ones
+ * (tests/wordlist/test_scan.py checks both answers agree). */
 static int squeezed_may_play(const TableObject *t, const uint8_t *p, Py_ssize_t n, uint8_t *q);
 
 static int
@@ -479,8 +479,8 @@ typedef struct {
     Py_ssize_t half_stack[32];
 } Gathered;
 
-/* One token of the view, view[start:start + len] (bytes `tp`, or NULL if it is not ASCII), its flag in the
- * table known: an unknown token that may play goes to `unknown`, a half token's place is noted. */
+/* One token of the view, view[start:start + len] (bytes `tp`, or NULL: not ASCII, or a long token of a view
+ * that is not all ASCII, which Python then answers for), its flag in the table known: an unknown token that may play goes to `unknown`, a half token's place is noted. */
 static int
 take(const TableObject *self, PyObject *view, Gathered *g, const uint8_t *tp, Py_ssize_t start,
      Py_ssize_t len, int flag)
@@ -567,8 +567,6 @@ scan_view(TableObject *self, PyObject *view, const int ascii)
     int kind = PyUnicode_KIND(view);
     const void *data = PyUnicode_DATA(view);
     const uint8_t *p = ascii ? PyUnicode_1BYTE_DATA(view) : NULL;
-    /* An ASCII token of a view that is not all ASCII, as bytes for the tables. */
-    uint8_t buf[MAX_SQUEEZED];
 #define CH(k) (ascii ? (Py_UCS4)p[(k)] : PyUnicode_READ(kind, data, (k)))
     Gathered g;
     g.unknown = NULL;
@@ -612,17 +610,6 @@ scan_view(TableObject *self, PyObject *view, const int ascii)
         else {
             run = run_repeated = 0;
         }
-        /* The token's bytes, if it is ASCII (a token that is not is no vocabulary word, and may play). */
-        const uint8_t *tp = NULL;
-        if (ascii) {
-            tp = p + i;
-        }
-        else if (token_ascii && len <= MAX_SQUEEZED) {
-            for (Py_ssize_t k = 0; k < len; k++) {
-                buf[k] = (uint8_t)CH(i + k);
-            }
-            tp = buf;
-        }
         if (ascii) {
             pending_at[pending] = i;
             pending_len[pending] = len;
@@ -633,8 +620,19 @@ scan_view(TableObject *self, PyObject *view, const int ascii)
                 pending = 0;
             }
         }
-        else if (take(self, view, &g, tp, i, len, tp != NULL ? lookup(self, tp, len) : 0) < 0) {
-            goto error;
+        else {
+            /* The token's bytes, if it is ASCII (a token that is not is no vocabulary word, and may play). */
+            uint8_t buf[MAX_SQUEEZED];
+            const uint8_t *tp = NULL;
+            if (token_ascii && len <= MAX_SQUEEZED) {
+                for (Py_ssize_t k = 0; k < len; k++) {
+                    buf[k] = (uint8_t)CH(i + k);
+                }
+                tp = buf;
+            }
+            if (take(self, view, &g, tp, i, len, tp != NULL ? lookup(self, tp, len) : 0) < 0) {
+                goto error;
+            }
         }
         i = j;
     }
@@ -732,9 +730,11 @@ static PyMethodDef Table_methods[] = {
 };
 
 PyDoc_STRVAR(Table_doc,
-"Table(clean, half, seed, hot=())\n--\n\n"
+"Table(clean, half, seed, hot=(), *, exact, grams, firsts, lasts, placeholder, mask)\n--\n\n"
 "The vocabulary's ASCII words, each marked clean or half (two iterables of str, disjoint), in a table\n"
-"keyed with `seed` (a 64-bit int); those of `hot` (the most frequent) also in a small table asked first.");
+"keyed with `seed` (a 64-bit int); those of `hot` (the most frequent) also in a small table asked first.\n"
+"With all of the keyword arguments (the spellings may_play asks about: see _scan.c), scan leaves out the\n"
+"unknown tokens that can take no part; without them it leaves out none.");
 
 static PyTypeObject TableType = {
     PyVarObject_HEAD_INIT(NULL, 0)

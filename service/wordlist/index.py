@@ -104,12 +104,13 @@ _MASKED_TOKEN_RE = re.compile(r"(?<![^ ])[^ *]*+\*[^ ]*")
 _SQUEEZED = frozenset("abcdefghijklmnopqrstuvwxyz" + nz.AMBIGUOUS)
 """The letters whose runs squeezing collapses (nz.SQUEEZE_RE); a repeated other character is no run."""
 ENDS_AMBIGUOUS_RE = re.compile(r"(?<!I)I++(?![^ ])")
-"""Placeholders that end a token: usually a closing '!' ("cunt!" folds to "cuntI"). A run is tried from its
-first placeholder only: without the look-behind, a run followed by a letter ("!!!!x") was retried from each
-of its placeholders, every try running to the run's end, which is quadratic in the run. The run is taken
-whole (possessive): a shorter part of it is followed by a placeholder, never a token's end, and giving back
-one placeholder at a time cost a step per placeholder of a run followed by a letter."""
+"""Placeholders that end a token: usually a closing '!' ("cunt!" folds to "cuntI"), asked where a hit ends
+(`locate`). A run counts from its first placeholder only (the look-behind), and is taken whole (possessive):
+a shorter part of it is followed by a placeholder, never a token's end, and giving back one placeholder at a
+time cost a step per placeholder of a run followed by a letter."""
 _PLACEHOLDER_RUN_RE = re.compile(f"{nz.AMBIGUOUS}+")
+"""A whole run of placeholders: `_short_hits` keeps those that end their token (ENDS_AMBIGUOUS_RE's runs, found
+without trying its look-behind at every placeholder of a long run)."""
 FEW_TOKENS = 8
 """Up to this many tokens are looked for one by one with `str.find` (C speed, no pass over every token of
 the comment); more are collected in one pass, so the cost never grows with their number times the length."""
@@ -338,9 +339,7 @@ def _short_hits(view: str, forms: frozenset[str], work: Work) -> set[str]:
     hits = set(forms.intersection(view.split()))
     work.chars += len(view)
     if nz.AMBIGUOUS in view:
-        # Each whole run of placeholders, in one match however long (what ENDS_AMBIGUOUS_RE finds, less the
-        # runs that do not end their token, skipped here: its look-behind, tried at every placeholder of a
-        # long run, cost 12 ns a character).
+        # Each whole run of placeholders in one match, however long; those not ending their token are skipped.
         end = len(view)
         for m in _PLACEHOLDER_RUN_RE.finditer(view):
             run_start, run_end = m.span()

@@ -244,7 +244,8 @@ class WordList:
         folded, s = ix.tables.match_view(text)
         # Most comments consist of words known to be clean, or that can play a part in a phrase only where
         # another of those words could not play the rest: one C-level set question, and they stop here.
-        # (In C where it was built: the same question, one probe per token; None for a non-ASCII view.)
+        # (In C where it was built: the same question, one probe per token; None for a view holding other
+        # whitespace than ' ', which goes the Python way.)
         scanned = self._scan(s) if self._scan is not None else None
         dirty: list[str] = []
         starters: list[str] = []

@@ -49,7 +49,7 @@ GRAM = 4
 """The length of the long spellings' beginnings the C table holds (_scan.c's GRAM)."""
 
 AVAILABLE = Table is not None
-"""Whether the C prefilter was built (`moderation wordlist` and the benchmark say which one runs)."""
+"""Whether the C prefilter was built (the word-list benchmark's first line says which one runs)."""
 
 Scanned = tuple[set[str] | None, set[str] | None, int]
 """(unknown tokens that may take a part, or None; half tokens or None; bit 1: three single letters in a row,
@@ -91,7 +91,7 @@ class Scanner:
                 mask=nz.MASK,
             )
         self.may_play: Callable[[str], bool] = self._table.may_play
-        # The table's own method (no Python call in between): (unknown, half, spaced), or None.
+        # The table's own method (no Python call in between): (unknown, half, runs), or None.
         self.scan: Callable[[str], Scanned | None] = self._table.scan
 
     @property
